@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make infra-down`: stops every part of the native stack and leaves no process behind.
+# Data stays in the state dir (make infra-clean removes it).
+source "$(dirname "$0")/lib.sh"
+
+stop_pid() { # PIDFILE NAME SECONDS
+  local pidfile=$1 name=$2 secs=${3:-30} pid i
+  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return; fi
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < secs * 4; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  if kill -0 "$pid" 2>/dev/null; then warn "$name did not stop in ${secs}s; killing it"; kill -9 "$pid" 2>/dev/null || true; fi
+  rm -f "$pidfile"
+  ok "$name stopped"
+}
+
+say "stopping the native stack ($STATE_DIR)"
+[ -d "$STATE_DIR" ] || { ok "nothing to stop"; exit 0; }
+
+for pidfile in "$RUN_DIR"/*.pid; do
+  [ -e "$pidfile" ] || continue
+  name=$(basename "$pidfile" .pid)
+  case "$name" in kafka | redis) continue ;; esac
+  stop_pid "$pidfile" "$name" 10 # services and tools started by later scripts
+done
+stop_pid "$RUN_DIR/kafka.pid" kafka 60
+if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+fi
+stop_pid "$RUN_DIR/redis.pid" redis 10
+
+if PGBIN=$(pg_bin); then
+  for dir in "$STATE_DIR"/pg/replica* "$STATE_DIR/pg/primary"; do
+    [ -f "$dir/postmaster.pid" ] || continue
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 && ok "$(basename "$dir") stopped" ||
+      warn "pg_ctl stop failed for $dir"
+  done
+fi
+rm -f "$STACK_ENV"
+ok "stack is down"

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# `make infra-up`: PostgreSQL primary + 2 streaming replicas, Redis, Kafka (KRaft, single node),
+# started natively on loopback. Idempotent: parts already running are left alone. Waits until each
+# part really answers (replicas streaming, Kafka metadata and topics), then writes .local/stack.env.
+source "$(dirname "$0")/lib.sh"
+
+PGBIN=$(pg_bin) || die "PostgreSQL server binaries not found under /usr/lib/postgresql" "run make deps"
+have redis-server || die "redis-server not found" "run make deps"
+have java || die "java not found (the Kafka broker runs on the JVM)" "run make deps"
+[ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || die "Kafka $KAFKA_VERSION jars not found in $KAFKA_LIBS" "run make deps"
+
+mkdir -p "$STATE_DIR" "$LOG_DIR" "$RUN_DIR" "$LOCAL_DIR"
+ln -sfn "$STATE_DIR" "$LOCAL_DIR/state"
+
+# ---------------------------------------------------------------- PostgreSQL
+PG_DIR="$STATE_DIR/pg"
+mkdir -p "$PG_DIR"
+[ "$(id -u)" != 0 ] || chown postgres:postgres "$PG_DIR" "$LOG_DIR" "$RUN_DIR"
+chmod 0755 "$STATE_DIR" "$LOG_DIR" "$RUN_DIR"
+[ "$(id -u)" != 0 ] || chmod 1777 "$LOG_DIR" "$RUN_DIR"
+
+pg_running() { as_pg "$PGBIN/pg_ctl" -D "$1" status >/dev/null 2>&1; }
+psql_at() { "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"; }
+
+pg_start() { # DIR PORT NAME
+  if pg_running "$1"; then ok "$3 already running on :$2"; return; fi
+  port_open "$2" && die "port $2 is taken by another program, so $3 cannot start" \
+    "stop it (ss -ltnp | grep :$2) or choose other ports: PG_PRIMARY_PORT=... PG_REPLICA_PORTS='... ...' make infra-up"
+  as_pg "$PGBIN/pg_ctl" -D "$1" -l "$LOG_DIR/$3.log" -w -t 60 start >/dev/null ||
+    die "$3 did not start" "read $LOG_DIR/$3.log"
+  ok "$3 started on :$2"
+}
+
+say "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') primary on :$PG_PRIMARY_PORT"
+PRIMARY="$PG_DIR/primary"
+if [ ! -f "$PRIMARY/PG_VERSION" ]; then
+  as_pg "$PGBIN/initdb" -D "$PRIMARY" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1 ||
+    die "initdb failed" "read $LOG_DIR/initdb.log"
+  # Loopback-only, trust auth: a development stack. Replication settings are PG15 defaults made explicit.
+  cat >>"$PRIMARY/postgresql.conf" <<EOF
+
+# --- flash-sale native stack (infra/local/up.sh) ---
+listen_addresses = '127.0.0.1'
+port = $PG_PRIMARY_PORT
+unix_socket_directories = '$RUN_DIR'
+max_connections = 400
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+hot_standby = on
+hot_standby_feedback = on
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+EOF
+fi
+pg_start "$PRIMARY" "$PG_PRIMARY_PORT" pg-primary
+psql_at "$PG_PRIMARY_PORT" "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'" | grep -q 1 ||
+  psql_at "$PG_PRIMARY_PORT" "CREATE DATABASE $PG_DATABASE"
+
+i=0
+for port in $PG_REPLICA_PORTS; do
+  i=$((i + 1))
+  name="pg-replica$i" dir="$PG_DIR/replica$i" slot="replica$i"
+  say "PostgreSQL streaming replica $i on :$port"
+  if [ ! -f "$dir/standby.signal" ]; then
+    rm -rf "$dir"
+    psql_at "$PG_PRIMARY_PORT" "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot'" | grep -q 1 &&
+      psql_at "$PG_PRIMARY_PORT" "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+    # -R writes standby.signal + primary_conninfo; -C -S a physical slot so the primary keeps WAL for it.
+    as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U postgres -D "$dir" \
+      -R -X stream -c fast -C -S "$slot" >"$LOG_DIR/$name-basebackup.log" 2>&1 ||
+      die "pg_basebackup for $name failed" "read $LOG_DIR/$name-basebackup.log"
+    printf '\n# --- replica overrides (infra/local/up.sh) ---\nport = %s\n' "$port" >>"$dir/postgresql.conf"
+  fi
+  pg_start "$dir" "$port" "$name"
+done
+
+streaming() {
+  [ "$(psql_at "$PG_PRIMARY_PORT" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" -ge "$i" ]
+}
+wait_for 60 "replicas streaming" streaming ||
+  die "the replicas are not streaming from the primary" "read $LOG_DIR/pg-replica*.log"
+ok "$i replicas streaming"
+
+# ---------------------------------------------------------------- Redis
+say "Redis $(redis-server --version | awk '{print $3}' | tr -d v=) on :$REDIS_PORT"
+REDIS_DIR="$STATE_DIR/redis"
+mkdir -p "$REDIS_DIR"
+if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+  ok "redis already running on :$REDIS_PORT"
+else
+  port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another program" "stop it or set REDIS_PORT=..."
+  # AOF with fsync every second: reservations survive a restart; losing Redis entirely is a drill.
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$REDIS_DIR" \
+    --pidfile "$RUN_DIR/redis.pid" --logfile "$LOG_DIR/redis.log" \
+    --appendonly yes --appendfsync everysec --save "" --maxclients 10000 ||
+    die "redis-server did not start" "read $LOG_DIR/redis.log"
+  wait_for 20 redis redis-cli -p "$REDIS_PORT" ping || die "redis is not answering" "read $LOG_DIR/redis.log"
+  ok "redis started on :$REDIS_PORT"
+fi
+
+# ---------------------------------------------------------------- Kafka
+say "Kafka $KAFKA_VERSION (KRaft, combined broker+controller) on :$KAFKA_PORT"
+KAFKA_DIR="$STATE_DIR/kafka"
+KAFKA_PID="$RUN_DIR/kafka.pid"
+mkdir -p "$KAFKA_DIR"
+kafka_java() { java -Xms128m -Xmx256m -cp "$KAFKA_LIBS/*" "$@"; }
+if pid_alive "$KAFKA_PID"; then
+  ok "kafka already running (pid $(cat "$KAFKA_PID"))"
+else
+  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another program" "stop it or set KAFKA_PORT=..."
+  cat >"$KAFKA_DIR/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=3
+# One broker: internal topics cannot have more replicas than that (kafkajs issue 1752).
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Topics are created from packages/kafka's one definition, never by a typo in a producer.
+auto.create.topics.enable=false
+EOF
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+      >"$LOG_DIR/kafka-format.log" 2>&1 || die "formatting Kafka storage failed" "read $LOG_DIR/kafka-format.log"
+  fi
+  mkdir -p "$LOG_DIR/kafka"
+  nohup java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    "-Dkafka.logs.dir=$LOG_DIR/kafka" "-Dlog4j2.configurationFile=$ROOT/infra/kafka/log4j2.properties" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" >"$LOG_DIR/kafka.out" 2>&1 &
+  echo $! >"$KAFKA_PID"
+  wait_for 60 kafka port_open "$KAFKA_PORT" || die "the Kafka broker did not open :$KAFKA_PORT" "read $LOG_DIR/kafka.out and $LOG_DIR/kafka/server.log"
+  ok "kafka started (pid $(cat "$KAFKA_PID"))"
+fi
+
+# ---------------------------------------------------------------- env file
+replica_urls=""
+for port in $PG_REPLICA_PORTS; do replica_urls="${replica_urls:+$replica_urls,}$(pg_url "$port")"; done
+cat >"$STACK_ENV.tmp" <<EOF
+# Written by infra/local/up.sh for the native stack; read by services, tests and scripts. Do not commit.
+PG_PRIMARY_URL=$(pg_url "$PG_PRIMARY_PORT")
+PG_REPLICA_URLS=$replica_urls
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+FLASHSALE_STATE_DIR=$STATE_DIR
+EOF
+mv "$STACK_ENV.tmp" "$STACK_ENV"
+
+# Kafka is ready when its metadata answers and the topics from the one definition exist.
+say "Kafka topics (packages/kafka/src/topics.ts)"
+(cd "$ROOT" && node --disable-warning=TimeoutNegativeWarning --env-file="$STACK_ENV" packages/kafka/src/bin/ensure-topics.ts) ||
+  die "Kafka is not answering metadata requests, or topic creation failed" "read $LOG_DIR/kafka/server.log"
+
+say "stack is up"
+cat <<EOF
+    PostgreSQL primary   $(pg_url "$PG_PRIMARY_PORT")
+    PostgreSQL replicas  $replica_urls
+    Redis                redis://127.0.0.1:$REDIS_PORT
+    Kafka                127.0.0.1:$KAFKA_PORT
+    env file             .local/stack.env     state and logs  $STATE_DIR
+EOF

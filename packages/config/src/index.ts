@@ -1,0 +1,65 @@
+/**
+ * Environment → typed, validated config. Each service declares one TypeBox schema of its env vars
+ * (with defaults and descriptions) and calls loadConfig once at boot; nothing else reads process.env.
+ * A bad or missing variable fails boot with a message that names it.
+ */
+import { Ajv } from 'ajv'
+import addFormats from 'ajv-formats'
+import Type, { type Static, type TObject, type TProperties } from 'typebox'
+
+export { Type, type Static }
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee .env.example for every variable and its meaning.`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+// Env values are strings: coerce "5432" → 5432 and "true" → true, fill defaults, report every problem at once.
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false })
+addFormats.default(ajv)
+
+const SECRET = /SECRET|PASSWORD|TOKEN|KEY/i
+
+/** Validates `env` against `schema`; returns only the declared variables, typed. */
+export function loadConfig<P extends TProperties>(schema: TObject<P>, env: Record<string, string | undefined>): Static<TObject<P>> {
+  const declared = Object.keys(schema.properties)
+  // Copy only declared keys (ajv coerces in place); treat empty strings as unset so defaults apply.
+  const data: Record<string, unknown> = {}
+  for (const key of declared) {
+    const value = env[key]
+    if (value !== undefined && value !== '') data[key] = value
+  }
+  const validate = ajv.compile(schema)
+  if (validate(data)) return data as Static<TObject<P>>
+
+  const problems = (validate.errors ?? []).map((e) => {
+    const name = e.instancePath.split('/')[1] ?? (e.params as { missingProperty?: string }).missingProperty ?? '(config)'
+    const given = env[name]
+    const shown = given === undefined ? 'is not set' : SECRET.test(name) ? 'is set (value hidden)' : `is ${JSON.stringify(given)}`
+    const description = (schema.properties[name] as { description?: string } | undefined)?.description
+    const about = description ? ` (${description})` : ''
+    if (e.keyword === 'required') return `${name} is required but not set${about}`
+    return `${name} ${e.message ?? 'is invalid'}; it ${shown}${about}`
+  })
+  throw new ConfigError(problems)
+}
+
+/** A comma-separated list variable, e.g. PG_REPLICA_URLS="url1,url2" → ["url1","url2"]. */
+export function parseList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+}
+
+/** Env vars shared by every service that talks to the stack; spread into a service's schema. */
+export const stackEnv = {
+  PG_PRIMARY_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', description: 'PostgreSQL primary, for writes' }),
+  PG_REPLICA_URLS: Type.String({ default: '', description: 'comma-separated PostgreSQL streaming replicas, for reads; empty reads from the primary' }),
+  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis' }),
+  KAFKA_BROKERS: Type.String({ minLength: 1, description: 'comma-separated Kafka bootstrap brokers, host:port' }),
+} as const

@@ -1,0 +1,1 @@
+export { fullJitterDelay, sleep, type BackoffOptions } from './backoff.ts'

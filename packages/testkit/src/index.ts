@@ -1,0 +1,2 @@
+export { getInfra, STACK_ENV_FILE, type Infra } from './infra.ts'
+export { createTestDatabase, createTestRedis, createTestTopics, uniqueSuffix, withDatabase, type TestDatabase, type TestRedis, type TestTopics } from './isolation.ts'
