@@ -21,7 +21,7 @@ for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)
   case "$name" in kafka | redis) continue ;; esac
-  stop_pid "$pidfile" "$name" 10 # services and tools started by later scripts
+  stop_pid "$pidfile" "$name" 10 # toxiproxy, and services started by later scripts
 done
 stop_pid "$RUN_DIR/kafka.pid" kafka 60
 if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then

@@ -17,9 +17,10 @@ for port in $PG_REPLICA_PORTS; do
 done
 line redis "$(up_down redis-cli -p "$REDIS_PORT" ping)" "redis://127.0.0.1:$REDIS_PORT"
 line kafka "$(up_down port_open "$KAFKA_PORT")" "127.0.0.1:$KAFKA_PORT"
+line toxiproxy "$(up_down port_open "$TOXIPROXY_PORT")" "http://127.0.0.1:$TOXIPROXY_PORT"
 for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)
-  case "$name" in kafka | redis) continue ;; esac
+  case "$name" in kafka | redis | toxiproxy) continue ;; esac
   line "$name" "$(up_down pid_alive "$pidfile")" "pid $(cat "$pidfile")"
 done

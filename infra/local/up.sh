@@ -145,6 +145,22 @@ EOF
   ok "kafka started (pid $(cat "$KAFKA_PID"))"
 fi
 
+# ---------------------------------------------------------------- Toxiproxy
+# A TCP proxy with an HTTP API, for tests and drills that cut or slow one connection path
+# (e.g. one replica unreachable) without stopping a server other suites share.
+say "Toxiproxy $TOXIPROXY_VERSION API on :$TOXIPROXY_PORT"
+TOXI_PID="$RUN_DIR/toxiproxy.pid"
+have toxiproxy-server || die "toxiproxy-server not found in .local/tools/bin" "run make deps"
+if pid_alive "$TOXI_PID"; then
+  ok "toxiproxy already running (pid $(cat "$TOXI_PID"))"
+else
+  port_open "$TOXIPROXY_PORT" && die "port $TOXIPROXY_PORT is taken by another program" "stop it or set TOXIPROXY_PORT=..."
+  nohup toxiproxy-server -host 127.0.0.1 -port "$TOXIPROXY_PORT" >"$LOG_DIR/toxiproxy.log" 2>&1 &
+  echo $! >"$TOXI_PID"
+  wait_for 20 toxiproxy port_open "$TOXIPROXY_PORT" || die "toxiproxy did not open :$TOXIPROXY_PORT" "read $LOG_DIR/toxiproxy.log"
+  ok "toxiproxy started (pid $(cat "$TOXI_PID"))"
+fi
+
 # ---------------------------------------------------------------- env file
 replica_urls=""
 for port in $PG_REPLICA_PORTS; do replica_urls="${replica_urls:+$replica_urls,}$(pg_url "$port")"; done
@@ -154,6 +170,7 @@ PG_PRIMARY_URL=$(pg_url "$PG_PRIMARY_PORT")
 PG_REPLICA_URLS=$replica_urls
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+TOXIPROXY_URL=http://127.0.0.1:$TOXIPROXY_PORT
 FLASHSALE_STATE_DIR=$STATE_DIR
 EOF
 mv "$STACK_ENV.tmp" "$STACK_ENV"
@@ -169,5 +186,6 @@ cat <<EOF
     PostgreSQL replicas  $replica_urls
     Redis                redis://127.0.0.1:$REDIS_PORT
     Kafka                127.0.0.1:$KAFKA_PORT
+    Toxiproxy API        http://127.0.0.1:$TOXIPROXY_PORT
     env file             .local/stack.env     state and logs  $STATE_DIR
 EOF

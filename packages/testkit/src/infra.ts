@@ -17,6 +17,8 @@ export interface Infra {
   readonly pgReplicaUrls: readonly string[]
   readonly redisUrl: string
   readonly kafkaBrokers: readonly string[]
+  /** Toxiproxy's HTTP API, for cutting or slowing one connection path; absent under testcontainers. */
+  readonly toxiproxyUrl?: string
   readonly source: 'environment' | 'stack.env' | 'testcontainers'
 }
 
@@ -63,6 +65,7 @@ function infraFrom(env: Record<string, string | undefined>, source: Infra['sourc
     pgReplicaUrls: parseList(env['PG_REPLICA_URLS']),
     redisUrl: redis,
     kafkaBrokers: parseList(kafka),
+    ...(env['TOXIPROXY_URL'] ? { toxiproxyUrl: env['TOXIPROXY_URL'] } : {}),
     source,
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
-import { createTestDatabase, createTestRedis, getInfra, type TestDatabase, type TestRedis } from '../src/index.ts'
+import { createTestDatabase, createTestProxy, createTestRedis, getInfra, type TestDatabase, type TestRedis } from '../src/index.ts'
 
 describe('testkit isolation on the real servers', () => {
   let a: TestDatabase
@@ -55,5 +55,31 @@ describe('testkit isolation on the real servers', () => {
     await probe.redis.set('k', 'p')
     await probe.cleanup()
     assert.equal(await redisA.redis.get('k'), 'a')
+  })
+})
+
+describe('testkit proxy (Toxiproxy)', () => {
+  it('passes traffic through, refuses it while disabled, and passes again once enabled', async () => {
+    const db = await createTestDatabase('proxy')
+    const proxy = await createTestProxy('pg', db.primaryUrl)
+    const ask = async () => {
+      const c = new pg.Client({ connectionString: proxy.rewrite(db.primaryUrl), connectionTimeoutMillis: 2_000 })
+      try {
+        await c.connect()
+        return (await c.query('SELECT 1 AS one')).rows[0].one
+      } finally {
+        await c.end().catch(() => {})
+      }
+    }
+    try {
+      assert.equal(await ask(), 1)
+      await proxy.disable()
+      await assert.rejects(ask())
+      await proxy.enable()
+      assert.equal(await ask(), 1)
+    } finally {
+      await proxy.cleanup()
+      await db.cleanup()
+    }
   })
 })
