@@ -1,0 +1,28 @@
+import pg from 'pg'
+
+/**
+ * SQLSTATE classes and codes that say "this server cannot serve you now", not "your SQL is wrong"
+ * (PostgreSQL manual, Appendix A): 08 connection exception, 28 invalid authorization, 3D invalid catalog
+ * name (a replica that has not replayed CREATE DATABASE yet), 53 insufficient resources (too many
+ * connections), 57P01-03 shutdown / crash / cannot connect now (a replica still starting).
+ */
+const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '53'])
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03'])
+
+/**
+ * True when a query failed because of the connection or the server's state, so running it on another
+ * server may succeed. False for errors the server reported about the statement (syntax, constraint,
+ * statement timeout, serialization) and for programming errors: those fail the same way anywhere.
+ * Decided by error class and code, never by message text.
+ */
+export function isConnectionError(err: unknown): boolean {
+  if (err instanceof pg.DatabaseError) {
+    const code = err.code ?? ''
+    return UNAVAILABLE_CLASSES.has(code.slice(0, 2)) || UNAVAILABLE_CODES.has(code)
+  }
+  // TypeError/RangeError come from our own arguments (e.g. a value pg cannot serialize).
+  if (err instanceof TypeError || err instanceof RangeError) return false
+  // Everything else that pg raises without a SQLSTATE is about the socket: ECONNREFUSED/ECONNRESET,
+  // "Connection terminated unexpectedly", connect and read timeouts.
+  return err instanceof Error
+}

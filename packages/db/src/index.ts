@@ -1,0 +1,15 @@
+export { isConnectionError } from './errors.ts'
+export { migrate, MigrationError, type AppliedMigration, type MigrateOptions, type MigrationErrorCode } from './migrate.ts'
+export { createPool, poolSize, type PoolOptions, type PoolRole } from './pool.ts'
+export { createRedisRecentWrites, type RecentWrites, type RecentWritesRedis, type RedisRecentWritesOptions } from './recent-writes.ts'
+export {
+  createDatabase,
+  type Database,
+  type DatabaseOptions,
+  type ReadChoice,
+  type ReadOptions,
+  type ReadReason,
+  type ReadTarget,
+  type ReplicaState,
+} from './router.ts'
+export { withTransaction, type IsolationLevel, type TransactionOptions } from './transaction.ts'

@@ -1,0 +1,113 @@
+/**
+ * Forward-only SQL migrations: `NNNN_name.sql` files applied in version order, each in its own
+ * transaction, recorded in `<schema>.schema_migrations` with a checksum. Safe to run from every
+ * instance at boot: an advisory lock lets one process apply and the others find nothing left to do.
+ */
+import { createHash } from 'node:crypto'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import pg from 'pg'
+
+export interface MigrateOptions {
+  /** Directory of `NNNN_name.sql` files (4-digit version, e.g. 0001_create_orders.sql). */
+  readonly dir: string
+  /** Schema that receives schema_migrations; created if missing. The files name their own objects' schemas. */
+  readonly schema: string
+}
+
+export interface AppliedMigration {
+  readonly version: number
+  readonly name: string
+  readonly file: string
+}
+
+export type MigrationErrorCode = 'DB_ERR_MIGRATION_FILE_NAME' | 'DB_ERR_MIGRATION_DUPLICATE_VERSION' | 'DB_ERR_MIGRATION_CHECKSUM' | 'DB_ERR_MIGRATION_FAILED'
+
+export class MigrationError extends Error {
+  readonly code: MigrationErrorCode
+  /** The files concerned. */
+  readonly files: readonly string[]
+  constructor(code: MigrationErrorCode, files: readonly string[], message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'MigrationError'
+    this.code = code
+    this.files = files
+  }
+}
+
+const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/i
+
+interface MigrationFile extends AppliedMigration {
+  readonly sql: string
+  readonly checksum: string
+}
+
+/** Applies the pending migrations of `dir`; returns those applied by this call, in order. */
+export async function migrate(pool: pg.Pool, { dir, schema }: MigrateOptions): Promise<AppliedMigration[]> {
+  const files = await readMigrations(dir) // bad names fail before touching the database
+  const table = `${pg.escapeIdentifier(schema)}.schema_migrations`
+  const client = await pool.connect()
+  let failure: Error | undefined
+  const onError = (err: Error) => void (failure = err) // a dropped connection must not be an uncaught 'error'
+  client.on('error', onError)
+  try {
+    // Session-level lock held across all files, taken before CREATE SCHEMA IF NOT EXISTS (which races
+    // with itself): concurrent callers queue here, then see what the first one recorded.
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`flashsale.migrate:${schema}`])
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`)
+    await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
+      version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+    const { rows } = await client.query<{ version: number; checksum: string }>(`SELECT version, checksum FROM ${table}`)
+    const applied = new Map(rows.map((r) => [r.version, r.checksum]))
+
+    // An edited migration means the databases that ran it differ from those that will: refuse.
+    const changed = files.filter((f) => applied.has(f.version) && applied.get(f.version) !== f.checksum).map((f) => f.file)
+    if (changed.length > 0) {
+      throw new MigrationError('DB_ERR_MIGRATION_CHECKSUM', changed, `Applied migration(s) changed since they ran: ${changed.join(', ')}. Add a new migration instead of editing one.`)
+    }
+
+    const done: AppliedMigration[] = []
+    for (const f of files.filter((f) => !applied.has(f.version))) {
+      await client.query('BEGIN')
+      try {
+        await client.query(f.sql)
+        await client.query(`INSERT INTO ${table} (version, name, checksum) VALUES ($1, $2, $3)`, [f.version, f.name, f.checksum])
+        await client.query('COMMIT')
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {}) // the connection is destroyed below anyway
+        throw new MigrationError('DB_ERR_MIGRATION_FAILED', [f.file], `Migration ${f.file} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+      }
+      done.push({ version: f.version, name: f.name, file: f.file })
+    }
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`flashsale.migrate:${schema}`])
+    return done
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err))
+    throw err
+  } finally {
+    client.off('error', onError)
+    // On failure, destroying the connection ends the session, which releases the advisory lock.
+    client.release(failure)
+  }
+}
+
+async function readMigrations(dir: string): Promise<MigrationFile[]> {
+  const sqlFiles = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort()
+  const bad = sqlFiles.filter((f) => !FILE_NAME.test(f))
+  if (bad.length > 0) {
+    throw new MigrationError('DB_ERR_MIGRATION_FILE_NAME', bad, `Migration file names must look like 0001_create_orders.sql (4 digits, underscore, name); bad: ${bad.join(', ')}`)
+  }
+  const files: MigrationFile[] = []
+  for (const file of sqlFiles) {
+    const [, version = '', name = ''] = FILE_NAME.exec(file) ?? []
+    const sql = await readFile(join(dir, file), 'utf8')
+    files.push({ version: Number(version), name, file, sql, checksum: createHash('sha256').update(sql).digest('hex') })
+  }
+  const seen = new Map<number, string>()
+  for (const f of files) {
+    const other = seen.get(f.version)
+    if (other) throw new MigrationError('DB_ERR_MIGRATION_DUPLICATE_VERSION', [other, f.file], `Two migrations share version ${f.version}: ${other}, ${f.file}`)
+    seen.set(f.version, f.file)
+  }
+  return files.sort((a, b) => a.version - b.version)
+}

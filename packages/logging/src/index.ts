@@ -1,0 +1,67 @@
+/**
+ * Logging for every process, after the articles' log optimization: no synchronous disk or pipe
+ * writes on the hot path, batched output, and access logs sampled instead of one line per request.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino'
+
+export type { Logger }
+
+export interface LoggerOptions {
+  readonly service: string
+  readonly level?: string
+  /**
+   * Bytes buffered before a write(2). SonicBoom writes asynchronously and batches up to this much;
+   * 4 KiB turns thousands of small log lines into a few syscalls. 0 writes each line as it comes.
+   */
+  readonly bufferBytes?: number
+  /** Where lines go; stdout (fd 1) by default. Tests pass a stream to read what was logged. */
+  readonly destination?: DestinationStream
+}
+
+export interface ServiceLogger {
+  readonly logger: Logger
+  /** Writes out what is buffered; call during graceful shutdown, before exit. */
+  flush(): void
+}
+
+export function createLogger({ service, level = 'info', bufferBytes = 4096, destination }: LoggerOptions): ServiceLogger {
+  const sonic = destination ? undefined : pino.destination({ dest: 1, sync: false, minLength: bufferBytes })
+  const logger = pino(
+    {
+      level,
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Never log credentials that ride on requests.
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'], censor: '[redacted]' },
+    },
+    destination ?? sonic,
+  )
+  return {
+    logger,
+    flush() {
+      // flushSync is the one synchronous write we allow: at shutdown, so nothing buffered is lost.
+      if (sonic) sonic.flushSync()
+    },
+  }
+}
+
+export interface AccessLogSampling {
+  /** Fraction of ordinary (2xx/3xx, fast) requests logged, 0..1. */
+  readonly successRate: number
+  /** Fraction of 4xx logged: under a flash sale most are 409 sold-out and 429s, thousands a second. */
+  readonly clientErrorRate: number
+  /** Requests slower than this are always logged. */
+  readonly slowMs: number
+}
+
+export const DEFAULT_ACCESS_LOG_SAMPLING: AccessLogSampling = { successRate: 0.01, clientErrorRate: 0.1, slowMs: 500 }
+
+/**
+ * Whether to write an access-log line for a finished request. Every 5xx and every slow request is
+ * kept (they are what an operator looks for); the rest is sampled. Metrics, not logs, count requests.
+ */
+export function shouldLogAccess(statusCode: number, durationMs: number, sampling: AccessLogSampling, random: () => number = Math.random): boolean {
+  if (statusCode >= 500 || durationMs >= sampling.slowMs) return true
+  const rate = statusCode >= 400 ? sampling.clientErrorRate : sampling.successRate
+  return random() < rate
+}

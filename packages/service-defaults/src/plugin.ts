@@ -1,0 +1,136 @@
+/**
+ * Everything every service has, in one line (eShop's AddServiceDefaults):
+ *   await app.register(serviceDefaults, { metrics, readiness: { postgres: () => db.ping() } })
+ * request id, sampled access log, RED metrics + /metrics, /health/live, /health/ready, problem+json.
+ * Fastify options that must be set at construction (logger, request id header) come from
+ * `serviceFastifyOptions`; listening and graceful shutdown from `startServer` (server.ts only).
+ */
+import { randomUUID } from 'node:crypto'
+import { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { DEFAULT_ACCESS_LOG_SAMPLING, shouldLogAccess, type AccessLogSampling, type Logger } from '@flashsale/logging'
+import { httpMetrics, type ProcessMetrics } from '@flashsale/metrics'
+import { isServiceError, sendProblem, toProblem } from './errors.ts'
+
+export const REQUEST_ID_HEADER = 'x-request-id'
+
+/** A readiness check resolves when the dependency answers, and throws (or times out) when it does not. */
+export type ReadinessCheck = () => Promise<unknown>
+
+export interface ServiceDefaultsOptions {
+  readonly metrics: ProcessMetrics
+  /** Dependencies this instance cannot serve without; /health/ready is 503 while any fails. */
+  readonly readiness?: Readonly<Record<string, ReadinessCheck>>
+  readonly readinessTimeoutMs?: number
+  readonly accessLog?: AccessLogSampling
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Readiness answers 503 from now on, so traffic moves away before the server closes. */
+    startDraining(): void
+  }
+}
+
+export function serviceFastifyOptions(logger: Logger): FastifyServerOptions {
+  return {
+    loggerInstance: logger,
+    // One line per request would be the hot path's biggest cost; serviceDefaults logs a sample.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    // Off, so genReqId always decides: Fastify would otherwise take any header value verbatim.
+    requestIdHeader: false,
+    // Accept a caller's id only when it is short and plain, so logs cannot be forged or flooded.
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID_HEADER]
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    bodyLimit: 64 * 1024,
+    // While closing: new requests get 503, idle keep-alive sockets close, in-flight ones finish.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Longer than a typical load balancer's idle timeout, so the proxy closes first (no reset races).
+    keepAliveTimeout: 72_000,
+    ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }
+}
+
+export const serviceDefaults = fp(
+  async (app: FastifyInstance, opts: ServiceDefaultsOptions) => {
+    const sampling = opts.accessLog ?? DEFAULT_ACCESS_LOG_SAMPLING
+    const checks = Object.entries(opts.readiness ?? {})
+    const timeoutMs = opts.readinessTimeoutMs ?? 1_000
+    let closing = false
+
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id)
+    })
+    app.addHook('onSend', async (_request, reply) => {
+      // A keep-alive socket that served a request during the drain would otherwise hold close() open
+      // until keepAliveTimeout; ask the client to close it after this response.
+      if (closing) reply.header('connection', 'close')
+    })
+    app.addHook('onResponse', async (request, reply) => {
+      if (!shouldLogAccess(reply.statusCode, reply.elapsedTime, sampling)) return
+      request.log.info(
+        { method: request.method, url: request.url, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        'access',
+      )
+    })
+    app.decorate('startDraining', () => {
+      closing = true
+    })
+    app.addHook('preClose', async () => {
+      closing = true
+    })
+
+    await app.register(httpMetrics, { registry: opts.metrics.registry })
+
+    app.get('/health/live', { logLevel: 'silent' }, async () => ({ status: 'ok' }))
+
+    app.get('/health/ready', { logLevel: 'silent' }, async (_request, reply) => {
+      if (closing) return reply.code(503).send({ status: 'draining', checks: {} })
+      const results = await Promise.all(
+        checks.map(async ([name, check]) => {
+          try {
+            await withTimeout(check(), timeoutMs, name)
+            return [name, { status: 'up' }] as const
+          } catch (err) {
+            return [name, { status: 'down', error: err instanceof Error ? err.message : String(err) }] as const
+          }
+        }),
+      )
+      const ready = results.every(([, r]) => r.status === 'up')
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results) })
+    })
+
+    app.setErrorHandler((err: FastifyError, request, reply) => {
+      const problem = toProblem(err, request)
+      if (problem.status >= 500 && !isServiceError(err)) request.log.error({ err }, 'unhandled error')
+      else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.title)
+      return sendProblem(reply, problem, isServiceError(err) ? err.retryAfterSeconds : undefined)
+    })
+
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, {
+        type: 'about:blank',
+        title: 'Not Found',
+        status: 404,
+        detail: `No route for ${request.method} ${request.url.split('?')[0]}`,
+        instance: request.url,
+        code: 'NOT_FOUND',
+        requestId: String(request.id),
+      }),
+    )
+  },
+  { name: '@flashsale/service-defaults', fastify: '5.x' },
+)
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

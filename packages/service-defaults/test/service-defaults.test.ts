@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { createLogger } from '@flashsale/logging'
+import { createProcessMetrics } from '@flashsale/metrics'
+import { createTestDatabase, type TestDatabase } from '@flashsale/testkit'
+import { PROBLEM_CONTENT_TYPE, defineError, serviceDefaults, serviceFastifyOptions, startServer, type ReadinessCheck } from '../src/index.ts'
+
+const SoldOut = defineError('TEST_ERR_SOLD_OUT', 409, 'SKU %s is sold out')
+const QueueDown = defineError('TEST_ERR_QUEUE_UNAVAILABLE', 503, 'Orders cannot be queued right now')
+
+function logSink() {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write(chunk, _e, done) {
+      for (const l of String(chunk).trim().split('\n')) lines.push(JSON.parse(l))
+      done()
+    },
+  })
+  return { lines, stream }
+}
+
+async function buildApp(readiness: Record<string, ReadinessCheck> = {}) {
+  const sink = logSink()
+  const { logger } = createLogger({ service: 'test', destination: sink.stream })
+  const metrics = createProcessMetrics({ service: 'test' })
+  const app = Fastify(serviceFastifyOptions(logger))
+  await app.register(serviceDefaults, { metrics, readiness, readinessTimeoutMs: 200 })
+  app.post('/orders', { schema: { body: { type: 'object', required: ['sku', 'qty'], additionalProperties: false, properties: { sku: { type: 'string', minLength: 1 }, qty: { type: 'integer', minimum: 1, maximum: 5 } } } } }, async (req) => {
+    const { sku } = req.body as { sku: string }
+    if (sku === 'gone') throw new SoldOut(sku)
+    if (sku === 'queue') {
+      const err = new QueueDown()
+      err.retryAfterSeconds = 2
+      throw err
+    }
+    if (sku === 'bug') throw new Error('secret internal detail: connection string postgres://x')
+    return { ok: true }
+  })
+  app.addHook('onClose', async () => metrics.stop())
+  return { app, logs: sink.lines }
+}
+
+describe('problem+json errors (RFC 9457)', () => {
+  let app: FastifyInstance
+  let logs: Record<string, unknown>[]
+  before(async () => ({ app, logs } = await buildApp()))
+  after(() => app.close())
+
+  it('when the body fails its schema, answers 400 VALIDATION_FAILED naming the field', async () => {
+    const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'a', qty: 99 } })
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.headers['content-type'], `${PROBLEM_CONTENT_TYPE}; charset=utf-8`)
+    const body = res.json()
+    assert.equal(body.code, 'VALIDATION_FAILED')
+    assert.equal(body.status, 400)
+    assert.equal(body.type, 'urn:flashsale:problem:VALIDATION_FAILED')
+    assert.equal(body.errors[0].path, '/qty')
+    assert.equal(body.errors[0].in, 'body')
+    assert.equal(body.requestId, res.headers['x-request-id'])
+  })
+
+  it('when the body is not JSON, answers 400 problem+json, not 500', async () => {
+    const res = await app.inject({ method: 'POST', url: '/orders', payload: '{"sku":', headers: { 'content-type': 'application/json' } })
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.json().status, 400)
+    assert.match(res.headers['content-type'] ?? '', /problem\+json/)
+  })
+
+  it('when the media type is unsupported, answers 415 problem+json', async () => {
+    const res = await app.inject({ method: 'POST', url: '/orders', payload: 'sku=a', headers: { 'content-type': 'text/csv' } })
+    assert.equal(res.statusCode, 415)
+    assert.match(res.headers['content-type'] ?? '', /problem\+json/)
+  })
+
+  it('a service error keeps its code, status and message', async () => {
+    const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'gone', qty: 1 } })
+    assert.equal(res.statusCode, 409)
+    assert.deepEqual(
+      { code: res.json().code, title: res.json().title, type: res.json().type },
+      { code: 'TEST_ERR_SOLD_OUT', title: 'SKU gone is sold out', type: 'urn:flashsale:problem:TEST_ERR_SOLD_OUT' },
+    )
+  })
+
+  it('a 503 service error carries Retry-After', async () => {
+    const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'queue', qty: 1 } })
+    assert.equal(res.statusCode, 503)
+    assert.equal(res.headers['retry-after'], '2')
+    assert.equal(res.json().code, 'TEST_ERR_QUEUE_UNAVAILABLE')
+  })
+
+  it('an unexpected error answers 500 without internals, and is logged with the request id', async () => {
+    const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'bug', qty: 1 } })
+    assert.equal(res.statusCode, 500)
+    assert.doesNotMatch(res.body, /secret|postgres:/)
+    assert.equal(res.json().code, 'INTERNAL')
+    const logged = logs.find((l) => l['msg'] === 'unhandled error')
+    assert.ok(logged, 'the 500 was logged')
+    assert.equal(logged['requestId'], res.json().requestId)
+  })
+
+  it('an unknown route answers 404 problem+json', async () => {
+    const res = await app.inject('/nope?x=1')
+    assert.equal(res.statusCode, 404)
+    assert.equal(res.json().code, 'NOT_FOUND')
+    assert.equal(res.json().detail, 'No route for GET /nope')
+  })
+})
+
+describe('request id', () => {
+  let app: FastifyInstance
+  before(async () => ({ app } = await buildApp()))
+  after(() => app.close())
+
+  it('echoes a plain caller-supplied id and replaces one that could forge logs', async () => {
+    const kept = await app.inject({ url: '/health/live', headers: { 'x-request-id': 'abc-123' } })
+    assert.equal(kept.headers['x-request-id'], 'abc-123')
+    const replaced = await app.inject({ url: '/health/live', headers: { 'x-request-id': '"},{"level":60' } })
+    assert.match(String(replaced.headers['x-request-id']), /^[0-9a-f-]{36}$/)
+  })
+})
+
+describe('health and readiness', () => {
+  it('is ready when every dependency answers, and names the one that does not', async () => {
+    let postgresUp = true
+    const { app } = await buildApp({
+      postgres: async () => {
+        if (!postgresUp) throw new Error('connection refused')
+      },
+      redis: async () => 'PONG',
+    })
+    try {
+      assert.equal((await app.inject('/health/live')).statusCode, 200)
+      const ready = await app.inject('/health/ready')
+      assert.equal(ready.statusCode, 200)
+      assert.equal(ready.json().status, 'ready')
+      postgresUp = false
+      const notReady = await app.inject('/health/ready')
+      assert.equal(notReady.statusCode, 503)
+      assert.deepEqual(notReady.json().checks.postgres, { status: 'down', error: 'connection refused' })
+      assert.equal(notReady.json().checks.redis.status, 'up')
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('counts a dependency that hangs as down after the readiness timeout', async () => {
+    const { app } = await buildApp({ kafka: () => new Promise(() => {}) })
+    try {
+      const res = await app.inject('/health/ready')
+      assert.equal(res.statusCode, 503)
+      assert.match(res.json().checks.kafka.error, /did not answer within 200 ms/)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('graceful shutdown (real socket, real PostgreSQL pool)', () => {
+  let db: TestDatabase
+  before(async () => {
+    db = await createTestDatabase('shutdown')
+  })
+  after(() => db.cleanup())
+
+  it('turns readiness to 503, finishes the in-flight request, then refuses connections and closes the pool', async () => {
+    const { app } = await buildApp()
+    const pool = new pg.Pool({ connectionString: db.primaryUrl, max: 2 })
+    app.addHook('onClose', async () => pool.end())
+    app.get('/slow', async () => (await pool.query('SELECT pg_sleep(0.5), 42 AS answer')).rows[0].answer)
+    const server = await startServer(app, { host: '127.0.0.1', port: 0, drainDelayMs: 300 })
+
+    const inFlight = fetch(`${server.url}/slow`).then(async (r) => ({ status: r.status, body: await r.text() }))
+    await new Promise((r) => setTimeout(r, 100)) // the request is now inside pg_sleep
+    const closed = server.shutdown('test')
+    const duringDrain = await fetch(`${server.url}/health/ready`)
+    assert.equal(duringDrain.status, 503)
+    assert.equal(((await duringDrain.json()) as { status: string }).status, 'draining')
+
+    assert.deepEqual(await inFlight, { status: 200, body: '42' })
+    await closed
+    await assert.rejects(fetch(`${server.url}/health/live`), 'the listener is closed')
+    assert.equal(pool.ending, true, 'onClose hooks closed the pool')
+  })
+})
