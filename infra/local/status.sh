@@ -5,19 +5,20 @@ set +e
 
 line() { printf '  %-12s %-5s %s\n' "$1" "$2" "$3"; }
 up_down() { if "$@" >/dev/null 2>&1; then echo up; else echo down; fi; }
+pidof_file() { [ -f "$1" ] && printf 'pid %s' "$(head -n 1 "$1")" || printf 'pid -'; }
 psql_at() { "$(pg_bin)/psql" -X -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2" 2>/dev/null; }
 
 say "native stack ($STATE_DIR)"
-line pg-primary "$(up_down psql_at "$PG_PRIMARY_PORT" 'SELECT 1')" "$(pg_url "$PG_PRIMARY_PORT")  streaming replicas: $(psql_at "$PG_PRIMARY_PORT" "SELECT count(*) FROM pg_stat_replication WHERE state='streaming'")"
+line pg-primary "$(up_down psql_at "$PG_PRIMARY_PORT" 'SELECT 1')" "$(pg_url "$PG_PRIMARY_PORT")  $(pidof_file "$STATE_DIR/pg/primary/postmaster.pid")  streaming replicas: $(psql_at "$PG_PRIMARY_PORT" "SELECT count(*) FROM pg_stat_replication WHERE state='streaming'")"
 i=0
 for port in $PG_REPLICA_PORTS; do
   i=$((i + 1))
   lag=$(psql_at "$port" "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE round(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::numeric, 3) END")
-  line "pg-replica$i" "$(up_down psql_at "$port" 'SELECT 1')" "$(pg_url "$port")  replay lag: ${lag:-?}s"
+  line "pg-replica$i" "$(up_down psql_at "$port" 'SELECT 1')" "$(pg_url "$port")  $(pidof_file "$STATE_DIR/pg/replica$i/postmaster.pid")  replay lag: ${lag:-?}s"
 done
-line redis "$(up_down redis-cli -p "$REDIS_PORT" ping)" "redis://127.0.0.1:$REDIS_PORT"
-line kafka "$(up_down port_open "$KAFKA_PORT")" "127.0.0.1:$KAFKA_PORT"
-line toxiproxy "$(up_down port_open "$TOXIPROXY_PORT")" "http://127.0.0.1:$TOXIPROXY_PORT"
+line redis "$(up_down redis-cli -p "$REDIS_PORT" ping)" "redis://127.0.0.1:$REDIS_PORT  $(pidof_file "$RUN_DIR/redis.pid")"
+line kafka "$(up_down port_open "$KAFKA_PORT")" "127.0.0.1:$KAFKA_PORT  $(pidof_file "$RUN_DIR/kafka.pid")"
+line toxiproxy "$(up_down port_open "$TOXIPROXY_PORT")" "http://127.0.0.1:$TOXIPROXY_PORT  $(pidof_file "$RUN_DIR/toxiproxy.pid")"
 for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)

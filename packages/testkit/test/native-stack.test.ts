@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { getInfra } from '../src/index.ts'
+
+const run = promisify(execFile)
+const ROOT = join(import.meta.dirname, '..', '..', '..')
+
+describe('the native stack scripts (infra/local)', async () => {
+  const infra = await getInfra()
+  const native = infra.source !== 'testcontainers'
+
+  it('infra-up run again while the stack is up is harmless: every part is left running as it was', { skip: !native && 'servers come from testcontainers' }, async () => {
+    const before = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
+    const { stdout } = await run(join(ROOT, 'infra/local/up.sh'), { cwd: ROOT, timeout: 120_000 })
+    for (const part of ['pg-primary already running', 'pg-replica1 already running', 'pg-replica2 already running', 'redis already running', 'kafka already running', 'toxiproxy already running']) {
+      assert.match(stdout, new RegExp(part), `up.sh said: ${part}`)
+    }
+    assert.match(stdout, /2 replicas streaming/)
+    assert.match(stdout, /topics ready: orders\.requested\(12\), orders\.events\(12\), orders\.dlq\(3\)/)
+    const after = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
+    // Same pids, same "up" lines: nothing was restarted (lag figures may differ).
+    assert.match(before.stdout, /kafka .*pid \d+/)
+    const stable = (s: string) => s.replace(/replay lag: [^\n]*/g, '').trim()
+    assert.equal(stable(after.stdout), stable(before.stdout))
+    assert.doesNotMatch(after.stdout, /\bdown\b/)
+  })
+})
