@@ -162,6 +162,12 @@ else
 fi
 
 # ---------------------------------------------------------------- env file
+# Dev signing keys for bearer tokens (ES256), made once per checkout and kept across restarts.
+AUTH_ENV="$LOCAL_DIR/auth.env"
+if [ ! -s "$AUTH_ENV" ]; then
+  (cd "$ROOT" && node packages/auth/src/bin/generate-keys.ts) >"$AUTH_ENV.tmp" && mv "$AUTH_ENV.tmp" "$AUTH_ENV" ||
+    die "could not generate the dev token signing keys" "run make deps (npm packages), then make infra-up"
+fi
 replica_urls=""
 for port in $PG_REPLICA_PORTS; do replica_urls="${replica_urls:+$replica_urls,}$(pg_url "$port")"; done
 cat >"$STACK_ENV.tmp" <<EOF
@@ -173,6 +179,7 @@ KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 TOXIPROXY_URL=http://127.0.0.1:$TOXIPROXY_PORT
 FLASHSALE_STATE_DIR=$STATE_DIR
 EOF
+cat "$AUTH_ENV" >>"$STACK_ENV.tmp"
 mv "$STACK_ENV.tmp" "$STACK_ENV"
 
 # Kafka is ready when its metadata answers and the topics from the one definition exist.

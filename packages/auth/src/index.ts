@@ -1,0 +1,2 @@
+export { ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER, InvalidTokenError, createTokenIssuer, createTokenVerifier, generateSigningKeys, type Principal, type Role, type TokenIssuer, type TokenSettings, type TokenVerifier } from './tokens.ts'
+export { Forbidden, Unauthenticated, authentication, type AuthenticationOptions } from './plugin.ts'
