@@ -4,6 +4,7 @@
  * (docs/adr/0003-kafka-client-behind-an-interface.md).
  */
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer as KafkaConsumer, type Producer as KafkaProducer, type IHeaders, type LogEntry } from 'kafkajs'
+import { fullJitterDelay, sleep } from '@flashsale/resilience'
 import type { TopicDefinition } from './topics.ts'
 
 export interface OutgoingMessage {
@@ -24,8 +25,15 @@ export interface IncomingMessage {
 }
 
 export interface Producer {
-  /** Resolves only when every message is acknowledged by all in-sync replicas (acks=all). */
+  /**
+   * Resolves only when every message is acknowledged by all in-sync replicas (acks=all). Rejects after
+   * 8 retries (about 25 s of backoff plus each attempt's own timeout) or at once on an error retrying
+   * cannot fix (a record over the topic's max.message.bytes); a rejection means
+   * "outcome unknown": the messages may or may not have been written. Sends run one at a time, in call
+   * order, and the producer behind them is replaced after a failed send (see wrapProducer).
+   */
   send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>
+  /** Waits for queued sends, then disconnects; later sends reject. */
   close(): Promise<void>
 }
 
@@ -42,7 +50,9 @@ export interface Consumer {
   /**
    * Starts consuming. `handle` gets one partition's batch at a time; offsets are committed only after
    * it resolves, so a crash mid-batch redelivers the whole batch (handlers must be idempotent). If it
-   * throws, nothing is committed and the batch is fetched again after the client's restart backoff.
+   * throws (whatever it throws), nothing is committed and the batch is fetched again after the client's
+   * retry backoff. While `handle` runs the consumer keeps heartbeating, so a slow batch does not cost
+   * the member its partitions; a batch that finishes while close() waits for it is still committed.
    */
   run(handle: (batch: Batch) => Promise<void>): Promise<void>
   close(): Promise<void>
@@ -105,23 +115,30 @@ export function createKafka(options: KafkaOptions): KafkaClient {
   return {
     async createProducer() {
       // Idempotent producer: the broker drops duplicates from client retries, per partition. It implies
-      // acks=all and at most 5 in-flight requests (kafkajs enforces 1 with idempotence).
-      const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner })
+      // acks=all; kafkajs serialises idempotent produce requests per broker with a lock
+      // (kafkajs/src/producer/sendMessages.js, eosManager.acquireBrokerLock). DefaultPartitioner is the
+      // Java-compatible murmur2 one, so a key lands on the same partition whichever client produced it.
+      // Retries are bounded explicitly (kafkajs's own default for an idempotent producer is unbounded), so
+      // a send to a dead broker fails and the order API can answer 503; wrapProducer makes the bound safe.
+      const make = () =>
+        kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner, retry: { initialRetryTime: 100, retries: 8 } })
+      const producer = make()
       await producer.connect()
-      return wrapProducer(producer)
+      return wrapProducer(producer, make)
     },
 
     async createConsumer(opts) {
+      const heartbeatIntervalMs = 1_000
       const consumer = kafka.consumer({
         groupId: opts.groupId,
         sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
-        heartbeatInterval: 1_000,
+        heartbeatInterval: heartbeatIntervalMs,
         maxBytesPerPartition: opts.maxBytesPerPartition ?? 1_048_576,
         retry: { initialRetryTime: 100, retries: 8 },
       })
       await consumer.connect()
       for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning ?? false })
-      return wrapConsumer(consumer)
+      return wrapConsumer(consumer, heartbeatIntervalMs)
     },
 
     ensureTopics: (topics, replicationFactor = 1) =>
@@ -131,7 +148,10 @@ export function createKafka(options: KafkaOptions): KafkaClient {
         const missing = topics.filter((t) => !existing.has(t.name))
         if (missing.length > 0) {
           await admin.createTopics({
-            waitForLeaders: true,
+            // kafkajs's own wait retries only LEADER_NOT_AVAILABLE, but a KRaft broker answers
+            // UNKNOWN_TOPIC_OR_PARTITION until its metadata cache has the new topic, and kafkajs then
+            // fails the whole call (kafkajs/src/admin/index.js, createTopics). waitUntilServed waits instead.
+            waitForLeaders: false,
             topics: missing.map((t) => ({
               topic: t.name,
               numPartitions: t.partitions,
@@ -139,6 +159,7 @@ export function createKafka(options: KafkaOptions): KafkaClient {
               configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
             })),
           })
+          await waitUntilServed(admin, missing.map((t) => t.name))
           changed.push(...missing.map((t) => `created ${t.name} (${t.partitions} partitions)`))
         }
         const present = topics.filter((t) => existing.has(t.name))
@@ -163,7 +184,10 @@ export function createKafka(options: KafkaOptions): KafkaClient {
 
     consumerLag: (groupId, topic) =>
       withAdmin(async (admin) => {
-        const [high, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })])
+        // kafkajs's fetchTopicOffsets retries only UNKNOWN_TOPIC_OR_PARTITION and gives up at once on other
+        // retriable errors (kafkajs/src/admin/index.js), such as NOT_LEADER_FOR_PARTITION while a new
+        // topic's leadership propagates; lag feeds a metric and an alert, so retry those here.
+        const [high, committed] = await retryRetriable(() => Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]))
         const lag = new Map<number, number>()
         const done = committed[0]?.partitions ?? []
         for (const p of high) {
@@ -177,47 +201,154 @@ export function createKafka(options: KafkaOptions): KafkaClient {
   }
 }
 
-function wrapProducer(producer: KafkaProducer): Producer {
-  return {
-    async send(topic, messages) {
+/**
+ * Waits until the broker serves offsets for every partition of `topics`, so a topic that ensureTopics
+ * created is usable (produce, consume, lag) the moment it returns. Right after creation a KRaft broker
+ * answers UNKNOWN_TOPIC_OR_PARTITION, then NOT_LEADER_FOR_PARTITION, for a short while.
+ */
+async function waitUntilServed(admin: Admin, topics: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (const topic of topics) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.fetchTopicOffsets(topic)
+        break
+      } catch (err) {
+        if ((err as { retriable?: unknown }).retriable !== true || Date.now() > deadline) throw err
+        await sleep(fullJitterDelay(Math.min(attempt, 4), { baseMs: 50, capMs: 500 }))
+      }
+    }
+  }
+}
+
+/** Retries what kafkajs marks `retriable`, a few times with full-jitter backoff (about 3 s in all at most). */
+async function retryRetriable<T>(fn: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (attempt + 1 >= attempts || (err as { retriable?: unknown }).retriable !== true) throw err
+      await sleep(fullJitterDelay(attempt, { baseMs: 100, capMs: 1_000 }))
+    }
+  }
+}
+
+/**
+ * Sends one at a time and replaces the kafkajs producer after a failed send. Both close a message-loss
+ * hole in kafkajs 2.2.4's idempotent producer: when a produce request fails, kafkajs rolls the
+ * partition's sequence number back (kafkajs/src/producer/sendMessages.js) and releases the broker lock
+ * before its retry. If the failed request had in fact been written (a timeout after the broker
+ * appended), the next batch sent with the rolled-back sequence, by a concurrent send or by the next
+ * send after this one gave up, can match the broker's duplicate check (same first and last sequence) and
+ * be acknowledged without being written. Serialising sends keeps another send from slipping in between retries, and a new producer
+ * (new producer id, fresh sequences) after a failure keeps the next send from reusing the sequence.
+ * The Java client does the same by bumping the producer epoch (KIP-360).
+ */
+function wrapProducer(first: KafkaProducer, make: () => KafkaProducer): Producer {
+  let current: KafkaProducer | undefined = first
+  let tail: Promise<void> = Promise.resolve()
+  let closed = false
+
+  const connected = async (): Promise<KafkaProducer> => {
+    if (current) return current
+    const fresh = make()
+    try {
+      await fresh.connect()
+    } catch (err) {
+      await fresh.disconnect().catch(() => {})
+      throw err
+    }
+    current = fresh
+    return fresh
+  }
+
+  const sendNow = async (topic: string, messages: readonly OutgoingMessage[]): Promise<void> => {
+    if (closed) throw new Error('Kafka producer is closed')
+    const producer = await connected()
+    try {
       await producer.send({
         topic,
         acks: -1,
         messages: messages.map((m) => ({ key: m.key ?? null, value: m.value, headers: m.headers ? { ...m.headers } : {} })),
       })
+    } catch (err) {
+      current = undefined
+      await producer.disconnect().catch(() => {})
+      throw err
+    }
+  }
+
+  return {
+    send(topic, messages) {
+      const result = tail.then(() => sendNow(topic, messages))
+      tail = result.catch(() => {})
+      return result
     },
-    close: () => producer.disconnect(),
+    async close() {
+      closed = true
+      await tail
+      await current?.disconnect()
+      current = undefined
+    },
   }
 }
 
-function wrapConsumer(consumer: KafkaConsumer): Consumer {
+/**
+ * Thrown in place of whatever a batch handler threw. kafkajs's retrier gives up for good on TypeError,
+ * RangeError, SyntaxError, ReferenceError and errors with `retriable: false`
+ * (kafkajs/src/retry/index.js), and the consumer then crashes without restarting
+ * (kafkajs/src/consumer/index.js, onCrash): one JSON.parse of a bad payload would stop consumption
+ * silently. Wrapped, every handler failure is retried and, after the retries, the consumer restarts,
+ * so the batch is redelivered as the Consumer contract says.
+ */
+class BatchHandlerError extends Error {
+  readonly retriable = true
+  constructor(cause: unknown) {
+    super(`batch handler failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'BatchHandlerError'
+  }
+}
+
+function wrapConsumer(consumer: KafkaConsumer, heartbeatIntervalMs: number): Consumer {
   return {
     async run(handle) {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          if (!isRunning() || isStale() || batch.messages.length === 0) return
-          await handle({
+        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+          const last = batch.messages[batch.messages.length - 1]
+          if (!isRunning() || isStale() || !last) return
+          const messages = batch.messages.map((m) => ({
             topic: batch.topic,
             partition: batch.partition,
-            highWatermark: batch.highWatermark,
-            messages: batch.messages.map((m) => ({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              key: m.key ? m.key.toString('utf8') : null,
-              value: m.value ?? Buffer.alloc(0),
-              headers: decodeHeaders(m.headers),
-              timestamp: Number(m.timestamp),
-            })),
-          })
-          const last = batch.messages[batch.messages.length - 1]
-          if (!last) return
+            offset: m.offset,
+            key: m.key ? m.key.toString('utf8') : null,
+            value: m.value ?? Buffer.alloc(0),
+            headers: decodeHeaders(m.headers),
+            timestamp: Number(m.timestamp),
+          }))
+          // kafkajs heartbeats only between batches; a handler slower than the session timeout would lose
+          // its membership and then fail its commit (UNKNOWN_MEMBER_ID, which crashed the consumer).
+          // Heartbeat errors are left to the commit below: a rebalance makes it fail and the batch is
+          // redelivered.
+          const keepAlive = setInterval(() => heartbeat().catch(() => {}), heartbeatIntervalMs)
+          try {
+            await handle({ topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, messages })
+          } catch (err) {
+            throw new BatchHandlerError(err)
+          } finally {
+            clearInterval(keepAlive)
+          }
+          // Commit through the batch's own commit (the consumer group's OffsetCommit), not
+          // consumer.commitOffsets: that one returns without committing once close() has begun
+          // (kafkajs/src/consumer/runner.js, commitOffsets checks `running`), so every batch finishing during
+          // a graceful shutdown was redelivered. The committed offset is the next one to read; lastOffset()
+          // also covers transaction markers after the last message. A failed commit throws before
+          // resolveOffset, so the next fetch starts at this batch again.
+          const next = (BigInt(batch.lastOffset()) + 1n).toString()
+          await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] })
           resolveOffset(last.offset)
-          // Manual commit (autoCommit is off): the committed offset is the next one to read.
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }])
           await heartbeat()
         },
       })
@@ -236,15 +367,23 @@ export function decodeHeaders(headers: IHeaders | undefined): Record<string, str
   return out
 }
 
+/**
+ * kafkajs warns on every idempotent producer with bounded retries that this "may invalidate EoS
+ * guarantees". wrapProducer replaces the producer after a failed send, which removes the hazard the
+ * warning is about, so it is logged at debug level instead of on every start.
+ */
+const HANDLED_WARNINGS = new Set(['Limiting retries for the idempotent producer may invalidate EoS guarantees'])
+
 function forwardLog(logger: KafkaLogger | undefined, entry: LogEntry): void {
   const { message, ...rest } = entry.log
   const obj = { kafka: entry.namespace, ...rest }
+  const level = HANDLED_WARNINGS.has(message) ? logLevel.DEBUG : entry.level
   if (!logger) {
-    if (entry.level <= logLevel.WARN) console.warn(`[kafkajs] ${entry.namespace}: ${message}`)
+    if (level <= logLevel.WARN) console.warn(`[kafkajs] ${entry.namespace}: ${message}`)
     return
   }
-  if (entry.level === logLevel.ERROR) logger.error(obj, message)
-  else if (entry.level === logLevel.WARN) logger.warn(obj, message)
-  else if (entry.level === logLevel.INFO) logger.info(obj, message)
+  if (level === logLevel.ERROR) logger.error(obj, message)
+  else if (level === logLevel.WARN) logger.warn(obj, message)
+  else if (level === logLevel.INFO) logger.info(obj, message)
   else logger.debug(obj, message)
 }

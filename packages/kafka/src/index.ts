@@ -1,2 +1,14 @@
 export { createKafka, decodeHeaders, type Batch, type Consumer, type ConsumerOptions, type IncomingMessage, type KafkaClient, type KafkaLogger, type KafkaOptions, type OutgoingMessage, type Producer } from './client.ts'
+export {
+  createRetryingHandler,
+  deadLetterHeaders,
+  DeadLetterHeaderError,
+  DLQ_ERROR_MESSAGE_MAX_LENGTH,
+  DLQ_HEADERS,
+  parseDeadLetter,
+  type DeadLetter,
+  type DeadLetterReason,
+  type HandleOutcome,
+  type RetryingHandlerOptions,
+} from './dlq.ts'
 export { ALL_TOPICS, TOPICS, type TopicDefinition } from './topics.ts'
