@@ -25,7 +25,9 @@ for pidfile in "$RUN_DIR"/*.pid; do
 done
 stop_pid "$RUN_DIR/kafka.pid" kafka 60
 if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+  # SHUTDOWN writes the AOF out; the pidfile fallback below only matters if Redis ignores it.
   redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+  wait_for 10 redis-exit bash -c "! redis-cli -p $REDIS_PORT ping" && ok "redis stopped"
 fi
 stop_pid "$RUN_DIR/redis.pid" redis 10
 
