@@ -12,3 +12,4 @@ export {
   type RetryingHandlerOptions,
 } from './dlq.ts'
 export { ALL_TOPICS, TOPICS, type TopicDefinition } from './topics.ts'
+export { EVENT_HEADERS, InvalidEventError, ORDER_STATUSES, OrderRequestedV1, OrderStatusChangedV1, eventHeaders, parseEvent, type OrderRequested, type OrderStatus, type OrderStatusChanged } from './contracts.ts'
