@@ -25,8 +25,6 @@ export const OrderRequestedV1 = Type.Object(
     saleId: Type.String({ minLength: 1, maxLength: 64 }),
     sku: Type.String({ minLength: 1, maxLength: 64 }),
     qty: Type.Integer({ minimum: 1, maximum: 100 }),
-    /** Price per unit in minor currency units (cents), fixed at request time. */
-    unitPriceCents: Type.Integer({ minimum: 0 }),
     idempotencyKey: Type.String({ minLength: 1, maxLength: 128 }),
     /** When the reservation lapses unless paid (ISO-8601). */
     reservationExpiresAt: Type.String({ format: 'date-time' }),

@@ -10,7 +10,6 @@ const requested: OrderRequested = {
   saleId: 'sale-1',
   sku: 'SKU-1',
   qty: 1,
-  unitPriceCents: 1999,
   idempotencyKey: 'k1',
   reservationExpiresAt: '2026-11-22T21:00:00.000Z',
   requestedAt: '2026-11-22T20:50:00.000Z',
