@@ -1,0 +1,75 @@
+/**
+ * buildApp(config, deps) → the inventory service as a Fastify instance. It never listens (server.ts
+ * does) and makes no clients (they come in `deps`), so tests build it on real servers and use inject().
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { authentication, type TokenVerifier } from '@flashsale/auth'
+import type { Database } from '@flashsale/db'
+import type { Logger } from '@flashsale/logging'
+import type { ProcessMetrics } from '@flashsale/metrics'
+import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import type { Config } from './config.ts'
+import type { InventoryContext } from './domain/context.ts'
+import { createHotSaleLimiter } from './domain/hot-sale-limiter.ts'
+import { systemClock, type Clock } from './domain/ports.ts'
+import { createReconciler, type Reconciler } from './domain/reconcile-stock.ts'
+import { createSoldOutCache } from './domain/sold-out-cache.ts'
+import { createInventoryMetrics } from './metrics.ts'
+import { adminReservationRoutes } from './routes/admin-reservations.ts'
+import { adminSaleRoutes } from './routes/admin-sales.ts'
+import { reservationRoutes } from './routes/reservations.ts'
+import { saleRoutes } from './routes/sales.ts'
+import { createGateStore } from './store/gate-store.ts'
+import { createSaleStore } from './store/sale-store.ts'
+
+export interface Deps {
+  readonly logger: Logger
+  readonly metrics: ProcessMetrics
+  readonly db: Database
+  /** The stock gate's Redis. In production: no offline queue and a command timeout (fail fast → 503). */
+  readonly redis: Redis
+  readonly verifier: TokenVerifier
+  /** Tests move time; everything that reads the clock (gate window, TTLs, limiter) reads this one. */
+  readonly clock?: Clock
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The reconciler of this app; server.ts runs it on an interval, /admin/reconcile once. */
+    reconciler: Reconciler
+  }
+}
+
+export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
+  const clock = deps.clock ?? systemClock
+  const now = () => clock.now()
+  const app = Fastify(serviceFastifyOptions(deps.logger))
+  await app.register(serviceDefaults, {
+    metrics: deps.metrics,
+    readiness: {
+      postgres: () => deps.db.primary.query('SELECT 1'),
+      redis: () => deps.redis.ping(),
+    },
+  })
+  await app.register(authentication, { verifier: deps.verifier })
+
+  const ctx: InventoryContext = {
+    sales: createSaleStore(deps.db, { now }),
+    gate: createGateStore(deps.redis, { indexTtlMs: config.RESERVATION_INDEX_TTL_SECONDS * 1000 }),
+    limiter: createHotSaleLimiter({ ratePerSecond: config.HOT_SALE_RATE_PER_SECOND, burst: config.HOT_SALE_BURST, now }),
+    soldOut: createSoldOutCache({ ttlMs: config.SOLD_OUT_CACHE_MS, now }),
+    metrics: createInventoryMetrics(deps.metrics.registry),
+    clock,
+    settings: { quietMs: config.RECONCILE_QUIET_MS, rebuildStaleMs: config.REBUILD_STALE_MS, expireBatch: 1_000 },
+    log: app.log,
+  }
+  const reconciler = createReconciler(ctx)
+  app.decorate('reconciler', reconciler)
+
+  await app.register(reservationRoutes, { ctx })
+  await app.register(adminReservationRoutes, { ctx })
+  await app.register(saleRoutes, { ctx })
+  await app.register(adminSaleRoutes, { ctx, reconciler })
+  return app
+}

@@ -1,0 +1,34 @@
+/**
+ * The order pipeline's steps on reservations (admin/service token), in batches of up to 500 order ids:
+ *   POST /admin/reservations/claim    before the worker's transaction: reserved → committing
+ *   POST /admin/reservations/commit   after it commits: → committed (units now in Postgres `sold`)
+ *   POST /admin/reservations/confirm  paid: → confirmed (no longer expires)
+ * Each answers 200 {results: [{orderId, outcome, reservation?}]}; see the README for what the worker does
+ * with each outcome.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { InventoryContext } from '../domain/context.ts'
+import { advanceReservations } from '../domain/manage-reservations.ts'
+import type { AdvanceTarget } from '../domain/reservation.ts'
+import { GateUnavailable } from '../errors.ts'
+import { OrderIdsBody, reservationJson } from './schemas.ts'
+
+const STEPS: ReadonlyArray<readonly [string, AdvanceTarget]> = [
+  ['claim', 'committing'],
+  ['commit', 'committed'],
+  ['confirm', 'confirmed'],
+]
+
+export async function adminReservationRoutes(app: FastifyInstance, { ctx }: { ctx: InventoryContext }): Promise<void> {
+  for (const [step, target] of STEPS) {
+    app.post<{ Body: OrderIdsBody }>(`/admin/reservations/${step}`, { onRequest: app.requireAdmin, schema: { body: OrderIdsBody } }, async (request) => {
+      const results = await advanceReservations(ctx, request.body.orderIds, target).catch((err: unknown) => {
+        request.log.warn({ err, step }, 'gate unreachable')
+        throw Object.assign(new GateUnavailable(`${step} step`), { retryAfterSeconds: 1 })
+      })
+      return {
+        results: results.map((r) => ({ orderId: r.orderId, outcome: r.outcome, ...(r.reservation ? { reservation: reservationJson(r.reservation) } : {}) })),
+      }
+    })
+  }
+}

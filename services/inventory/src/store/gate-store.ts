@@ -1,0 +1,267 @@
+/**
+ * The Redis side of the stock gate: the Lua scripts of ./lua (each prefixed with common.lua), loaded with
+ * ioredis defineCommand (EVALSHA, falling back to EVAL after a SCRIPT FLUSH or a Redis restart).
+ *
+ * Keys: every key of a sale carries the hash tag {sale:<id>}, so they share one Redis Cluster slot and one
+ * script can touch them all atomically. The order id → sale lookup lives under {order:<id>} (another slot),
+ * written right after a successful reserve; it is only a lookup, never a source of stock truth. If the
+ * process dies between the two, the reservation cannot be found by order id: the worker's claim answers
+ * not_found (Postgres decides), and the reservation expires after its TTL.
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Redis } from 'ioredis'
+import type {
+  GateReserveReply,
+  GateState,
+  GateView,
+  LoadInput,
+  LoadResult,
+  ReconcileInput,
+  ReconcileReply,
+  StockGate,
+} from '../domain/ports.ts'
+import type { AdvanceOutcome, AdvanceResult, AdvanceTarget, ReleaseOutcome, ReleaseResult, Reservation, ReservationState } from '../domain/reservation.ts'
+import type { Sale, SaleState } from '../domain/sale.ts'
+
+const LUA_DIR = join(import.meta.dirname, 'lua')
+const PRELUDE = readFileSync(join(LUA_DIR, 'common.lua'), 'utf8')
+
+const SCRIPTS = {
+  invReserve: 'reserve',
+  invRelease: 'release',
+  invAdvance: 'advance',
+  invExpire: 'expire',
+  invRefresh: 'refresh',
+  invAdjust: 'adjust',
+  invBeginRebuild: 'begin-rebuild',
+  invAbortRebuild: 'abort-rebuild',
+  invLoad: 'load',
+  invReconcile: 'reconcile',
+} as const
+
+type ScriptName = keyof typeof SCRIPTS
+type Arg = string | number
+type Reply = (string | null)[]
+type GateRedis = Redis & Record<ScriptName, (...args: Arg[]) => Promise<Reply>>
+
+/** The keys of one sale, in the order every script expects them (see common.lua). */
+export function saleKeys(saleId: string): string[] {
+  const tag = `inv:{sale:${saleId}}`
+  return [`${tag}:meta`, `${tag}:avail`, `${tag}:users`, `${tag}:res`, `${tag}:exp`, `${tag}:commits`]
+}
+
+export function orderIndexKey(orderId: string): string {
+  return `inv:{order:${orderId}}:sale`
+}
+
+/** Registers the scripts on the client (once per client). */
+export function defineGateScripts(redis: Redis): GateRedis {
+  const commands = redis as unknown as Record<string, unknown>
+  for (const [name, file] of Object.entries(SCRIPTS)) {
+    if (typeof commands[name] === 'function') continue
+    redis.defineCommand(name, { numberOfKeys: 6, lua: `${PRELUDE}\n${readFileSync(join(LUA_DIR, `${file}.lua`), 'utf8')}` })
+  }
+  return redis as GateRedis
+}
+
+export interface GateStoreOptions {
+  /** How long the order id → sale lookup is kept. */
+  readonly indexTtlMs: number
+}
+
+const num = (v: string | null | undefined): number => (v === null || v === undefined || v === '' ? 0 : Number(v))
+
+function toReservation(orderId: string, saleId: string, fields: Reply, from: number): Reservation {
+  return {
+    orderId,
+    saleId,
+    userId: String(fields[from]),
+    qty: num(fields[from + 1]),
+    expiresAt: new Date(num(fields[from + 2])),
+    state: fields[from + 3] as ReservationState,
+  }
+}
+
+function decodeRecord(orderId: string, saleId: string, value: string): Reservation {
+  const [userId = '', qty = '0', expires = '0', state = 'released'] = value.split('|')
+  return { orderId, saleId, userId, qty: Number(qty), expiresAt: new Date(Number(expires)), state: state as ReservationState }
+}
+
+export function createGateStore(client: Redis, { indexTtlMs }: GateStoreOptions): StockGate {
+  const redis = defineGateScripts(client)
+
+  const saleOf = (orderId: string): Promise<string | null> => redis.get(orderIndexKey(orderId))
+
+  async function releaseIn(saleId: string, orderId: string, owner: string, now: number, tombstone: string, onlyIn: string): Promise<ReleaseResult> {
+    const [outcome, units, before] = await redis.invRelease(...saleKeys(saleId), orderId, owner, now, tombstone, onlyIn)
+    return { outcome: outcome as ReleaseOutcome, units: num(units), saleId, ...(before ? { stateBefore: before as ReservationState } : {}) }
+  }
+
+  return {
+    async reserve({ saleId, orderId, userId, qty, now }) {
+      const reply = await redis.invReserve(...saleKeys(saleId), orderId, userId, qty, now)
+      const outcome = reply[0] as string
+      // Only a successful reserve records order id → sale (the lookup release/claim/confirm use), so the
+      // flood of refused attempts writes nothing. NX: an order id already known for another sale is a
+      // conflict; give this sale's units straight back.
+      if (outcome === 'reserved') {
+        const set = await redis.set(orderIndexKey(orderId), saleId, 'PX', indexTtlMs, 'NX')
+        if (set === null) {
+          const owner = await saleOf(orderId)
+          if (owner !== null && owner !== saleId) {
+            await releaseIn(saleId, orderId, '', now, 'released', '')
+            return { outcome: 'conflict' }
+          }
+        }
+      }
+      switch (outcome) {
+        case 'reserved':
+          return { outcome, reservation: toReservation(orderId, saleId, reply, 1), available: num(reply[5]) }
+        case 'duplicate':
+          return { outcome, reservation: toReservation(orderId, saleId, reply, 1) }
+        case 'limit_reached':
+          return { outcome, held: num(reply[1]), limit: num(reply[2]) }
+        case 'sold_out':
+          return { outcome, available: num(reply[1]) }
+        case 'not_open':
+        case 'closed':
+        case 'paused':
+        case 'conflict':
+        case 'missing':
+        case 'rebuilding':
+          return { outcome } as GateReserveReply
+        default:
+          throw new Error(`reserve.lua answered an unknown outcome ${JSON.stringify(outcome)}`)
+      }
+    },
+
+    async release({ orderId, ownerUserId, now, onlyIn = '' }) {
+      const saleId = await saleOf(orderId)
+      if (saleId === null) return { outcome: 'not_found', units: 0 }
+      return releaseIn(saleId, orderId, ownerUserId ?? '', now, 'released', onlyIn)
+    },
+
+    async advance(orderIds, target: AdvanceTarget, now) {
+      return Promise.all(
+        orderIds.map(async (orderId): Promise<AdvanceResult> => {
+          const saleId = await saleOf(orderId)
+          if (saleId === null) return { orderId, outcome: 'not_found' }
+          const reply = await redis.invAdvance(...saleKeys(saleId), orderId, target, now)
+          const outcome = reply[0] as AdvanceOutcome
+          if (outcome === 'not_found') return { orderId, outcome }
+          return { orderId, outcome, reservation: toReservation(orderId, saleId, reply, 1) }
+        }),
+      )
+    },
+
+    async getReservation(orderId) {
+      const saleId = await saleOf(orderId)
+      if (saleId === null) return null
+      const value = await redis.hget(saleKeys(saleId)[3] as string, orderId)
+      return value === null ? null : decodeRecord(orderId, saleId, value)
+    },
+
+    async view(saleId): Promise<GateView> {
+      const [meta, avail] = saleKeys(saleId)
+      const results = (await redis.pipeline().hgetall(meta as string).get(avail as string).exec()) ?? []
+      const [metaErr, m] = results[0] ?? [new Error('pipeline returned nothing')]
+      const [availErr, a] = results[1] ?? [new Error('pipeline returned nothing')]
+      if (metaErr) throw metaErr
+      if (availErr) throw availErr
+      const fields = (m ?? {}) as Record<string, string>
+      if (!fields['state'] || a === null) return { state: 'missing' }
+      return {
+        state: fields['gate'] === 'rebuilding' ? 'rebuilding' : 'ready',
+        sale: {
+          id: saleId,
+          sku: fields['sku'] ?? '',
+          title: fields['title'] ?? '',
+          totalUnits: num(fields['total']),
+          perUserLimit: num(fields['limit']),
+          startsAt: new Date(num(fields['starts_at'])),
+          endsAt: new Date(num(fields['ends_at'])),
+          reservationTtlSeconds: num(fields['ttl_ms']) / 1000,
+          state: fields['state'] as SaleState,
+        },
+        available: num(a as string),
+        uncommitted: num(fields['uncommitted']),
+        committed: num(fields['committed']),
+      }
+    },
+
+    async refresh(sale: Sale, now) {
+      const [state] = await redis.invRefresh(...saleKeys(sale.id), now, ...definition(sale))
+      return state as GateState
+    },
+
+    async adjust(saleId, delta, total, now) {
+      const [status, available] = await redis.invAdjust(...saleKeys(saleId), delta, total, now)
+      return { status: status as 'ok' | 'below_taken' | 'missing', ...(available ? { available: num(available) } : {}) }
+    },
+
+    async seq(saleId) {
+      return num(await redis.hget(saleKeys(saleId)[0] as string, 'seq'))
+    },
+
+    async beginRebuild(saleId, token, now, staleMs, force) {
+      const [status, seq] = await redis.invBeginRebuild(...saleKeys(saleId), token, now, staleMs, force ? '1' : '0')
+      return status === 'begun' ? { status: 'begun', seq: num(seq) } : { status: 'in_progress' }
+    },
+
+    async abortRebuild(saleId, token) {
+      await redis.invAbortRebuild(...saleKeys(saleId), token)
+    },
+
+    async load({ sale, ledger, userUnits, token, seqA, now }: LoadInput): Promise<LoadResult> {
+      const users = [...userUnits].flatMap(([userId, units]) => [userId, units])
+      const [status, available, uncommitted, committed, late] = await redis.invLoad(
+        ...saleKeys(sale.id),
+        token,
+        seqA,
+        now,
+        ...definition({ ...sale, totalUnits: ledger.total }),
+        ledger.sold,
+        ...users,
+      )
+      if (status !== 'loaded') return { status: status as 'superseded' | 'rebuilding' }
+      return { status: 'loaded', available: num(available), uncommitted: num(uncommitted), committed: num(committed), late: num(late) }
+    },
+
+    async reconcile({ saleId, seqA, now, ledger, quietMs, repair }: ReconcileInput): Promise<ReconcileReply> {
+      const r = await redis.invReconcile(...saleKeys(saleId), seqA, now, ledger.total, ledger.sold, quietMs, repair ? '1' : '0')
+      if (r[0] !== 'ok') return { status: r[0] as 'missing' | 'rebuilding' }
+      return {
+        status: 'ok',
+        available: num(r[1]),
+        expected: num(r[2]),
+        drift: num(r[3]),
+        uncommitted: num(r[4]),
+        committed: num(r[5]),
+        late: num(r[6]),
+        repaired: r[7] === '1',
+      }
+    },
+
+    async expire(saleId, now, max) {
+      const flat = await redis.invExpire(...saleKeys(saleId), now, max)
+      const out: { orderId: string; qty: number }[] = []
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ orderId: String(flat[i]), qty: num(flat[i + 1]) })
+      return out
+    },
+  }
+}
+
+/** The order of fields refresh.lua and load.lua take after their own arguments: state … title. */
+function definition(sale: Pick<Sale, 'state' | 'startsAt' | 'endsAt' | 'perUserLimit' | 'reservationTtlSeconds' | 'totalUnits' | 'sku' | 'title'>): Arg[] {
+  return [
+    sale.state,
+    sale.startsAt.getTime(),
+    sale.endsAt.getTime(),
+    sale.perUserLimit,
+    sale.reservationTtlSeconds * 1000,
+    sale.totalUnits,
+    sale.sku,
+    sale.title,
+  ]
+}
