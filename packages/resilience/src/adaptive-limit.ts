@@ -1,0 +1,311 @@
+/**
+ * An adaptive concurrency limiter for one upstream: at most `limit` requests in flight (the limit learned
+ * by Gradient2 or Vegas from round-trip times, limit-algorithms.ts), a bounded wait queue whose timeout
+ * follows CoDel, and two priority classes so non-core traffic is shed before core traffic.
+ *
+ * - Queue timeout (Facebook "Fail at Scale"; folly Codel defaults target 5 ms, interval 100 ms —
+ *   REFERENCE.md lines 62-63): a waiter may wait up to `intervalMs`; but if the queue has not been empty
+ *   at any moment in the last `intervalMs` (a standing queue, so waiting only adds latency), a waiter
+ *   times out after `targetMs`. Under a standing queue the freed slot goes to the newest waiter
+ *   (adaptive LIFO, same source): the oldest are the likeliest to have been given up by their clients.
+ * - Priority (Stripe's fleet load shedder keeps 20% for critical traffic, REFERENCE.md lines 48-49;
+ *   Netflix prioritized shedding, line 59): non-core requests are admitted only while fewer than
+ *   `nonCoreShare * limit` (0.8) are in flight, so core traffic always keeps the rest. Waiting core
+ *   requests are served before waiting non-core ones; a core arrival at a full queue displaces the newest
+ *   non-core waiter; a non-core arrival that cannot be admitted while core requests wait, or while the
+ *   queue is standing, is shed at once.
+ * - Every refusal is an answer, never an exception: `{ admitted: false, reason }`, so the gateway can
+ *   reply 503 with Retry-After in microseconds.
+ *
+ * Pure logic over an injectable clock (`now`); the queue timeout uses the global setTimeout, which tests
+ * replace with node:test's mock timers.
+ */
+import { createGradient2Limit, createSampleWindow, type LimitAlgorithm, type SampleWindowOptions } from './limit-algorithms.ts'
+
+export type Priority = 'core' | 'non-core'
+
+/**
+ * Why a request was refused:
+ * - `limit`: at the limit and there is no queue (maxQueue 0), or `tryAcquire` found no free slot;
+ * - `queue_full`: the wait queue is at maxQueue;
+ * - `queue_timeout`: waited longer than the CoDel queue timeout;
+ * - `shed`: non-core, refused or displaced so core traffic keeps its share.
+ */
+export type RejectionReason = 'limit' | 'queue_full' | 'queue_timeout' | 'shed'
+
+export interface Permit {
+  readonly priority: Priority
+  /**
+   * The request finished. `rttMs` defaults to the time since admission on the limiter's clock;
+   * `dropped` = it timed out or the upstream refused it as overloaded (the algorithm backs off).
+   * A second call is ignored.
+   */
+  release(rttMs?: number, dropped?: boolean): void
+  /** The request finished without saying anything about the upstream's capacity (e.g. a 4xx). */
+  ignore(): void
+}
+
+export type Admission =
+  | { readonly admitted: true; readonly permit: Permit; readonly waitedMs: number }
+  | { readonly admitted: false; readonly reason: RejectionReason; readonly waitedMs: number }
+
+/** One admission decision, for metrics (admitted/rejected counters by reason, queue-wait histogram). */
+export interface LimitDecision {
+  readonly priority: Priority
+  readonly admitted: boolean
+  readonly reason?: RejectionReason
+  readonly waitedMs: number
+  /** In flight right after the decision (an admitted request counts itself). */
+  readonly inflight: number
+  readonly limit: number
+}
+
+export interface AdaptiveLimitOptions {
+  /** Default: Gradient2 with Netflix's defaults. */
+  readonly algorithm?: LimitAlgorithm
+  /** Sample windowing before the algorithm (Netflix WindowedLimit); `false` feeds every sample. Default: 1 s windows, >= 10 samples. */
+  readonly window?: SampleWindowOptions | false
+  /** Waiters beyond this are refused with `queue_full`. 0 = no queue. Default 100. */
+  readonly maxQueue?: number
+  /** CoDel target: the queue timeout under a standing queue. Default 5 ms. */
+  readonly queueTargetMs?: number
+  /** CoDel interval: the normal queue timeout, and how long a queue must stand before `target` applies. Default 100 ms. */
+  readonly queueIntervalMs?: number
+  /** Share of the limit non-core requests may occupy. Default 0.8. */
+  readonly nonCoreShare?: number
+  /** Serve the newest waiter first while the queue is standing. Default true. */
+  readonly adaptiveLifo?: boolean
+  /** Milliseconds on a monotonic clock. Default performance.now. */
+  readonly now?: () => number
+  readonly onDecision?: (decision: LimitDecision) => void
+}
+
+export interface LimiterSnapshot {
+  readonly limit: number
+  readonly inflight: number
+  readonly queuedCore: number
+  readonly queuedNonCore: number
+  /** The queue has not been empty for a whole interval: CoDel's overload signal. */
+  readonly standingQueue: boolean
+}
+
+export interface AdaptiveLimiter {
+  /** Admits now, or waits in the queue; resolves with the decision. Rejects only if `signal` aborts while waiting. */
+  acquire(priority?: Priority, signal?: AbortSignal): Promise<Admission>
+  /** Admits now or refuses with `limit`; never waits. */
+  tryAcquire(priority?: Priority): Admission
+  readonly limit: number
+  readonly inflight: number
+  snapshot(): LimiterSnapshot
+  /** Refuses every waiter with `limit` (shutdown). */
+  close(): void
+}
+
+interface Waiter {
+  readonly priority: Priority
+  readonly enqueuedAt: number
+  readonly resolve: (admission: Admission) => void
+  readonly cleanup: () => void
+}
+
+export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimiter {
+  const {
+    algorithm = createGradient2Limit(),
+    window = {},
+    maxQueue = 100,
+    queueTargetMs = 5,
+    queueIntervalMs = 100,
+    nonCoreShare = 0.8,
+    adaptiveLifo = true,
+    now = () => performance.now(),
+    onDecision,
+  } = options
+  if (!(nonCoreShare > 0 && nonCoreShare <= 1)) throw new RangeError(`nonCoreShare must be in (0, 1], got ${nonCoreShare}`)
+  if (!(queueTargetMs > 0 && queueIntervalMs >= queueTargetMs)) throw new RangeError('need 0 < queueTargetMs <= queueIntervalMs')
+
+  const sampler = window === false ? undefined : createSampleWindow(algorithm, window)
+  const coreQueue: Waiter[] = []
+  const nonCoreQueue: Waiter[] = []
+  let inflight = 0
+  // When the queue was last empty, for CoDel's "has the queue been empty within the last interval?".
+  // A queue emptied by timing its waiters out does not count: that is the overload itself, and counting
+  // it would switch the short timeout off each time it works (a sawtooth of 100 ms waits). After that,
+  // the queue counts as empty again only when a slot is free with nobody waiting.
+  let lastEmptyAt = now()
+  let emptiedByTimeouts = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  const capacityFor = (priority: Priority): number =>
+    priority === 'core' ? algorithm.limit : Math.floor(algorithm.limit * nonCoreShare)
+  const queued = () => coreQueue.length + nonCoreQueue.length
+  const isStanding = (t: number) => queued() > 0 && t - lastEmptyAt >= queueIntervalMs
+
+  function decide(priority: Priority, admitted: boolean, waitedMs: number, reason?: RejectionReason): void {
+    onDecision?.({ priority, admitted, waitedMs, inflight, limit: algorithm.limit, ...(reason ? { reason } : {}) })
+  }
+
+  function refuse(priority: Priority, reason: RejectionReason, waitedMs = 0): Admission {
+    decide(priority, false, waitedMs, reason)
+    return { admitted: false, reason, waitedMs }
+  }
+
+  function admit(priority: Priority, waitedMs: number): Admission {
+    inflight++
+    const startedAt = now()
+    const inflightAtStart = inflight
+    let done = false
+    const permit: Permit = {
+      priority,
+      release(rttMs, dropped = false) {
+        if (done) return
+        done = true
+        inflight--
+        const end = now()
+        const sample = { rttMs: rttMs ?? end - startedAt, inflight: inflightAtStart, dropped }
+        if (sampler) sampler.add(end, sample)
+        else algorithm.update(sample)
+        drain()
+      },
+      ignore() {
+        if (done) return
+        done = true
+        inflight--
+        drain()
+      },
+    }
+    decide(priority, true, waitedMs)
+    return { admitted: true, permit, waitedMs }
+  }
+
+  function noteIfEmpty(t: number, slotWasFree = false): void {
+    if (queued() > 0) return
+    if (slotWasFree || inflight < algorithm.limit || !emptiedByTimeouts) {
+      lastEmptyAt = t
+      emptiedByTimeouts = false
+    }
+  }
+
+  /** Times out waiters per CoDel; both queues are in arrival order, oldest first. */
+  function expire(t: number): void {
+    const timeout = isStanding(t) ? queueTargetMs : queueIntervalMs
+    let dropped = 0
+    for (const queue of [coreQueue, nonCoreQueue]) {
+      while (queue.length > 0 && t - queue[0]!.enqueuedAt >= timeout) {
+        const w = queue.shift()!
+        dropped++
+        w.cleanup()
+        w.resolve(refuse(w.priority, 'queue_timeout', t - w.enqueuedAt))
+      }
+    }
+    if (dropped > 0 && queued() === 0) emptiedByTimeouts = true
+  }
+
+  function drain(): void {
+    const t = now()
+    expire(t)
+    const lifo = adaptiveLifo && isStanding(t)
+    for (;;) {
+      let queue: Waiter[] | undefined
+      if (coreQueue.length > 0) {
+        if (inflight < capacityFor('core')) queue = coreQueue
+      } else if (nonCoreQueue.length > 0 && inflight < capacityFor('non-core')) {
+        queue = nonCoreQueue
+      }
+      if (!queue) break
+      const w = (lifo ? queue.pop() : queue.shift())!
+      w.cleanup()
+      w.resolve(admit(w.priority, t - w.enqueuedAt))
+    }
+    noteIfEmpty(t)
+    arm(t)
+  }
+
+  /** One timer for the whole queue, set for the next moment a waiter could time out. */
+  function arm(t: number): void {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (queued() === 0) return
+    const oldest = Math.min(coreQueue[0]?.enqueuedAt ?? Infinity, nonCoreQueue[0]?.enqueuedAt ?? Infinity)
+    // Before the queue stands, the next change is either the oldest reaching `interval` or the queue
+    // becoming standing (lastEmptyAt + interval <= oldest + interval), whichever comes first.
+    const deadline = isStanding(t) ? oldest + queueTargetMs : lastEmptyAt + queueIntervalMs
+    timer = setTimeout(drain, Math.max(1, Math.ceil(deadline - t)))
+    if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
+  }
+
+  /** Admits now if nobody who would be served first is waiting and the class has a free slot. */
+  function tryAdmitNow(priority: Priority): Admission | undefined {
+    const waitingAhead = priority === 'core' ? coreQueue.length > 0 : queued() > 0
+    return !waitingAhead && inflight < capacityFor(priority) ? admit(priority, 0) : undefined
+  }
+
+  function acquire(priority: Priority = 'core', signal?: AbortSignal): Promise<Admission> {
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    const t = now()
+    expire(t)
+    const immediate = tryAdmitNow(priority)
+    if (immediate) {
+      noteIfEmpty(t, true)
+      return Promise.resolve(immediate)
+    }
+
+    if (maxQueue === 0) return Promise.resolve(refuse(priority, 'limit'))
+    if (priority === 'non-core' && (coreQueue.length > 0 || isStanding(t))) return Promise.resolve(refuse(priority, 'shed'))
+    if (queued() >= maxQueue) {
+      if (priority === 'non-core' || nonCoreQueue.length === 0) return Promise.resolve(refuse(priority, 'queue_full'))
+      const displaced = nonCoreQueue.pop()!
+      displaced.cleanup()
+      displaced.resolve(refuse(displaced.priority, 'shed', t - displaced.enqueuedAt))
+    }
+
+    return new Promise<Admission>((resolve, reject) => {
+      if (queued() === 0 && !emptiedByTimeouts) lastEmptyAt = t
+      const queue = priority === 'core' ? coreQueue : nonCoreQueue
+      const onAbort = () => {
+        const i = queue.indexOf(waiter)
+        if (i >= 0) queue.splice(i, 1)
+        reject(signal?.reason)
+      }
+      const waiter: Waiter = {
+        priority,
+        enqueuedAt: t,
+        resolve,
+        cleanup: () => signal?.removeEventListener('abort', onAbort),
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      queue.push(waiter)
+      arm(t)
+    })
+  }
+
+  return {
+    acquire,
+    tryAcquire: (priority = 'core') => tryAdmitNow(priority) ?? refuse(priority, 'limit'),
+    get limit() {
+      return algorithm.limit
+    },
+    get inflight() {
+      return inflight
+    },
+    snapshot() {
+      return {
+        limit: algorithm.limit,
+        inflight,
+        queuedCore: coreQueue.length,
+        queuedNonCore: nonCoreQueue.length,
+        standingQueue: isStanding(now()),
+      }
+    },
+    close() {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      const t = now()
+      for (const w of [...coreQueue.splice(0), ...nonCoreQueue.splice(0)]) {
+        w.cleanup()
+        w.resolve(refuse(w.priority, 'limit', t - w.enqueuedAt))
+      }
+      lastEmptyAt = t
+      emptiedByTimeouts = false
+    },
+  }
+}

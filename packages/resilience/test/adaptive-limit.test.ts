@@ -1,0 +1,261 @@
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, it, mock } from 'node:test'
+import { setImmediate as flush } from 'node:timers/promises'
+import {
+  createAdaptiveLimit,
+  createFixedLimit,
+  createGradient2Limit,
+  createVegasLimit,
+  type Admission,
+  type LimitAlgorithm,
+  type LimitDecision,
+  type Permit,
+} from '../src/index.ts'
+
+function permitOf(a: Admission): Permit {
+  assert.ok(a.admitted, `expected admission, got ${a.admitted ? '' : a.reason}`)
+  return a.permit
+}
+
+/** A limit the test moves by hand. */
+function settableLimit(initial: number): LimitAlgorithm & { set(n: number): void } {
+  let limit = initial
+  return {
+    get limit() {
+      return limit
+    },
+    update: () => limit,
+    set(n) {
+      limit = n
+    },
+  }
+}
+
+/**
+ * An upstream with `capacity` workers: up to `capacity` concurrent requests take 10 ms, beyond that they
+ * queue inside it and the RTT grows in proportion. Each round admits as many requests as the limiter
+ * allows, advances the clock by their RTT and releases them. Returns the limit at the end.
+ */
+function simulate(algorithm: LimitAlgorithm, phases: { capacity: number; ms: number }[]): number[] {
+  let t = 0
+  const limiter = createAdaptiveLimit({ algorithm, now: () => t }) // Netflix's 1 s sample windows
+  const ends: number[] = []
+  for (const { capacity, ms } of phases) {
+    const end = t + ms
+    while (t < end) {
+      const permits: Permit[] = []
+      for (let a = limiter.tryAcquire(); a.admitted; a = limiter.tryAcquire()) permits.push(a.permit)
+      const rtt = 10 * Math.max(1, permits.length / capacity)
+      t += rtt
+      for (const p of permits) p.release()
+    }
+    ends.push(limiter.limit)
+  }
+  return ends
+}
+
+describe('adaptive limit: convergence against a simulated upstream (simulated clock)', () => {
+  for (const [name, make] of [
+    ['Gradient2', () => createGradient2Limit({ minLimit: 5 })],
+    ['Vegas', () => createVegasLimit({ random: () => 0.5 })],
+  ] as const) {
+    it(`${name}: climbs while the upstream keeps up, converges down when it slows, and back up when it recovers`, () => {
+      const [healthy, slowed, recovered] = simulate(make(), [
+        { capacity: 100, ms: 60_000 },
+        { capacity: 20, ms: 60_000 },
+        { capacity: 100, ms: 60_000 },
+      ])
+      assert.ok(healthy! > 60, `${name} grew to ${healthy} against a 100-wide upstream`)
+      assert.ok(slowed! < healthy! * 0.7, `${name} fell from ${healthy} to ${slowed} when the upstream shrank to 20`)
+      assert.ok(recovered! > slowed! * 1.5, `${name} recovered from ${slowed} to ${recovered}`)
+    })
+  }
+})
+
+describe('adaptive limit: admission', () => {
+  it('never has more in flight than the limit at the moment it admits, while the limit moves', async () => {
+    const limit = settableLimit(10)
+    const decisions: LimitDecision[] = []
+    let t = 0
+    const limiter = createAdaptiveLimit({ algorithm: limit, window: false, now: () => t, onDecision: (d) => decisions.push(d) })
+    const held: Permit[] = []
+    let seed = 7
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+    const pending: Promise<void>[] = []
+    for (let step = 0; step < 3_000; step++) {
+      t += 1
+      const r = rand()
+      if (r < 0.05) limit.set(1 + Math.floor(rand() * 20))
+      else if (r < 0.5) {
+        const priority = rand() < 0.3 ? 'non-core' : 'core'
+        pending.push(limiter.acquire(priority).then((a) => void (a.admitted && held.push(a.permit))))
+      } else if (held.length > 0) held.splice(Math.floor(rand() * held.length), 1)[0]!.release()
+      if (step % 10 === 0) await flush()
+    }
+    limiter.close()
+    await Promise.all(pending)
+    const admitted = decisions.filter((d) => d.admitted)
+    assert.ok(admitted.length > 500, `only ${admitted.length} admissions: the walk did not exercise the limiter`)
+    for (const d of admitted) {
+      const cap = d.priority === 'core' ? d.limit : Math.floor(d.limit * 0.8)
+      assert.ok(d.inflight <= cap, `admitted ${d.priority} with ${d.inflight} in flight over ${cap}`)
+    }
+  })
+
+  it('tryAcquire refuses with `limit` when no slot is free, and a released slot is reused', () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false })
+    const a = permitOf(limiter.tryAcquire())
+    permitOf(limiter.tryAcquire())
+    assert.deepEqual(limiter.tryAcquire(), { admitted: false, reason: 'limit', waitedMs: 0 })
+    a.release()
+    a.release() // a second release is ignored: it must not free a slot twice
+    assert.equal(limiter.inflight, 1)
+    permitOf(limiter.tryAcquire())
+    assert.equal(limiter.tryAcquire().admitted, false)
+  })
+
+  it('with maxQueue 0 an acquire at the limit is refused at once with `limit`', async () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false, maxQueue: 0 })
+    permitOf(await limiter.acquire())
+    assert.deepEqual(await limiter.acquire(), { admitted: false, reason: 'limit', waitedMs: 0 })
+  })
+
+  it('refuses with `queue_full` when the wait queue is at maxQueue', async () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false, maxQueue: 2 })
+    const first = permitOf(await limiter.acquire())
+    const waiting = [limiter.acquire(), limiter.acquire()]
+    assert.deepEqual(await limiter.acquire(), { admitted: false, reason: 'queue_full', waitedMs: 0 })
+    limiter.close()
+    first.release()
+    await Promise.all(waiting)
+  })
+
+  it('feeds the algorithm the RTT on release, and nothing on ignore()', () => {
+    const samples: number[] = []
+    let t = 0
+    const algorithm = { limit: 5, update: (s: { rttMs: number }) => (samples.push(s.rttMs), 5) }
+    const limiter = createAdaptiveLimit({ algorithm, window: false, now: () => t })
+    const a = permitOf(limiter.tryAcquire())
+    const b = permitOf(limiter.tryAcquire())
+    t = 42
+    a.release()
+    b.ignore()
+    permitOf(limiter.tryAcquire()).release(7, true)
+    assert.deepEqual(samples, [42, 7])
+    assert.equal(limiter.inflight, 0)
+  })
+
+  it('a waiter whose signal aborts leaves the queue and its acquire rejects with the reason', async () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false })
+    const held = permitOf(await limiter.acquire())
+    const ac = new AbortController()
+    const waiting = limiter.acquire('core', ac.signal)
+    assert.equal(limiter.snapshot().queuedCore, 1)
+    ac.abort(new Error('client went away'))
+    await assert.rejects(waiting, /client went away/)
+    assert.equal(limiter.snapshot().queuedCore, 0)
+    held.release()
+    assert.equal(limiter.inflight, 0, 'the freed slot went to nobody')
+  })
+})
+
+describe('adaptive limit: priority shedding (non-core first, core keeps 20%)', () => {
+  it('admits non-core only below 80% of the limit, while core still gets the remaining 20%', () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(10), window: false })
+    for (let i = 0; i < 8; i++) permitOf(limiter.tryAcquire('non-core'))
+    assert.deepEqual(limiter.tryAcquire('non-core'), { admitted: false, reason: 'limit', waitedMs: 0 })
+    permitOf(limiter.tryAcquire('core'))
+    permitOf(limiter.tryAcquire('core'))
+    assert.equal(limiter.tryAcquire('core').admitted, false)
+  })
+
+  it('serves waiting core requests before waiting non-core requests that came earlier', async () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false })
+    const held = [permitOf(await limiter.acquire('core')), permitOf(await limiter.acquire('core'))]
+    const order: string[] = []
+    const nonCore = limiter.acquire('non-core').then((a) => (order.push('non-core'), a))
+    const core = limiter.acquire('core').then((a) => (order.push('core'), a))
+    held[0]!.release()
+    await flush()
+    assert.deepEqual(order, ['core'])
+    permitOf(await core).release()
+    held[1]!.release()
+    permitOf(await nonCore)
+    assert.deepEqual(order, ['core', 'non-core'])
+  })
+
+  it('a core arrival at a full queue displaces the newest non-core waiter (`shed`), and non-core arriving while core waits is shed at once', async () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(5), window: false, maxQueue: 2, now: () => 0 })
+    const held = await Promise.all([1, 2, 3, 4, 5].map(() => limiter.acquire('core').then(permitOf)))
+    const nonCoreOld = limiter.acquire('non-core')
+    const nonCoreNew = limiter.acquire('non-core')
+    const core = limiter.acquire('core')
+    assert.deepEqual(await nonCoreNew, { admitted: false, reason: 'shed', waitedMs: 0 })
+    assert.deepEqual(await limiter.acquire('non-core'), { admitted: false, reason: 'shed', waitedMs: 0 })
+    held[0]!.release()
+    permitOf(await core)
+    held[1]!.release() // 4 in flight: non-core (at most 80% of 5 = 4) still waits
+    assert.equal(limiter.snapshot().queuedNonCore, 1)
+    held[2]!.release()
+    permitOf(await nonCoreOld)
+  })
+})
+
+describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; mock timers)', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 }))
+  afterEach(() => mock.timers.reset())
+
+  async function advance(ms: number) {
+    for (let i = 0; i < ms; i++) {
+      mock.timers.tick(1)
+      await flush()
+    }
+  }
+
+  it('without a standing queue a waiter may wait up to the interval (100 ms), then gets `queue_timeout`', async () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false, now: Date.now })
+    permitOf(await limiter.acquire())
+    let answer: Admission | undefined
+    void limiter.acquire().then((a) => (answer = a))
+    await advance(99)
+    assert.equal(answer, undefined)
+    await advance(1)
+    assert.deepEqual(answer, { admitted: false, reason: 'queue_timeout', waitedMs: 100 })
+  })
+
+  it('once the queue has not been empty for 100 ms, waiters time out after 5 ms and the newest is served first (adaptive LIFO)', async () => {
+    // One slot held for 10 ms per request, one arrival every 5 ms: twice what the upstream can take.
+    const decisions: (LimitDecision & { at: number })[] = []
+    const limiter = createAdaptiveLimit({
+      algorithm: createFixedLimit(1),
+      window: false,
+      now: Date.now,
+      onDecision: (d) => decisions.push({ ...d, at: Date.now() }),
+    })
+    const hold = (a: Admission) => void (a.admitted && setTimeout(() => a.permit.release(), 10))
+    for (let at = 0; at < 400; at += 5) {
+      void limiter.acquire().then(hold)
+      if (at === 150) assert.equal(limiter.snapshot().standingQueue, true)
+      await advance(5)
+    }
+    const early = decisions.filter((d) => d.at < 100)
+    const late = decisions.filter((d) => d.at >= 150)
+    assert.ok(early.some((d) => d.admitted && d.waitedMs > 5), 'before the queue stands, waiting longer than 5 ms is fine')
+    assert.ok(late.some((d) => d.reason === 'queue_timeout'), 'a standing queue drops waiters')
+    for (const d of late) assert.ok(d.waitedMs <= 5, `waited ${d.waitedMs} ms at ${d.at} ms under a standing queue`)
+    assert.ok(late.filter((d) => d.admitted).length >= 20, 'the upstream stays busy')
+
+    // Load stops: once a slot is free with nobody waiting, the queue counts as empty and the next waiter
+    // may wait the whole interval again.
+    await advance(50)
+    assert.equal(limiter.inflight, 0)
+    const held = permitOf(await limiter.acquire())
+    let answer: Admission | undefined
+    void limiter.acquire().then((a) => (answer = a))
+    await advance(99)
+    assert.equal(answer, undefined, 'a lone waiter after the overload still gets the 100 ms interval')
+    held.release()
+    await flush()
+    assert.equal((answer as Admission | undefined)?.admitted, true)
+  })
+})
