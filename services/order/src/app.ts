@@ -1,0 +1,64 @@
+/**
+ * buildApp: the order API, from clients made elsewhere (server.ts, or a test on real servers). Never listens.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { v7 as uuidv7 } from 'uuid'
+import { authentication, type TokenVerifier } from '@flashsale/auth'
+import type { Database } from '@flashsale/db'
+import type { Producer } from '@flashsale/kafka'
+import type { Logger } from '@flashsale/logging'
+import type { ProcessMetrics } from '@flashsale/metrics'
+import { sleep } from '@flashsale/resilience'
+import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import type { InventoryClient } from './clients/inventory-client.ts'
+import { createOrderQueue } from './clients/order-queue.ts'
+import type { Config } from './config.ts'
+import { orderRoutes } from './routes/orders.ts'
+import { createOrdersReader } from './store/orders-store.ts'
+import { createIdempotencyStore, createStatusCache } from './store/redis-stores.ts'
+
+export interface AppDeps {
+  readonly logger: Logger
+  readonly metrics: ProcessMetrics
+  readonly verifier: TokenVerifier
+  readonly redis: Redis
+  readonly db: Database
+  readonly producer: Producer
+  readonly inventory: InventoryClient
+  /** Topic override, for tests on uniquely named topics. */
+  readonly ordersRequestedTopic?: string
+}
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify(serviceFastifyOptions(deps.logger))
+  await app.register(serviceDefaults, {
+    metrics: deps.metrics,
+    readiness: {
+      postgres: () => deps.db.query('SELECT 1'),
+      redis: () => deps.redis.ping(),
+      // Open means this instance would answer every order 503; let the load balancer prefer another.
+      'inventory-breaker': async () => {
+        if (deps.inventory.breaker.state === 'open') throw new Error('circuit to inventory is open')
+      },
+    },
+  })
+  await app.register(authentication, { verifier: deps.verifier })
+
+  const statusCache = createStatusCache(deps.redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
+  await app.register(orderRoutes, {
+    place: {
+      idempotency: createIdempotencyStore(deps.redis, { ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS }),
+      sales: deps.inventory,
+      gate: deps.inventory,
+      queue: createOrderQueue(deps.producer, { timeoutMs: config.KAFKA_SEND_TIMEOUT_MS, ...(deps.ordersRequestedTopic ? { topic: deps.ordersRequestedTopic } : {}) }),
+      statusCache,
+      newOrderId: () => uuidv7(),
+      now: () => new Date(),
+      inProgressWaitMs: 2_000,
+      sleep: (ms) => sleep(ms),
+    },
+    get: { statusCache, orders: createOrdersReader(deps.db) },
+  })
+  return app
+}

@@ -1,0 +1,31 @@
+/** Every environment variable of the order API and worker; read once at boot, failing on a bad one. */
+import { Type, loadConfig, stackEnv, type Static } from '@flashsale/config'
+
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1', description: 'interface the API listens on' }),
+  PORT: Type.Integer({ default: 3003, minimum: 0, maximum: 65_535, description: 'API port' }),
+  LOG_LEVEL: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+  AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
+  INVENTORY_URLS: Type.String({ default: 'http://127.0.0.1:3002', description: 'comma-separated inventory instances (the stock gate)' }),
+  INVENTORY_TIMEOUT_MS: Type.Integer({ default: 500, minimum: 10, description: 'latency budget of one reservation call' }),
+  INVENTORY_BREAKER_FAILURE_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'open the circuit to inventory above this error rate (the articles\' 5%)' }),
+  INVENTORY_BREAKER_SLOW_CALL_MS: Type.Integer({ default: 500, minimum: 1, description: 'a reservation call slower than this is a slow call (the articles\' 500 ms)' }),
+  INVENTORY_BREAKER_MIN_CALLS: Type.Integer({ default: 20, minimum: 1, description: 'calls in the window before the circuit may open' }),
+  KAFKA_SEND_TIMEOUT_MS: Type.Integer({ default: 3_000, minimum: 100, description: 'latency budget for enqueueing an order; past it the order is aborted and 503 answered' }),
+  IDEMPOTENCY_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, description: 'how long a response is replayed for a repeated Idempotency-Key' }),
+  ORDER_STATUS_TTL_SECONDS: Type.Integer({ default: 3_600, minimum: 10, description: 'TTL of the order status cache in Redis' }),
+  READ_YOUR_WRITES_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'after a write, the user reads from the primary this long' }),
+  DRAIN_DELAY_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'on SIGTERM, time between readiness 503 and closing' }),
+  INVENTORY_SERVICE_TOKEN: Type.String({ default: '', description: 'bearer token (admin role) the worker uses for the gate steps: claim, commit, release; required by the worker' }),
+  ORDERS_REQUESTED_TOPIC: Type.String({ default: 'orders.requested', description: 'topic of accepted orders (tests use their own)' }),
+  ORDERS_EVENTS_TOPIC: Type.String({ default: 'orders.events', description: 'topic of order status changes' }),
+  ORDERS_DLQ_TOPIC: Type.String({ default: 'orders.dlq', description: 'dead-letter topic of orders.requested' }),
+  WORKER_PORT: Type.Integer({ default: 3013, minimum: 0, maximum: 65_535, description: 'the worker\'s health and /metrics port' }),
+  WORKER_GROUP_ID: Type.String({ default: 'order-worker', description: 'Kafka consumer group of the worker' }),
+  WORKER_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, description: 'tries of a batch (transient errors) before its messages go one by one, then to the DLQ' }),
+  ...stackEnv,
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export const readConfig = (env: Record<string, string | undefined>): Config => loadConfig(ConfigSchema, env)

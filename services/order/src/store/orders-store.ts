@@ -1,0 +1,137 @@
+/** SQL of the orders table (schema `orders`, migrations/). Reads go through the CQRS router of @flashsale/db. */
+import type { Database } from '@flashsale/db'
+import type { OrderStatusView } from '../domain/ports.ts'
+
+interface OrderRow {
+  id: string
+  user_id: string
+  sale_id: string
+  sku: string
+  qty: number
+  status: OrderStatusView['status']
+  reason: string | null
+  reservation_expires_at: Date
+  requested_at: Date
+}
+
+export function toView(row: OrderRow): OrderStatusView {
+  return {
+    orderId: row.id,
+    userId: row.user_id,
+    saleId: row.sale_id,
+    sku: row.sku,
+    qty: row.qty,
+    status: row.status,
+    ...(row.reason ? { reason: row.reason } : {}),
+    reservationExpiresAt: row.reservation_expires_at.toISOString(),
+    requestedAt: row.requested_at.toISOString(),
+  }
+}
+
+export interface OrdersReader {
+  /** The order if it belongs to `userId`; the buyer's own reads go to the primary right after they write. */
+  findForUser(orderId: string, userId: string): Promise<OrderStatusView | undefined>
+}
+
+export function createOrdersReader(db: Database): OrdersReader {
+  return {
+    async findForUser(orderId, userId) {
+      const { rows } = await db.read<OrderRow>(
+        `SELECT id, user_id, sale_id, sku, qty, status, reason, reservation_expires_at, requested_at
+           FROM orders.orders WHERE id = $1 AND user_id = $2`,
+        [orderId, userId],
+        { userId },
+      )
+      return rows[0] ? toView(rows[0]) : undefined
+    },
+  }
+}
+
+/** An order to persist from orders.requested, with what the stock gate said when the worker claimed it. */
+export interface OrderToPersist {
+  readonly orderId: string
+  readonly userId: string
+  readonly saleId: string
+  readonly sku: string
+  readonly qty: number
+  readonly idempotencyKey: string
+  readonly reservationExpiresAt: string
+  readonly requestedAt: string
+  /** Set when the order must be recorded as rejected without taking stock (e.g. its reservation was released). */
+  readonly rejectReason?: string
+}
+
+const COLUMNS = 'id, user_id, sale_id, sku, qty, status, reason, reservation_expires_at, requested_at'
+
+/** unnest() parameters for a batch insert: one round trip whatever the batch size. */
+function arrays(orders: readonly OrderToPersist[]) {
+  return [
+    orders.map((o) => o.orderId),
+    orders.map((o) => o.userId),
+    orders.map((o) => o.saleId),
+    orders.map((o) => o.sku),
+    orders.map((o) => o.qty),
+    orders.map((o) => o.idempotencyKey),
+    orders.map((o) => o.reservationExpiresAt),
+    orders.map((o) => o.requestedAt),
+    orders.map((o) => o.rejectReason ?? null),
+  ]
+}
+
+const INPUT = `unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[])
+  AS t(id, user_id, sale_id, sku, qty, idempotency_key, reservation_expires_at, requested_at, reject_reason)`
+
+/**
+ * Persists a batch in one transaction (the caller's client): inserts the orders (a known order id is a
+ * no-op, so a redelivered batch changes nothing), takes their units from the inventory's stock ledger with
+ * its conditional function — first come, first served, never past the total or the per-user limit — and
+ * rejects the orders it could not serve, with the reason. Returns every order of the batch as stored.
+ */
+export async function persistBatch(client: { query: Database['query'] }, orders: readonly OrderToPersist[]): Promise<OrderStatusView[]> {
+  const params = arrays(orders)
+  // 1. New orders that may take stock, as confirmed; new orders already refused, as rejected.
+  const { rows: inserted } = await client.query<{ id: string }>(
+    `INSERT INTO orders.orders (id, user_id, sale_id, sku, qty, idempotency_key, reservation_expires_at, requested_at, status, reason)
+     SELECT id, user_id, sale_id, sku, qty, idempotency_key, reservation_expires_at, requested_at,
+            CASE WHEN reject_reason IS NULL THEN 'confirmed' ELSE 'rejected' END, reject_reason
+       FROM ${INPUT}
+      ORDER BY requested_at, id
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    params,
+  )
+  // 2. Take the stock of the newly confirmed ones, in request order, inside this transaction.
+  const fresh = new Set(inserted.map((r) => r.id))
+  const takers = orders.filter((o) => fresh.has(o.orderId) && !o.rejectReason)
+  if (takers.length > 0) {
+    // A plain SELECT, so each function call runs exactly once, row by row: sales in id order (every batch
+    // locks stock rows in the same order, so two workers cannot deadlock), then first come, first served.
+    // Each stock row's lock, taken by its first call, is held to the end of the transaction.
+    const { rows: taken } = await client.query<{ id: string; left_after: number }>(
+      `SELECT s.id, inventory.commit_units(s.sale_id, s.qty, s.user_id) AS left_after
+         FROM (SELECT o.id, o.sale_id, o.qty, o.user_id FROM orders.orders o
+                WHERE o.id = ANY($1::uuid[]) ORDER BY o.sale_id, o.requested_at, o.id) s`,
+      [takers.map((o) => o.orderId)],
+    )
+    const refused = taken.filter((t) => t.left_after < 0)
+    if (refused.length > 0) {
+      await client.query(
+        `UPDATE orders.orders o SET status = 'rejected', reason = r.reason, updated_at = now()
+           FROM unnest($1::uuid[], $2::text[]) AS r(id, reason) WHERE o.id = r.id`,
+        [refused.map((t) => t.id), refused.map((t) => (t.left_after === -2 ? 'limit_reached' : 'sold_out'))],
+      )
+    }
+  }
+  // 3. An order neither inserted nor already stored hit the (user, Idempotency-Key) index: a second order
+  //    for one request. Record it as rejected so its 202 still ends somewhere.
+  await client.query(
+    `INSERT INTO orders.orders (id, user_id, sale_id, sku, qty, idempotency_key, reservation_expires_at, requested_at, status, reason)
+     SELECT id, user_id, sale_id, sku, qty, idempotency_key, reservation_expires_at, requested_at, 'rejected', 'duplicate_request'
+       FROM ${INPUT}
+      WHERE NOT EXISTS (SELECT 1 FROM orders.orders o WHERE o.id = t.id)
+     ON CONFLICT (id) DO NOTHING`,
+    params,
+  )
+  const { rows } = await client.query<OrderRow>(`SELECT ${COLUMNS} FROM orders.orders WHERE id = ANY($1::uuid[])`, [orders.map((o) => o.orderId)])
+  return rows.map(toView)
+}
