@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises'
+export { metricValue, waitFor } from '@flashsale/testkit'
 import { createTestDatabase, type TestDatabase } from '@flashsale/testkit'
 import pg from 'pg'
 import type { Registry } from 'prom-client'
@@ -85,23 +85,6 @@ export async function statementCalls(pool: pg.Pool, sql: string): Promise<number
   return Number(rows[0]?.calls ?? 0)
 }
 
-/** Polls `probe` until it returns true; fails naming `what` after `timeoutMs`. */
-export async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
-    await sleep(20)
-  }
-}
-
-/** The value of one labelled series of a metric, 0 when absent. */
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = registry.getSingleMetric(name)
-  if (!metric) return 0
-  const { values } = await metric.get()
-  const match = values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
-  return match?.value ?? 0
-}
 
 /** `n` calls of `fn` started in the same tick. */
 export function concurrently<R>(n: number, fn: (i: number) => Promise<R>): Promise<R[]> {
