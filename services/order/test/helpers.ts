@@ -211,10 +211,13 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
           body: JSON.stringify(body),
         })
         if (res.status !== 201) throw new Error(`creating a sale answered ${res.status}: ${await res.text()}`)
-        // GET /sales?sku= reads a replica: wait until the new sale has replicated, as it long has in a real sale.
+        // GET /sales?sku= reads the replicas in turn: wait until every one has the new sale (several answers
+        // in a row), as they long have before a real sale opens.
+        let inARow = 0
         await harness.eventually(async () => {
           const found = (await (await fetch(`${inventoryProcess.url}/sales?sku=${body.sku}`)).json()) as { sales: unknown[] }
-          return found.sales.length > 0
+          inARow = found.sales.length > 0 ? inARow + 1 : 0
+          return inARow >= 4
         }, 'the sale to reach the replicas')
         return { saleId: body.id, sku: body.sku }
       },

@@ -113,6 +113,46 @@ describe('the per-user forms', () => {
     assert.equal(await sold(id), 3)
   })
 
+  it('commit_units_batch answers each item as commit_units would, in order, and writes the ledger once', async () => {
+    const batched = await sale(5, 2)
+    const sequential = await sale(5, 2)
+    const users = ['a', 'b', 'a', 'a', 'c', 'd', 'e', 'b']
+    const units = [1, 2, 1, 1, 1, 1, 1, 1]
+    const got = (await db.query<{ r: number[] }>('SELECT inventory.commit_units_batch($1, $2, $3) AS r', [batched, users, units])).rows[0]?.r
+    const want: number[] = []
+    for (let i = 0; i < users.length; i++) want.push((await call('inventory.commit_units($1, $2, $3)', [sequential, units[i], users[i]])) as number)
+    // a:1 → 4, b:2 → 2, a:1 → 1, a:1 → -2 (limit), c:1 → 0, d:1 → -1 (sold out), e → -1, b → -1
+    assert.deepEqual(got, [4, 2, 1, -2, 0, -1, -1, -1])
+    assert.deepEqual(got, want)
+    assert.equal(await sold(batched), 5)
+    const held = await db.query<{ user_id: string; units: number }>('SELECT user_id, units FROM inventory.user_units WHERE sale_id = $1 ORDER BY user_id', [batched])
+    assert.deepEqual(held.rows, [{ user_id: 'a', units: 2 }, { user_id: 'b', units: 2 }, { user_id: 'c', units: 1 }])
+  })
+
+  it('commit_units_batch counts what the buyer already holds, refuses bad input, and answers -1 for an unknown sale', async () => {
+    const id = await sale(10, 2)
+    assert.equal(await call('inventory.commit_units($1, $2, $3)', [id, 1, 'u1']), 9)
+    const r = (await db.query<{ r: number[] }>('SELECT inventory.commit_units_batch($1, $2, $3) AS r', [id, ['u1', 'u1'], [1, 1]])).rows[0]?.r
+    assert.deepEqual(r, [8, -2])
+    await assert.rejects(db.query('SELECT inventory.commit_units_batch($1, $2, $3)', [id, ['u1'], [0]]), /positive/)
+    await assert.rejects(db.query('SELECT inventory.commit_units_batch($1, $2, $3)', [id, ['u1', 'u2'], [1]]), /2 users for 1/)
+    assert.deepEqual((await db.query<{ r: number[] }>('SELECT inventory.commit_units_batch($1, $2, $3) AS r', ['nope', ['u1'], [1]])).rows[0]?.r, [-1])
+  })
+
+  it('concurrent commit_units_batch calls on one sale never oversell', async () => {
+    const id = await sale(50, 1)
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, b) =>
+        withTransaction(db.primary, async (tx) => {
+          const users = Array.from({ length: 10 }, (_, i) => `c${b}-${i}`)
+          return (await tx.query<{ r: number[] }>('SELECT inventory.commit_units_batch($1, $2, $3) AS r', [id, users, users.map(() => 1)])).rows[0]?.r ?? []
+        }),
+      ),
+    )
+    assert.equal(results.flat().filter((x) => x >= 0).length, 50)
+    assert.equal(await sold(id), 50)
+  })
+
   it('return_units(sale, units, user) lowers both counts, neither below zero', async () => {
     const id = await sale(10, 5)
     await call('inventory.commit_units($1, $2, $3)', [id, 2, 'u1'])

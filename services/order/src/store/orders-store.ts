@@ -100,27 +100,34 @@ export async function persistBatch(client: { query: Database['query'] }, orders:
      RETURNING id`,
     params,
   )
-  // 2. Take the stock of the newly confirmed ones, in request order, inside this transaction.
+  // 2. Take the stock of the newly confirmed ones, inside this transaction.
   const fresh = new Set(inserted.map((r) => r.id))
   const takers = orders.filter((o) => fresh.has(o.orderId) && !o.rejectReason)
-  if (takers.length > 0) {
-    // A plain SELECT, so each function call runs exactly once, row by row: sales in id order (every batch
-    // locks stock rows in the same order, so two workers cannot deadlock), then first come, first served.
-    // Each stock row's lock, taken by its first call, is held to the end of the transaction.
-    const { rows: taken } = await client.query<{ id: string; left_after: number }>(
-      `SELECT s.id, inventory.commit_units(s.sale_id, s.qty, s.user_id) AS left_after
-         FROM (SELECT o.id, o.sale_id, o.qty, o.user_id FROM orders.orders o
-                WHERE o.id = ANY($1::uuid[]) ORDER BY o.sale_id, o.requested_at, o.id) s`,
-      [takers.map((o) => o.orderId)],
+  // One call per sale (inventory.commit_units_batch): first come, first served within the sale, and
+  // sales in id order, so every batch locks stock rows in the same order and two workers cannot deadlock.
+  // Each stock row's lock is held to the end of this transaction.
+  const bySale = new Map<string, OrderToPersist[]>()
+  for (const o of [...takers].sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.orderId.localeCompare(b.orderId))) {
+    const list = bySale.get(o.saleId)
+    if (list) list.push(o)
+    else bySale.set(o.saleId, [o])
+  }
+  const refused: { id: string; reason: string }[] = []
+  for (const saleId of [...bySale.keys()].sort()) {
+    const list = bySale.get(saleId) ?? []
+    const { rows } = await client.query<{ r: number[] }>('SELECT inventory.commit_units_batch($1, $2, $3) AS r', [saleId, list.map((o) => o.userId), list.map((o) => o.qty)])
+    const answers = rows[0]?.r ?? []
+    list.forEach((o, i) => {
+      const left = answers[i] ?? -1
+      if (left < 0) refused.push({ id: o.orderId, reason: left === -2 ? 'limit_reached' : 'sold_out' })
+    })
+  }
+  if (refused.length > 0) {
+    await client.query(
+      `UPDATE orders.orders o SET status = 'rejected', reason = r.reason, updated_at = now()
+         FROM unnest($1::uuid[], $2::text[]) AS r(id, reason) WHERE o.id = r.id`,
+      [refused.map((r) => r.id), refused.map((r) => r.reason)],
     )
-    const refused = taken.filter((t) => t.left_after < 0)
-    if (refused.length > 0) {
-      await client.query(
-        `UPDATE orders.orders o SET status = 'rejected', reason = r.reason, updated_at = now()
-           FROM unnest($1::uuid[], $2::text[]) AS r(id, reason) WHERE o.id = r.id`,
-        [refused.map((t) => t.id), refused.map((t) => (t.left_after === -2 ? 'limit_reached' : 'sold_out'))],
-      )
-    }
   }
   // 3. An order neither inserted nor already stored hit the (user, Idempotency-Key) index: a second order
   //    for one request. Record it as rejected so its 202 still ends somewhere.
