@@ -1,0 +1,194 @@
+/**
+ * buildApp(config, deps) → the gateway as a Fastify instance. It never listens (server.ts does) and makes
+ * no clients (they come in `deps`), so tests build it against real Redis and real upstream servers.
+ *
+ * The pipeline of a proxied request, in order (README has the diagram):
+ *   onRequest:   blocklist (403) → token verification (401 for an invalid token) → route auth rule (401)
+ *   validation:  the route's JSON schema (400, no upstream touched)
+ *   handler:     bot score (403 / throttle) → per-IP and per-user GCRA (429) → degradation (stale / 503)
+ *                → upstream.call: concurrency limit (503) → breaker (503) → balancer → retries
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import { authentication, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
+import type { Logger } from '@flashsale/logging'
+import type { ProcessMetrics } from '@flashsale/metrics'
+import { createFallbackLimiter, createGcraLimiter, createLocalLimiter, type RateLimitPolicy } from '@flashsale/resilience'
+import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import type { Config } from './config.ts'
+import { createBlocklist, type Blocklist } from './domain/blocklist.ts'
+import { createBotScorer } from './domain/bot-score.ts'
+import { createDegradation, percentile99, type Degradation, type DegradationState } from './domain/degradation.ts'
+import { createStaleCache } from './domain/stale-cache.ts'
+import { Blocked, InvalidToken } from './errors.ts'
+import { createGatewayMetrics } from './metrics.ts'
+import type { RouteTable } from './route-table.ts'
+import { adminRoutes } from './routes/admin.ts'
+import { demoTokenRoutes } from './routes/demo-token.ts'
+import { proxyRoutes } from './routes/proxy.ts'
+import { createUpstream, type Upstream } from './upstream/upstream.ts'
+
+export interface Deps {
+  readonly logger: Logger
+  readonly metrics: ProcessMetrics
+  /** Rate limits and the blocklist. In production: no offline queue and a short command timeout. */
+  readonly redis: Redis
+  readonly verifier: TokenVerifier
+  /** Present only when demo tokens are enabled (server.ts reads the private key then). */
+  readonly issuer?: TokenIssuer | undefined
+  readonly routeTable: RouteTable
+}
+
+export interface GatewayInternals {
+  readonly upstreams: ReadonlyMap<string, Upstream>
+  readonly degradation: Degradation
+  readonly blocklist: Blocklist
+  /** Samples the load signals once and feeds the degradation state machine (the timer calls this). */
+  sampleLoad(now?: number): DegradationState
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: GatewayInternals
+  }
+}
+
+const BLOCKLIST_KEY = 'gateway:blocklist'
+const BLOCKLIST_REFRESH_MS = 1_000
+const UNGUARDED = new Set(['/health/live', '/health/ready', '/metrics'])
+
+export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
+  const app = Fastify({ ...serviceFastifyOptions(deps.logger), trustProxy: config.TRUST_PROXY })
+  const metrics = createGatewayMetrics(deps.metrics.registry)
+  await app.register(serviceDefaults, { metrics: deps.metrics })
+
+  // 1. Blocklist, before anything else is spent on the request.
+  const blocklist = createBlocklist(
+    {
+      members: () => deps.redis.smembers(BLOCKLIST_KEY),
+      add: async (cidr) => void (await deps.redis.sadd(BLOCKLIST_KEY, cidr)),
+      remove: async (cidr) => void (await deps.redis.srem(BLOCKLIST_KEY, cidr)),
+    },
+    (err) => app.log.warn({ err }, 'blocklist refresh failed; the last list stays in force'),
+  )
+  await blocklist.refresh()
+  app.addHook('onRequest', async (request) => {
+    if (UNGUARDED.has(request.routeOptions.url ?? '')) return
+    if (blocklist.isBlocked(request.ip)) {
+      metrics.blocked.inc({ reason: 'blocklist' })
+      throw new Blocked()
+    }
+  })
+
+  // 2. Authentication: verify the bearer token here too (services verify it again: ADR 0019). A token
+  // that is present but invalid is refused on every route, so a forged one never reaches a service.
+  await app.register(authentication, { verifier: deps.verifier })
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.authorization === undefined || request.user) return
+    metrics.authRejected.inc({ reason: 'invalid_token' })
+    reply.header('www-authenticate', 'Bearer realm="flashsale", error="invalid_token"')
+    throw new InvalidToken('signature, issuer, audience or expiry did not verify')
+  })
+
+  // 3-4. Rate limits: GCRA in Redis, the local bucket when Redis is down (fail-open, ADR 0013).
+  const limiter = (policy: RateLimitPolicy, scope: 'ip' | 'user') =>
+    createFallbackLimiter(
+      createGcraLimiter(deps.redis, { ...policy, keyPrefix: 'gateway:rl:' }),
+      createLocalLimiter({ ...policy, ratePerPeriod: policy.ratePerPeriod / config.GATEWAY_INSTANCES }),
+      { timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, onPrimaryError: (err) => app.log.warn({ err, scope }, 'rate limits: Redis unreachable, the local limiter answers') },
+    )
+  const perIp = limiter({ name: 'per-ip', ratePerPeriod: config.RATE_PER_IP_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_IP_BURST }, 'ip')
+  const perUser = limiter({ name: 'per-user', ratePerPeriod: config.RATE_PER_USER_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_USER_BURST }, 'user')
+
+  const bots = createBotScorer({
+    windowMs: config.BOT_WINDOW_MS,
+    rateThreshold: config.BOT_RATE_THRESHOLD,
+    usersThreshold: config.BOT_USERS_THRESHOLD,
+    throttleScore: config.BOT_THROTTLE_SCORE,
+    blockScore: config.BOT_BLOCK_SCORE,
+  })
+
+  // Degradation: state machine + the load signals it samples.
+  const degradation = createDegradation({
+    enter: { elu: config.DEGRADE_ENTER_ELU, p99Ms: config.DEGRADE_ENTER_P99_MS, errorRate: config.DEGRADE_ENTER_ERROR_RATE },
+    leave: { elu: config.DEGRADE_LEAVE_ELU, p99Ms: config.DEGRADE_LEAVE_P99_MS, errorRate: config.DEGRADE_LEAVE_ERROR_RATE },
+    enterAfterMs: config.DEGRADE_ENTER_AFTER_MS,
+    leaveAfterMs: config.DEGRADE_LEAVE_AFTER_MS,
+    onChange: (degraded, reason) => {
+      metrics.degraded.set(degraded ? 1 : 0)
+      metrics.degradationChanges.inc({ state: degraded ? 'degraded' : 'normal', reason })
+      app.log.warn({ degraded, reason }, degraded ? 'degradation: non-core routes switched off' : 'degradation: non-core routes back on')
+    },
+  })
+  const showMode = (mode: string) => {
+    for (const m of ['auto', 'on', 'off']) metrics.degradationMode.set({ mode: m }, m === mode ? 1 : 0)
+  }
+  showMode('auto')
+  metrics.degraded.set(0)
+  let coreLatencies: number[] = []
+  let calls = 0
+  let failures = 0
+  const sampleLoad = (now = performance.now()): DegradationState => {
+    const sample = { elu: deps.metrics.eventLoopUtilization(), coreP99Ms: percentile99(coreLatencies), errorRate: calls >= 20 ? failures / calls : undefined }
+    coreLatencies = []
+    calls = 0
+    failures = 0
+    metrics.loadSignal.set({ signal: 'elu' }, sample.elu)
+    if (sample.coreP99Ms !== undefined) metrics.loadSignal.set({ signal: 'core_p99_seconds' }, sample.coreP99Ms / 1000)
+    if (sample.errorRate !== undefined) metrics.loadSignal.set({ signal: 'error_rate' }, sample.errorRate)
+    const state = degradation.observe(sample, now)
+    showMode(state.mode)
+    return state
+  }
+
+  const upstreams = new Map<string, Upstream>()
+  for (const [name, def] of Object.entries(deps.routeTable.upstreams)) upstreams.set(name, createUpstream(name, def, config, metrics, app.log))
+
+  app.decorate('gateway', {
+    upstreams,
+    degradation: {
+      ...degradation,
+      setMode: (mode) => {
+        const s = degradation.setMode(mode)
+        showMode(s.mode)
+        return s
+      },
+    },
+    blocklist,
+    sampleLoad,
+  } satisfies GatewayInternals)
+
+  await app.register(adminRoutes, { blocklist, degradation: app.gateway.degradation, upstreams })
+  if (deps.issuer) await app.register(demoTokenRoutes, { issuer: deps.issuer, adminSecret: config.DEMO_ADMIN_SECRET })
+  await app.register(proxyRoutes, {
+    routes: deps.routeTable.routes,
+    upstreams,
+    perIp,
+    perUser,
+    bots,
+    botThrottleCost: config.BOT_THROTTLE_COST,
+    degradation,
+    staleCache: createStaleCache({ maxEntries: config.STALE_CACHE_ENTRIES, ttlMs: config.STALE_CACHE_TTL_MS }),
+    metrics,
+    observe: ({ core, ms, upstreamFailed }) => {
+      if (core && coreLatencies.length < 10_000) coreLatencies.push(ms)
+      if (upstreamFailed !== undefined) {
+        calls++
+        if (upstreamFailed) failures++
+      }
+    },
+  })
+
+  const timers: NodeJS.Timeout[] = []
+  app.addHook('onReady', async () => {
+    for (const u of upstreams.values()) u.startHealthChecks(config.HEALTH_CHECK_INTERVAL_MS)
+    timers.push(setInterval(() => void blocklist.refresh(), BLOCKLIST_REFRESH_MS))
+    if (config.DEGRADE_TICK_MS > 0) timers.push(setInterval(() => sampleLoad(), config.DEGRADE_TICK_MS))
+    for (const t of timers) t.unref()
+  })
+  app.addHook('onClose', async () => {
+    for (const t of timers) clearInterval(t)
+    await Promise.all([...upstreams.values()].map((u) => u.close()))
+  })
+  return app
+}

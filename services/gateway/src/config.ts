@@ -1,0 +1,86 @@
+/**
+ * The gateway's environment, in one schema with defaults and descriptions. server.ts reads process.env
+ * once through readConfig; nothing else looks at the environment. The route table (which path goes to
+ * which upstream, with what priority, budget and schema) is data: src/route-table.json, or the file named
+ * by ROUTE_TABLE_FILE; the *_URLS variables override its instance lists.
+ */
+import { Type, loadConfig, type Static } from '@flashsale/config'
+
+const positive = (defaultValue: number, description: string) => Type.Integer({ default: defaultValue, minimum: 1, description })
+const ratio = (defaultValue: number, description: string) => Type.Number({ default: defaultValue, minimum: 0, maximum: 1, description })
+
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
+  PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'port to listen on' }),
+  LOG_LEVEL: Type.String({ default: 'info', description: 'pino level' }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
+  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis: rate limits and the blocklist (shared by every gateway instance)' }),
+  REDIS_COMMAND_TIMEOUT_MS: positive(50, 'a Redis command (or rate-limit check) slower than this fails; rate limits then answer from the local limiter (ADR 0013)'),
+
+  ROUTE_TABLE_FILE: Type.String({ default: '', description: 'JSON route table to use instead of the bundled src/route-table.json' }),
+  ORDER_URLS: Type.String({ default: '', description: 'comma-separated order service instances; overrides the route table' }),
+  CATALOG_URLS: Type.String({ default: '', description: 'comma-separated catalog service instances; overrides the route table' }),
+  INVENTORY_URLS: Type.String({ default: '', description: 'comma-separated inventory service instances; overrides the route table' }),
+  REVIEW_URLS: Type.String({ default: '', description: 'comma-separated review service instances; overrides the route table' }),
+  UPSTREAM_CONNECTIONS: positive(64, 'keep-alive connections per upstream instance (one undici Pool each)'),
+
+  AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
+  AUTH_JWT_PRIVATE_JWK: Type.String({ default: '', description: 'ES256 private key (JWK JSON) for the demo token endpoint; only read when DEMO_TOKENS_ENABLED' }),
+  DEMO_TOKENS_ENABLED: Type.Boolean({ default: false, description: 'serve POST /auth/demo-token (demos and k6 only; never in production)' }),
+  DEMO_ADMIN_SECRET: Type.String({ default: '', description: 'x-demo-admin-secret value needed to get an admin demo token; empty = admin demo tokens refused' }),
+
+  RATE_PER_IP_PER_SECOND: Type.Number({ default: 50, exclusiveMinimum: 0, description: 'sustained requests per second per client IP (GCRA)' }),
+  RATE_PER_IP_BURST: Type.Integer({ default: 100, minimum: 0, description: 'extra requests per IP allowed at once' }),
+  RATE_PER_USER_PER_SECOND: Type.Number({ default: 10, exclusiveMinimum: 0, description: 'sustained requests per second per authenticated user (GCRA)' }),
+  RATE_PER_USER_BURST: Type.Integer({ default: 20, minimum: 0, description: 'extra requests per user allowed at once' }),
+  GATEWAY_INSTANCES: positive(1, 'gateway instances; the local fallback limiter allows the fleet rate divided by this'),
+
+  BOT_WINDOW_MS: positive(10_000, 'window of the bot score counters'),
+  BOT_RATE_THRESHOLD: positive(200, 'requests per IP per window above which the IP scores +2'),
+  BOT_USERS_THRESHOLD: positive(3, 'distinct user ids per IP per window above which the IP scores +3'),
+  BOT_THROTTLE_SCORE: positive(2, 'score at which requests of the IP cost BOT_THROTTLE_COST on the per-IP limiter'),
+  BOT_BLOCK_SCORE: positive(4, 'score at which requests of the IP are refused with 403'),
+  BOT_THROTTLE_COST: positive(5, 'per-IP limiter cost of one request from a throttled IP'),
+
+  LIMIT_ALGORITHM: Type.Union([Type.Literal('gradient2'), Type.Literal('vegas'), Type.Literal('fixed')], { default: 'gradient2', description: 'adaptive concurrency algorithm per upstream (ADR 0012)' }),
+  LIMIT_INITIAL: positive(20, 'initial concurrency limit per upstream (the limit with LIMIT_ALGORITHM=fixed)'),
+  LIMIT_MIN: positive(20, 'lowest concurrency limit per upstream'),
+  LIMIT_MAX: positive(200, 'highest concurrency limit per upstream'),
+  LIMIT_QUEUE: Type.Integer({ default: 100, minimum: 0, description: 'bounded wait queue per upstream; 0 = refuse at once when at the limit' }),
+  LIMIT_NON_CORE_SHARE: Type.Number({ default: 0.8, exclusiveMinimum: 0, maximum: 1, description: 'share of the limit non-core routes may occupy' }),
+
+  BREAKER_FAILURE_RATE: ratio(0.05, 'open the breaker above this failure rate'),
+  BREAKER_SLOW_CALL_MS: positive(500, 'a call at least this slow is a slow call'),
+  BREAKER_SLOW_CALL_RATE: ratio(0.5, 'open the breaker at this share of slow calls'),
+  BREAKER_MINIMUM_CALLS: positive(20, 'calls in the window before the breaker may open'),
+  BREAKER_WINDOW_MS: positive(10_000, 'breaker sliding window'),
+  BREAKER_HALF_OPEN_AFTER_MS: positive(5_000, 'open time before half-open probes'),
+  RETRY_BUDGET_RATIO: ratio(0.1, 'retries allowed per request, per upstream'),
+  RETRY_BUDGET_MIN_PER_SECOND: Type.Number({ default: 10, minimum: 0, description: 'retries per second always allowed, per upstream' }),
+  RETRY_MAX_ATTEMPTS: positive(3, 'attempts per request, the first included'),
+
+  HEALTH_CHECK_INTERVAL_MS: Type.Integer({ default: 2_000, minimum: 0, description: 'active health check of every instance (GET /health/ready); 0 disables' }),
+  HEALTH_CHECK_TIMEOUT_MS: positive(500, 'a health check slower than this fails'),
+  HEALTH_UNHEALTHY_THRESHOLD: positive(2, 'failed checks in a row that eject an instance'),
+  HEALTH_HEALTHY_THRESHOLD: positive(1, 'passed checks in a row that bring an ejected instance back'),
+  OUTLIER_CONSECUTIVE_FAILURES: positive(5, 'failed calls in a row that eject an instance (passive)'),
+  OUTLIER_BASE_EJECTION_MS: positive(30_000, 'first ejection time; grows with each ejection'),
+
+  DEGRADE_TICK_MS: Type.Integer({ default: 1_000, minimum: 0, description: 'how often load signals are sampled; 0 disables automatic degradation' }),
+  DEGRADE_ENTER_ELU: ratio(0.9, 'enter degradation when event-loop utilization is above this ...'),
+  DEGRADE_ENTER_P99_MS: positive(500, '... or core p99 latency is above this ...'),
+  DEGRADE_ENTER_ERROR_RATE: ratio(0.05, '... or the upstream error rate is above this ...'),
+  DEGRADE_ENTER_AFTER_MS: Type.Integer({ default: 3_000, minimum: 0, description: '... for this long'}),
+  DEGRADE_LEAVE_ELU: ratio(0.7, 'leave degradation when ELU is below this and ...'),
+  DEGRADE_LEAVE_P99_MS: positive(250, '... core p99 below this and ...'),
+  DEGRADE_LEAVE_ERROR_RATE: ratio(0.01, '... the error rate below this ...'),
+  DEGRADE_LEAVE_AFTER_MS: Type.Integer({ default: 10_000, minimum: 0, description: '... for this long' }),
+  STALE_CACHE_ENTRIES: positive(1_000, 'last good GET answers of non-core routes kept to serve while degraded'),
+  STALE_CACHE_TTL_MS: positive(300_000, 'how old a stale answer may be'),
+
+  SHUTDOWN_DRAIN_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'readiness is 503 this long before the server stops accepting' }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export const readConfig = (env: Record<string, string | undefined>): Config => loadConfig(ConfigSchema, env)

@@ -1,0 +1,20 @@
+/**
+ * Every error the gateway answers with, once: code (API, never reused), HTTP status, message. The shared
+ * handler of @flashsale/service-defaults turns them into RFC 9457 problem+json; `details` become extra
+ * members (`reason`, `degraded`), `retryAfterSeconds` a Retry-After header.
+ */
+import { defineError } from '@flashsale/service-defaults'
+
+export const Blocked = defineError('GATEWAY_ERR_BLOCKED', 403, 'Requests from this address are blocked')
+export const BotBlocked = defineError('GATEWAY_ERR_BOT_BLOCKED', 403, 'This client behaves like an automated buyer (%s)')
+export const InvalidToken = defineError('GATEWAY_ERR_INVALID_TOKEN', 401, 'The bearer token is not valid: %s')
+export const RateLimited = defineError('GATEWAY_ERR_RATE_LIMITED', 429, 'Too many requests (%s limit); retry later')
+export const Overloaded = defineError('GATEWAY_ERR_OVERLOADED', 503, 'The %s service is at capacity (%s); retry shortly')
+export const CircuitOpen = defineError('GATEWAY_ERR_CIRCUIT_OPEN', 503, 'The %s service is failing; the gateway is not calling it for now')
+export const NoInstance = defineError('GATEWAY_ERR_NO_INSTANCE', 503, 'No healthy instance of the %s service')
+export const UpstreamTimeout = defineError('GATEWAY_ERR_UPSTREAM_TIMEOUT', 504, 'The %s service did not answer within the latency budget')
+export const UpstreamUnavailable = defineError('GATEWAY_ERR_UPSTREAM_UNAVAILABLE', 502, 'The %s service could not be reached')
+export const Degraded = defineError('GATEWAY_ERR_DEGRADED', 503, 'This feature is switched off while the sale is under load; retry later')
+export const DemoTokensForbidden = defineError('GATEWAY_ERR_DEMO_ADMIN_FORBIDDEN', 403, 'An admin demo token needs the x-demo-admin-secret header')
+export const InvalidCidr = defineError('GATEWAY_ERR_INVALID_CIDR', 400, '%s is not an IP address or CIDR range')
+export const BlocklistUnavailable = defineError('GATEWAY_ERR_BLOCKLIST_UNAVAILABLE', 503, 'The blocklist store cannot be changed right now')

@@ -1,0 +1,79 @@
+/**
+ * The route table's shape, its loading and its checks. The table itself is data (route-table.json, or
+ * ROUTE_TABLE_FILE); a mistake in it fails boot with the route named, like a bad env var.
+ */
+import { readFileSync } from 'node:fs'
+import type { AlgorithmName } from '@flashsale/balancer'
+import type { Priority } from '@flashsale/resilience'
+
+export interface UpstreamDefinition {
+  /** Base URLs of the instances, e.g. http://127.0.0.1:3003. */
+  readonly instances: readonly string[]
+  readonly balancing: AlgorithmName
+  /** Optional weights for the weighted algorithms, by instance URL. */
+  readonly weights?: Readonly<Record<string, number>>
+}
+
+export interface RouteDefinition {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  /** A Fastify route pattern; the upstream receives the same path and query. */
+  readonly path: string
+  readonly upstream: string
+  readonly priority: Priority
+  /** Latency budget for all attempts together. */
+  readonly timeoutMs: number
+  /** May be retried: idempotent requests only. */
+  readonly retryable: boolean
+  readonly auth: 'none' | 'user'
+  readonly schema?: Readonly<Record<'params' | 'querystring' | 'body' | 'headers', unknown>>
+}
+
+export interface RouteTable {
+  readonly upstreams: Readonly<Record<string, UpstreamDefinition>>
+  readonly routes: readonly RouteDefinition[]
+}
+
+const ALGORITHMS: readonly string[] = ['round-robin', 'random', 'ip-hash', 'smooth-weighted-round-robin', 'weighted-random', 'least-connections', 'p2c-peak-ewma']
+const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
+const IDEMPOTENT: readonly string[] = ['GET', 'PUT', 'DELETE']
+
+export const BUNDLED_ROUTE_TABLE = new URL('./route-table.json', import.meta.url)
+
+/** Reads and checks a route table file; `overrides` replace instance lists by upstream name. */
+export function loadRouteTable(file: string | URL, overrides: Readonly<Record<string, readonly string[]>> = {}): RouteTable {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as RouteTable
+  const upstreams: Record<string, UpstreamDefinition> = {}
+  for (const [name, u] of Object.entries(raw.upstreams ?? {})) {
+    const instances = overrides[name]?.length ? overrides[name] : u.instances
+    upstreams[name] = { ...u, instances }
+  }
+  return checkRouteTable({ upstreams, routes: raw.routes ?? [] })
+}
+
+/** Throws one error listing every problem; returns the table unchanged when it is sound. */
+export function checkRouteTable(table: RouteTable): RouteTable {
+  const problems: string[] = []
+  for (const [name, u] of Object.entries(table.upstreams)) {
+    if (!Array.isArray(u.instances) || u.instances.length === 0) problems.push(`upstream ${name}: needs at least one instance URL`)
+    for (const url of u.instances ?? []) if (!/^https?:\/\/[^/]+\/?$/.test(url)) problems.push(`upstream ${name}: instance ${JSON.stringify(url)} is not an http(s) origin`)
+    if (!ALGORITHMS.includes(u.balancing)) problems.push(`upstream ${name}: balancing must be one of ${ALGORITHMS.join(', ')}`)
+  }
+  const seen = new Set<string>()
+  for (const r of table.routes) {
+    const id = `${r.method} ${r.path}`
+    if (seen.has(id)) problems.push(`route ${id}: defined twice`)
+    seen.add(id)
+    if (!METHODS.includes(r.method)) problems.push(`route ${id}: method must be one of ${METHODS.join(', ')}`)
+    if (!r.path?.startsWith('/')) problems.push(`route ${id}: path must start with /`)
+    if (!table.upstreams[r.upstream]) problems.push(`route ${id}: unknown upstream ${JSON.stringify(r.upstream)}`)
+    if (r.priority !== 'core' && r.priority !== 'non-core') problems.push(`route ${id}: priority must be core or non-core`)
+    if (!(Number.isInteger(r.timeoutMs) && r.timeoutMs > 0)) problems.push(`route ${id}: timeoutMs must be a positive integer`)
+    if (r.retryable && !IDEMPOTENT.includes(r.method)) problems.push(`route ${id}: only idempotent methods may be retryable`)
+    if (r.auth !== 'none' && r.auth !== 'user') problems.push(`route ${id}: auth must be none or user`)
+    if (r.path?.startsWith('/admin') || r.path?.startsWith('/health') || r.path === '/metrics' || r.path?.startsWith('/auth/')) {
+      problems.push(`route ${id}: ${r.path} belongs to the gateway itself`)
+    }
+  }
+  if (problems.length > 0) throw new Error(`Invalid route table:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  return table
+}

@@ -1,0 +1,306 @@
+/**
+ * One upstream service as the gateway sees it: its instances (one undici keep-alive Pool each), a
+ * balancer with passive outlier ejection and active health checks, an adaptive concurrency limit with
+ * priorities, a circuit breaker and a retry budget. `call` runs a request through them in that order:
+ *
+ *   limit (admit / queue / shed) → retry loop [ breaker → balancer pick → HTTP attempt ] → release
+ *
+ * Responses are buffered (they are small JSON): a retry needs the whole answer to decide, the stale cache
+ * keeps it, and a 5xx is told apart before the client sees a byte. ADR 0020 has the proxy choice.
+ */
+import { Pool } from 'undici'
+import { createBalancer, createOutlierDetector, type Instance } from '@flashsale/balancer'
+import {
+  BREAKER_STATE_VALUE,
+  circuitBreaker,
+  createAdaptiveLimit,
+  createFixedLimit,
+  createGradient2Limit,
+  createRetryBudget,
+  createVegasLimit,
+  isBrokenCircuitError,
+  isDeadlineExceeded,
+  retryWithBudget,
+  type Priority,
+} from '@flashsale/resilience'
+import type { Config } from '../config.ts'
+import { CircuitOpen, NoInstance, Overloaded, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts'
+import type { GatewayMetrics } from '../metrics.ts'
+import type { UpstreamDefinition } from '../route-table.ts'
+
+export interface UpstreamAnswer {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: Buffer
+}
+
+export interface UpstreamRequest {
+  readonly method: string
+  /** Path and query, as the client sent them. */
+  readonly path: string
+  readonly headers: Record<string, string>
+  readonly body?: string | undefined
+  readonly clientIp: string
+  readonly priority: Priority
+  readonly timeoutMs: number
+  readonly retryable: boolean
+}
+
+/** A 5xx answer, thrown inside the retry loop so the breaker counts it and the loop may retry it. */
+class UpstreamStatusError extends Error {
+  readonly status: number
+  readonly answer: UpstreamAnswer
+  constructor(upstream: string, answer: UpstreamAnswer) {
+    super(`${upstream} answered ${answer.status}`)
+    this.status = answer.status
+    this.answer = answer
+  }
+}
+
+// Hop-by-hop (RFC 9110 §7.6.1) and length headers are the gateway's own business.
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'trailer', 'te'])
+
+function responseHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined || DROPPED_RESPONSE_HEADERS.has(k)) continue
+    out[k] = Array.isArray(v) ? v.join(', ') : v
+  }
+  return out
+}
+
+const isNoInstance = (e: unknown) => (e as { code?: string } | null)?.code === NoInstance.code
+
+export interface UpstreamLog {
+  warn(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+}
+
+export function createUpstream(name: string, def: UpstreamDefinition, config: Config, metrics: GatewayMetrics, log: UpstreamLog) {
+  const instances: Instance[] = def.instances.map((url) => {
+    const origin = new URL(url).origin
+    return { id: new URL(url).host, url: origin, weight: def.weights?.[url] ?? 1 }
+  })
+  const pools = new Map(instances.map((i) => [i.id, new Pool(i.url, { connections: config.UPSTREAM_CONNECTIONS, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 })]))
+  const balancer = createBalancer(def.balancing, instances)
+
+  // Two reasons to take an instance out: the active health check, and passive outlier ejection.
+  const healthDown = new Set<string>()
+  const outlierDown = new Set<string>()
+  const sync = (id: string) => {
+    const available = !healthDown.has(id) && !outlierDown.has(id)
+    balancer.setAvailable(id, available)
+    metrics.instanceAvailable.set({ upstream: name, instance: id }, available ? 1 : 0)
+  }
+  for (const i of instances) sync(i.id)
+  const outliers = createOutlierDetector({
+    hosts: instances.map((i) => i.id),
+    consecutiveFailures: config.OUTLIER_CONSECUTIVE_FAILURES,
+    baseEjectionMs: config.OUTLIER_BASE_EJECTION_MS,
+    onEject: (id, info) => {
+      outlierDown.add(id)
+      sync(id)
+      metrics.ejections.inc({ upstream: name, instance: id, source: 'outlier' })
+      log.warn({ upstream: name, instance: id, ms: info.durationMs, times: info.times }, 'instance ejected: consecutive failures')
+    },
+    onRestore: (id) => {
+      outlierDown.delete(id)
+      sync(id)
+      metrics.failbacks.inc({ upstream: name, instance: id, source: 'outlier' })
+    },
+  })
+
+  const algorithm =
+    config.LIMIT_ALGORITHM === 'fixed'
+      ? createFixedLimit(config.LIMIT_INITIAL)
+      : config.LIMIT_ALGORITHM === 'vegas'
+        ? createVegasLimit({ initialLimit: config.LIMIT_INITIAL, maxLimit: config.LIMIT_MAX })
+        : createGradient2Limit({ initialLimit: config.LIMIT_INITIAL, minLimit: config.LIMIT_MIN, maxLimit: config.LIMIT_MAX })
+  const limiter = createAdaptiveLimit({
+    algorithm,
+    maxQueue: config.LIMIT_QUEUE,
+    nonCoreShare: config.LIMIT_NON_CORE_SHARE,
+    onDecision: (d) => {
+      metrics.queueWait.observe({ upstream: name, priority: d.priority, outcome: d.admitted ? 'admitted' : 'rejected' }, d.waitedMs / 1000)
+      metrics.concurrencyLimit.set({ upstream: name }, d.limit)
+      metrics.inflight.set({ upstream: name }, d.inflight)
+      if (d.admitted) metrics.admitted.inc({ upstream: name, priority: d.priority })
+      else metrics.shed.inc({ upstream: name, priority: d.priority, reason: d.reason ?? 'limit' })
+    },
+  })
+  metrics.concurrencyLimit.set({ upstream: name }, limiter.limit)
+
+  const breaker = circuitBreaker({
+    failureRateThreshold: config.BREAKER_FAILURE_RATE,
+    slowCallMs: config.BREAKER_SLOW_CALL_MS,
+    slowCallRateThreshold: config.BREAKER_SLOW_CALL_RATE,
+    minimumCalls: config.BREAKER_MINIMUM_CALLS,
+    windowMs: config.BREAKER_WINDOW_MS,
+    halfOpenAfterMs: config.BREAKER_HALF_OPEN_AFTER_MS,
+    // "No instance" says nothing about the service's answers; everything else that was thrown does.
+    isFailure: (e) => !isNoInstance(e),
+  })
+  metrics.breakerState.set({ upstream: name }, BREAKER_STATE_VALUE[breaker.state])
+  breaker.onStateChange((state) => {
+    metrics.breakerState.set({ upstream: name }, BREAKER_STATE_VALUE[state])
+    metrics.breakerTransitions.inc({ upstream: name, state })
+    log.warn({ upstream: name, state }, 'circuit breaker changed state')
+  })
+  const budget = createRetryBudget({ ratio: config.RETRY_BUDGET_RATIO, minPerSecond: config.RETRY_BUDGET_MIN_PER_SECOND })
+
+  async function attempt(request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+    const instance = balancer.pick({ clientIp: request.clientIp })
+    if (!instance) throw new NoInstance(name)
+    const started = performance.now()
+    let ok = false
+    let outcome = 'error'
+    try {
+      const res = await pools.get(instance.id)!.request({
+        method: request.method as 'GET',
+        path: request.path,
+        headers: request.headers,
+        body: request.body ?? null,
+        signal,
+      })
+      const body = Buffer.from(await res.body.arrayBuffer())
+      outcome = `${Math.floor(res.statusCode / 100)}xx`
+      ok = res.statusCode < 500
+      const answer: UpstreamAnswer = { status: res.statusCode, headers: responseHeaders(res.headers), body }
+      if (!ok) throw new UpstreamStatusError(name, answer)
+      return answer
+    } catch (err) {
+      if (signal.aborted) outcome = 'timeout'
+      throw err
+    } finally {
+      const ms = performance.now() - started
+      balancer.report(instance, { latencyMs: ms, ok })
+      outliers.report(instance.id, ok)
+      metrics.upstreamDuration.observe({ upstream: name, instance: instance.id, outcome }, ms / 1000)
+    }
+  }
+
+  /** The upstream's answer (any status), or a gateway error (503 shed/open/no instance, 504, 502). */
+  async function call(request: UpstreamRequest): Promise<UpstreamAnswer> {
+    const admission = await limiter.acquire(request.priority)
+    if (!admission.admitted) {
+      const err = new Overloaded(name, admission.reason)
+      err.retryAfterSeconds = 1
+      err.details = { reason: admission.reason, upstream: name }
+      throw err
+    }
+    const { permit } = admission
+    try {
+      const answer = await retryWithBudget((signal) => breaker.execute((s) => attempt(request, s), signal), {
+        budget,
+        idempotent: request.retryable,
+        maxAttempts: config.RETRY_MAX_ATTEMPTS,
+        timeoutMs: request.timeoutMs,
+        isRetryable: (e) => !isBrokenCircuitError(e) && !isNoInstance(e),
+        onRetry: () => metrics.retries.inc({ upstream: name }),
+        onGiveUp: (reason) => metrics.retryGiveUps.inc({ upstream: name, reason }),
+      })
+      permit.release()
+      return answer
+    } catch (err) {
+      if (err instanceof UpstreamStatusError) {
+        // The service's own 5xx (a problem+json) goes back to the client as it is; a 503 means it is
+        // overloaded, which the limit must hear as a drop.
+        permit.release(undefined, err.status === 503)
+        return err.answer
+      }
+      if (isDeadlineExceeded(err)) {
+        permit.release(undefined, true)
+        throw new UpstreamTimeout(name)
+      }
+      permit.ignore()
+      if (isBrokenCircuitError(err)) {
+        metrics.shed.inc({ upstream: name, priority: request.priority, reason: 'circuit_open' })
+        const open = new CircuitOpen(name)
+        open.retryAfterSeconds = Math.ceil(config.BREAKER_HALF_OPEN_AFTER_MS / 1000)
+        open.details = { reason: 'circuit_open', upstream: name }
+        throw open
+      }
+      if (isNoInstance(err)) {
+        metrics.shed.inc({ upstream: name, priority: request.priority, reason: 'no_instance' })
+        const none = err as InstanceType<typeof NoInstance>
+        none.retryAfterSeconds = 1
+        throw none
+      }
+      log.warn({ upstream: name, err }, 'upstream unreachable')
+      throw new UpstreamUnavailable(name)
+    }
+  }
+
+  // Active health checks: GET /health/ready on every instance; `unhealthy` failures in a row eject it,
+  // `healthy` passes bring it back (and end an outlier ejection early, as Envoy does by default).
+  const streaks = new Map(instances.map((i) => [i.id, { fails: 0, passes: 0 }]))
+  async function checkHealth(): Promise<void> {
+    await Promise.all(
+      instances.map(async (i) => {
+        let healthy = false
+        try {
+          const res = await pools.get(i.id)!.request({ method: 'GET', path: '/health/ready', signal: AbortSignal.timeout(config.HEALTH_CHECK_TIMEOUT_MS) })
+          await res.body.dump()
+          healthy = res.statusCode === 200
+        } catch {
+          // refused, reset or timed out: unhealthy
+        }
+        const s = streaks.get(i.id)!
+        if (healthy) {
+          s.fails = 0
+          s.passes++
+          if (s.passes >= config.HEALTH_HEALTHY_THRESHOLD) {
+            if (healthDown.delete(i.id)) {
+              sync(i.id)
+              metrics.failbacks.inc({ upstream: name, instance: i.id, source: 'health_check' })
+              log.info({ upstream: name, instance: i.id }, 'instance healthy again: failback')
+            }
+            if (outlierDown.has(i.id)) outliers.restore(i.id)
+          }
+        } else {
+          s.passes = 0
+          s.fails++
+          if (s.fails >= config.HEALTH_UNHEALTHY_THRESHOLD && !healthDown.has(i.id)) {
+            healthDown.add(i.id)
+            sync(i.id)
+            metrics.ejections.inc({ upstream: name, instance: i.id, source: 'health_check' })
+            log.warn({ upstream: name, instance: i.id }, 'instance failed its health checks: ejected')
+          }
+        }
+      }),
+    )
+    outliers.sweep()
+  }
+
+  let timer: NodeJS.Timeout | undefined
+  let checking = false
+  return {
+    name,
+    call,
+    checkHealth,
+    startHealthChecks(intervalMs: number) {
+      if (intervalMs <= 0 || timer) return
+      timer = setInterval(() => {
+        if (checking) return
+        checking = true
+        checkHealth().finally(() => (checking = false))
+      }, intervalMs)
+      timer.unref()
+    },
+    snapshot() {
+      return {
+        balancing: balancer.algorithm,
+        breaker: breaker.state,
+        limit: limiter.snapshot(),
+        retryBudget: budget.balance,
+        instances: instances.map((i) => ({ id: i.id, url: i.url, available: balancer.isAvailable(i.id), healthCheckEjected: healthDown.has(i.id), outlierEjected: outlierDown.has(i.id), inflight: balancer.inflight(i.id) })),
+      }
+    },
+    async close() {
+      if (timer) clearInterval(timer)
+      limiter.close()
+      await Promise.all([...pools.values()].map((p) => p.close().catch(() => p.destroy())))
+    },
+  }
+}
+export type Upstream = ReturnType<typeof createUpstream>

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from './helpers.ts'
+
+describe('routing to the upstream named by the route table', () => {
+  let gw: Gateway
+  let order: TestUpstream
+  let catalog: TestUpstream
+  let inventory: TestUpstream
+  before(async () => {
+    ;[order, catalog, inventory] = await Promise.all([startUpstream('order-1'), startUpstream('catalog-1'), startUpstream('inventory-1')])
+    gw = await startGateway('routing', { upstreams: { order: [order.url], catalog: [catalog.url], inventory: [inventory.url] } })
+  })
+  after(async () => {
+    await gw.close()
+    await Promise.all([order.kill(), catalog.kill(), inventory.kill()])
+  })
+
+  test('GET /products/:id goes to catalog, GET /sales to inventory, with path and query unchanged', async () => {
+    const p = await gw.request({ method: 'GET', url: '/products/p-1' })
+    assert.equal(p.statusCode, 200)
+    assert.equal(p.json().instance, 'catalog-1')
+    const s = await gw.request({ method: 'GET', url: '/sales?status=active' })
+    assert.equal(s.statusCode, 200)
+    assert.deepEqual(s.json(), { instance: 'inventory-1', method: 'GET', url: '/sales?status=active' })
+    assert.equal(order.total(), 0)
+  })
+
+  test('POST /orders reaches the order service with the body, the bearer token and the idempotency key, and without a client-supplied x-user-id', async () => {
+    const token = await gw.buyerToken('alice')
+    const res = await gw.request({
+      method: 'POST',
+      url: '/orders',
+      token,
+      headers: { 'idempotency-key': 'k-1', 'x-user-id': 'mallory' },
+      payload: { sku: 'SKU-1', qty: 1 },
+    })
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.json().instance, 'order-1')
+    const seen = order.last()!
+    assert.deepEqual(JSON.parse(seen.body), { sku: 'SKU-1', qty: 1 })
+    assert.equal(seen.headers.authorization, `Bearer ${token}`)
+    assert.equal(seen.headers['idempotency-key'], 'k-1')
+    assert.equal(seen.headers['x-user-id'], undefined)
+    assert.ok(seen.headers['x-request-id'])
+  })
+
+  test('an upstream 4xx problem comes back to the client as it is', async () => {
+    catalog.setHandler((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/problem+json' })
+      res.end(JSON.stringify({ code: 'CATALOG_ERR_UNKNOWN_PRODUCT', status: 404 }))
+    })
+    const res = await gw.request({ method: 'GET', url: '/products/nope' })
+    assert.equal(res.statusCode, 404)
+    assert.equal(res.json().code, 'CATALOG_ERR_UNKNOWN_PRODUCT')
+    assert.match(String(res.headers['content-type']), /problem\+json/)
+  })
+})
+
+describe('balancing across two instances', () => {
+  let gw: Gateway
+  let a: TestUpstream
+  let b: TestUpstream
+  before(async () => {
+    ;[a, b] = await Promise.all([startUpstream('catalog-a'), startUpstream('catalog-b')])
+    gw = await startGateway('balancing', {
+      upstreams: { catalog: [a.url, b.url] },
+      balancing: { catalog: 'round-robin' },
+      env: { HEALTH_CHECK_INTERVAL_MS: '50', HEALTH_UNHEALTHY_THRESHOLD: '2', HEALTH_HEALTHY_THRESHOLD: '1' },
+    })
+  })
+  after(async () => {
+    await gw.close()
+    await Promise.all([a.kill(), b.kill()])
+  })
+
+  const catalogSnapshot = () => (gw.app.gateway.upstreams.get('catalog')!.snapshot().instances)
+  const available = (u: TestUpstream) => catalogSnapshot().find((i) => i.url === u.url)!.available
+
+  test('round-robin sends the same number of requests to each instance', async () => {
+    a.hits.clear()
+    b.hits.clear()
+    for (let i = 0; i < 10; i++) assert.equal((await gw.request({ method: 'GET', url: '/products/p-1' })).statusCode, 200)
+    assert.equal(a.total(), 5)
+    assert.equal(b.total(), 5)
+  })
+
+  test('when an instance dies, GETs fail over to the other and it is ejected; when it comes back it gets traffic again', async () => {
+    await b.kill()
+    for (let i = 0; i < 10; i++) {
+      const res = await gw.request({ method: 'GET', url: '/products/p-2' })
+      assert.equal(res.statusCode, 200, 'a retry on the other instance answers')
+      assert.equal(res.json().instance, 'catalog-a')
+    }
+    await waitFor(() => !available(b), 'the dead instance to be ejected')
+    assert.ok((await gw.metric('gateway_instance_ejections_total', { instance: new URL(b.url).host })) >= 1)
+
+    await b.revive()
+    await waitFor(() => available(b), 'the revived instance to fail back')
+    b.hits.clear()
+    for (let i = 0; i < 10; i++) assert.equal((await gw.request({ method: 'GET', url: '/products/p-3' })).statusCode, 200)
+    assert.ok(b.total() > 0, 'the revived instance gets requests again')
+  })
+
+  test('an instance whose /health/ready fails is taken out of rotation by the active health check, and put back when it passes', async () => {
+    await waitFor(() => available(a) && available(b), 'both instances available')
+    a.setHealthy(false)
+    await waitFor(() => !available(a), 'health check ejection of instance a')
+    a.hits.clear()
+    b.hits.clear()
+    for (let i = 0; i < 6; i++) assert.equal((await gw.request({ method: 'GET', url: '/products/p-4' })).statusCode, 200)
+    assert.equal(a.total(), 0, 'no request reaches the ejected instance')
+    assert.equal(b.total(), 6)
+    assert.equal(await gw.metric('gateway_instance_available', { instance: new URL(a.url).host }), 0)
+
+    a.setHealthy(true)
+    await waitFor(() => available(a), 'instance a back after passing its health check')
+    a.hits.clear()
+    for (let i = 0; i < 6; i++) await gw.request({ method: 'GET', url: '/products/p-5' })
+    assert.equal(a.total(), 3)
+  })
+})
