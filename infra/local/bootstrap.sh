@@ -95,7 +95,7 @@ go_tool() {
     return
   fi
   have go || die "Go is missing, so $name cannot be built" "install Go >= 1.24 from your distribution or machine image, then run make deps again"
-  say "building $name $version with go install (first time only; k6 takes about 4 minutes on 2 cores)"
+  say "building $name $version with go install (first time only: a few minutes on 2 cores)"
   local gobin="$TOOLS_DIR/gobin.partial"
   rm -rf "$gobin"
   GOBIN="$gobin" go install "$module@$version" ||

@@ -119,7 +119,10 @@ export interface TestTopics<K extends string> {
 export async function createTestTopics<K extends string>(label: string, defs: Readonly<Record<K, TopicDefinition>>): Promise<TestTopics<K>> {
   const infra = await getInfra()
   const suffix = uniqueSuffix()
-  const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: `test-${label}` })
+  // Fresh topics answer "leader not available" for a moment; the client retries that, so only errors are shown.
+  const quiet = () => {}
+  const logger = { debug: quiet, info: quiet, warn: quiet, error: (obj: object, msg: string) => console.error(`[kafka] ${msg}`, obj) }
+  const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: `test-${label}`, logger })
   const names = {} as Record<K, string>
   const unique: TopicDefinition[] = []
   for (const key of Object.keys(defs) as K[]) {
