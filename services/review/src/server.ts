@@ -1,0 +1,42 @@
+/**
+ * The review API process: the only place that reads the environment, makes clients, migrates, listens
+ * and shuts down gracefully. The projector runs as its own process (src/projector.ts).
+ */
+import { Redis } from 'ioredis'
+import { createTokenVerifier } from '@flashsale/auth'
+import { parseList } from '@flashsale/config'
+import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
+import { createLogger } from '@flashsale/logging'
+import { createProcessMetrics } from '@flashsale/metrics'
+import { startServer } from '@flashsale/service-defaults'
+import { buildApp } from './app.ts'
+import { readConfig } from './config.ts'
+import { migrateReview } from './store/migrations.ts'
+
+const config = readConfig(process.env)
+const { logger, flush } = createLogger({ service: 'review', level: config.LOG_LEVEL })
+const metrics = createProcessMetrics({ service: 'review' })
+
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableAutoPipelining: true, connectionName: 'review' })
+const subscriber = redis.duplicate({ connectionName: 'review-invalidations' })
+for (const r of [redis, subscriber]) r.on('error', (err) => logger.warn({ err }, 'redis connection error'))
+
+const db = createDatabase({
+  primaryUrl: config.PG_PRIMARY_URL,
+  replicaUrls: parseList(config.PG_REPLICA_URLS),
+  recentWrites: createRedisRecentWrites(redis, { windowMs: config.READ_YOUR_WRITES_MS }),
+  registry: metrics.registry,
+  poolOptions: { name: 'review' },
+})
+for (const m of await migrateReview(db.primary)) logger.info({ migration: m.file }, 'migration applied')
+
+const verifier = await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK))
+const app = await buildApp(config, { logger, metrics, db, redis, subscriber, verifier })
+app.addHook('onClose', async () => {
+  subscriber.disconnect()
+  redis.disconnect()
+  await db.close()
+  metrics.stop()
+})
+
+await startServer(app, { host: config.HOST, port: config.PORT, drainDelayMs: config.SHUTDOWN_DRAIN_MS, afterClose: flush })
