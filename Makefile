@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo test deps infra-up infra-down infra-status infra-logs infra-clean lint typecheck check bench-worker bench-report
+.PHONY: help demo test deps infra-up infra-down infra-status infra-logs infra-clean lint typecheck check bench-worker bench-gateway bench-report
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,11 @@ check: lint typecheck test ## lint, typecheck and test: what a pull request must
 
 bench-worker: deps ## benchmark: worker persistence, batched vs one transaction per order (ratio to bench/results/)
 	@infra/local/with-stack.sh node --env-file=.local/stack.env bench/worker-batching.ts
+	@node bench/report.ts
+
+bench-gateway: deps ## benchmark: gateway throughput / direct, and nginx as a plain proxy (installs nginx-light)
+	@infra/local/bootstrap.sh nginx
+	@infra/local/with-stack.sh node --env-file=.local/stack.env bench/gateway-overhead.ts
 	@node bench/report.ts
 
 bench-report: ## regenerate docs/benchmarks.md and its charts from bench/results/

@@ -11,7 +11,8 @@ interface Result {
   readonly date: string
   readonly ratio: number
   readonly goal: number
-  readonly ordersPerSecond: Readonly<Record<string, number>>
+  readonly unit: string
+  readonly throughput: Readonly<Record<string, number>>
   readonly machine?: string
   readonly orders?: number
   readonly batchSize?: number
@@ -64,11 +65,12 @@ shared 2-core machines are noisy and are shown only to make the ratio readable.
 `
 for (const r of results) md += `| ${r.case} | ${r.ratio}× | ≥ ${r.goal}× | ${r.ratio >= r.goal ? 'meets the goal' : 'below the goal'} | ${r.date.slice(0, 10)} |\n`
 for (const r of results) {
-  const bars = Object.entries(r.ordersPerSecond) as [string, number][]
-  writeFileSync(join(chartsDir, `${r.case}.svg`), barChart(`${r.case}: orders/s (median of ${r.rounds ?? '?'} rounds)`, bars))
+  const bars = Object.entries(r.throughput) as [string, number][]
+  writeFileSync(join(chartsDir, `${r.case}.svg`), barChart(`${r.case}: ${r.unit} (median of ${r.rounds ?? '?'} rounds)`, bars))
   md += `\n## ${r.case}\n\n![${r.case}](benchmarks/${r.case}.svg)\n\n`
-  md += `${bars.map(([k, v]) => `- ${k}: ${v.toLocaleString('en-US')} orders/s`).join('\n')}\n- ratio: **${r.ratio}×** (goal ≥ ${r.goal}×)\n`
-  if (r.orders) md += `- ${r.orders} orders per arm${r.batchSize ? `, batches of ${r.batchSize}` : ''}; ${r.machine ?? ''}\n`
+  md += `${bars.map(([k, v]) => `- ${k}: ${v.toLocaleString('en-US')} ${r.unit}`).join('\n')}\n- ratio: **${r.ratio}×** (goal ≥ ${r.goal}×)\n`
+  if (r.orders) md += `- ${r.orders} orders per arm${r.batchSize ? `, batches of ${r.batchSize}` : ''}\n`
+  if (r.machine) md += `- ${r.machine}\n`
 }
 writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md)
 console.log(`docs/benchmarks.md: ${results.length} case(s)`)

@@ -84,7 +84,8 @@ try {
     orders: ORDERS,
     batchSize: BATCH,
     rounds: ROUNDS,
-    ordersPerSecond: { batched: Math.round(median(batched)), oneTransactionPerOrder: Math.round(median(single)) },
+    unit: 'orders/s',
+    throughput: { batched: Math.round(median(batched)), oneTransactionPerOrder: Math.round(median(single)) },
     samples: { batched: batched.map(Math.round), oneTransactionPerOrder: single.map(Math.round) },
     ratio: Math.round((median(batched) / median(single)) * 10) / 10,
     goal: 20,
@@ -93,7 +94,7 @@ try {
   const dir = join(import.meta.dirname, 'results')
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'worker-batching.json'), `${JSON.stringify(result, null, 2)}\n`)
-  console.log(`batched (${BATCH}/tx): ${result.ordersPerSecond.batched} orders/s; one tx per order: ${result.ordersPerSecond.oneTransactionPerOrder} orders/s; ratio ${result.ratio}x (goal >= 20x)`)
+  console.log(`batched (${BATCH}/tx): ${result.throughput.batched} orders/s; one tx per order: ${result.throughput.oneTransactionPerOrder} orders/s; ratio ${result.ratio}x (goal >= 20x)`)
 } finally {
   await pool.end()
   await testDb.cleanup()

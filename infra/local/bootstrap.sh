@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make deps`: installs what the project needs on a bare machine of this kind, idempotently.
 # Each step is skipped when already satisfied; each failure says what is missing and how to get it.
-# Usage: infra/local/bootstrap.sh [node|npm|servers|kafka|gotools]...   (default: all, in that order)
+# Usage: infra/local/bootstrap.sh [node|npm|servers|kafka|gotools|nginx]...   (default: all but nginx, in that order)
 source "$(dirname "$0")/lib.sh"
 
 BIN_DIR="$TOOLS_DIR/bin"
@@ -113,10 +113,17 @@ step_gotools() {
   go_tool toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server "$TOXIPROXY_VERSION"
 }
 
+# Only for the gateway benchmark (make bench-gateway), not part of the default steps.
+step_nginx() {
+  if [ -x /usr/sbin/nginx ]; then ok "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's#.*/##')"; return; fi
+  apt_install nginx-light
+  ok "nginx installed (the benchmark runs its own instance; no system daemon was started)"
+}
+
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(node npm servers kafka gotools)
 say "bootstrap: ${steps[*]}"
 for s in "${steps[@]}"; do
-  declare -F "step_$s" >/dev/null || die "unknown bootstrap step '$s'" "use one of: node npm servers kafka gotools"
+  declare -F "step_$s" >/dev/null || die "unknown bootstrap step '$s'" "use one of: node npm servers kafka gotools nginx"
   "step_$s"
 done
