@@ -1,7 +1,8 @@
 /**
  * A thin runner over `node --test`: finds every test file of every workspace, runs the ordinary ones in
  * parallel (each file is its own process with its own database, Redis prefix and topics), then runs the
- * `*.serial.test.ts` files one at a time, because they change shared servers (pause a replica's replay).
+ * `*.serial.test.ts` files one at a time: those change shared servers (pause a replica's replay) or need
+ * the machine to themselves (the order path's thousand-request invariant races on 2 cores).
  * Usage: node scripts/run-tests.ts [path-prefix ...]   e.g. node scripts/run-tests.ts packages/db
  * Loads .local/stack.env when present (written by `make infra-up`).
  */
@@ -39,6 +40,6 @@ function run(label: string, list: string[], concurrency: number): number {
 
 // I/O-bound suites: more files in flight than cores.
 const a = run('parallel suites', parallel, Math.max(4, availableParallelism() * 2))
-const b = run('serial suites (change shared servers)', serial, 1)
+const b = run('serial suites (shared servers changed, or the machine needed whole)', serial, 1)
 console.log(`\n── tests ${a === 0 && b === 0 ? 'PASSED' : 'FAILED'} (parallel exit ${a}, serial exit ${b})`)
 process.exit(a === 0 && b === 0 ? 0 : 1)

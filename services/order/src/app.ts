@@ -12,9 +12,16 @@ import type { ProcessMetrics } from '@flashsale/metrics'
 import { sleep } from '@flashsale/resilience'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import type { InventoryClient } from './clients/inventory-client.ts'
+import { createOrderEventsPublisher } from './clients/order-events.ts'
 import { createOrderQueue } from './clients/order-queue.ts'
 import type { Config } from './config.ts'
+import type { DeadLetterTooling } from './dead-letter-tooling.ts'
+import { adminDlqRoutes } from './routes/admin-dlq.ts'
+import { historyRoutes } from './routes/history.ts'
 import { orderRoutes } from './routes/orders.ts'
+import { paymentRoutes } from './routes/payments.ts'
+import { createOrderEffects } from './sweeper.ts'
+import { createOrderLifecycleStore } from './store/order-lifecycle-store.ts'
 import { createOrdersReader } from './store/orders-store.ts'
 import { createIdempotencyStore, createStatusCache } from './store/redis-stores.ts'
 
@@ -28,6 +35,8 @@ export interface AppDeps {
   readonly inventory: InventoryClient
   /** Topic override, for tests on uniquely named topics. */
   readonly ordersRequestedTopic?: string
+  /** The DLQ tooling behind /admin/dlq (absent: those routes are not served). */
+  readonly dlq?: DeadLetterTooling
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
@@ -60,5 +69,22 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
     get: { statusCache, orders: createOrdersReader(deps.db) },
   })
+
+  const lifecycle = createOrderLifecycleStore(deps.db)
+  await app.register(paymentRoutes, {
+    pay: {
+      payments: lifecycle,
+      statusCache,
+      // The gate's confirm is an admin step: the API makes it with the service credential, like the worker.
+      effects: createOrderEffects(deps.db, {
+        steps: deps.inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN),
+        statusCache,
+        publish: createOrderEventsPublisher(deps.producer, { topic: config.ORDERS_EVENTS_TOPIC }),
+      }),
+      newPaymentReference: () => `sim_${uuidv7()}`,
+    },
+  })
+  await app.register(historyRoutes, { history: { history: lifecycle } })
+  if (deps.dlq) await app.register(adminDlqRoutes, { dlq: deps.dlq })
   return app
 }

@@ -14,6 +14,7 @@ import { startServer } from '@flashsale/service-defaults'
 import { buildApp } from './app.ts'
 import { createInventoryClient } from './clients/inventory-client.ts'
 import { readConfig } from './config.ts'
+import { createDeadLetterTooling } from './dead-letter-tooling.ts'
 import { migrateOrders } from './store/migrations.ts'
 
 const config = readConfig(process.env)
@@ -43,7 +44,15 @@ const inventory = createInventoryClient({
 })
 const verifier = await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK))
 
-const app = await buildApp(config, { logger, metrics, verifier, redis, db, producer, inventory })
+const dlq = createDeadLetterTooling({
+  kafka,
+  producer,
+  db,
+  dlqTopic: config.ORDERS_DLQ_TOPIC,
+  requestedTopic: config.ORDERS_REQUESTED_TOPIC,
+  ...(config.INVENTORY_SERVICE_TOKEN ? { gate: inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN) } : {}),
+})
+const app = await buildApp(config, { logger, metrics, verifier, redis, db, producer, inventory, ordersRequestedTopic: config.ORDERS_REQUESTED_TOPIC, dlq })
 app.addHook('onClose', async () => {
   await Promise.allSettled([producer.close(), inventory.close(), db.close()])
   redis.disconnect()

@@ -9,14 +9,17 @@ import { parseList } from '@flashsale/config'
 import { createDatabase, isConnectionError, withTransaction } from '@flashsale/db'
 import { createKafka } from '@flashsale/kafka'
 import { createLogger } from '@flashsale/logging'
-import { Counter, Histogram, createProcessMetrics } from '@flashsale/metrics'
+import { createProcessMetrics } from '@flashsale/metrics'
 import { isBrokenCircuitError } from '@flashsale/resilience'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import Fastify from 'fastify'
 import { GateUnavailableError, createInventoryClient } from './clients/inventory-client.ts'
 import { createOrderEventsPublisher } from './clients/order-events.ts'
 import { readConfig } from './config.ts'
+import { createDeadLetterTooling } from './dead-letter-tooling.ts'
 import { createOrderBatchHandler } from './handle-order-batch.ts'
+import { createOrderEffects, createSweepDeps, startSweeper } from './sweeper.ts'
+import { createWorkerMetrics } from './worker-metrics.ts'
 import { persistBatch } from './store/orders-store.ts'
 import { createStatusCache } from './store/redis-stores.ts'
 
@@ -28,10 +31,6 @@ if (!config.INVENTORY_SERVICE_TOKEN) {
   process.exit(1)
 }
 const metrics = createProcessMetrics({ service: 'order-worker' })
-const batchSize = new Histogram({ name: 'order_worker_batch_size', help: 'Orders per persisted batch', buckets: [1, 5, 10, 50, 100, 250, 500, 1000], registers: [metrics.registry] })
-const persisted = new Counter({ name: 'order_worker_orders_total', help: 'Orders persisted by outcome', labelNames: ['status'] as const, registers: [metrics.registry] })
-const deadLettered = new Counter({ name: 'order_worker_dead_lettered_total', help: 'Messages sent to the DLQ, by error class', labelNames: ['error_class'] as const, registers: [metrics.registry] })
-const retries = new Counter({ name: 'order_worker_batch_retries_total', help: 'Batch retries, by reason', labelNames: ['reason'] as const, registers: [metrics.registry] })
 
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 })
 const db = createDatabase({ primaryUrl: config.PG_PRIMARY_URL, replicaUrls: [], registry: metrics.registry, poolOptions: { name: 'order-worker' } })
@@ -39,13 +38,18 @@ const kafka = createKafka({ brokers: parseList(config.KAFKA_BROKERS), clientId: 
 const producer = await kafka.createProducer()
 const inventory = createInventoryClient({ urls: parseList(config.INVENTORY_URLS), timeoutMs: Math.max(config.INVENTORY_TIMEOUT_MS, 2_000) })
 const shutdown = new AbortController()
+const dlq = createDeadLetterTooling({ kafka, producer, db, dlqTopic: config.ORDERS_DLQ_TOPIC, requestedTopic: config.ORDERS_REQUESTED_TOPIC })
+const { track, persisted, deadLettered, retries, swept } = createWorkerMetrics({ registry: metrics.registry, kafka, groupId: config.WORKER_GROUP_ID, topic: config.ORDERS_REQUESTED_TOPIC, dlqDepth: () => dlq.depth() })
+const steps = inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN)
+const statusCache = createStatusCache(redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
+const publish = createOrderEventsPublisher(producer, { topic: config.ORDERS_EVENTS_TOPIC })
 
 const handle = createOrderBatchHandler({
   deps: {
-    reservations: inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN),
+    reservations: steps,
     persist: (orders) => withTransaction(db.primary, (client) => persistBatch(client, orders)),
-    statusCache: createStatusCache(redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS }),
-    publish: createOrderEventsPublisher(producer, { topic: config.ORDERS_EVENTS_TOPIC }),
+    statusCache,
+    publish,
   },
   producer,
   dlqTopic: config.ORDERS_DLQ_TOPIC,
@@ -54,8 +58,7 @@ const handle = createOrderBatchHandler({
   isOutage: (err) => isConnectionError(err) || err instanceof GateUnavailableError || isBrokenCircuitError(err),
   signal: shutdown.signal,
   log: logger,
-  onPersisted: (summary, size) => {
-    batchSize.observe(size)
+  onPersisted: (summary) => {
     persisted.inc({ status: 'confirmed' }, summary.confirmed)
     persisted.inc({ status: 'rejected' }, summary.rejected)
   },
@@ -69,8 +72,24 @@ await ops.register(serviceDefaults, { metrics, readiness: { postgres: () => db.q
 await ops.listen({ host: config.HOST, port: config.WORKER_PORT })
 
 const consumer = await kafka.createConsumer({ groupId: config.WORKER_GROUP_ID, topics: [config.ORDERS_REQUESTED_TOPIC], fromBeginning: true })
-await consumer.run(handle)
+await consumer.run(track(handle))
 logger.info({ topic: config.ORDERS_REQUESTED_TOPIC, group: config.WORKER_GROUP_ID }, 'worker consuming')
+
+// The payment-timeout sweeper runs beside the consumer in every worker instance (SKIP LOCKED: safe).
+const sweeper =
+  config.SWEEPER_INTERVAL_MS > 0
+    ? startSweeper(
+        createSweepDeps(db, createOrderEffects(db, { steps, statusCache, publish }), { batchSize: config.SWEEPER_BATCH_SIZE, followUpAfterMs: config.SWEEPER_FOLLOW_UP_AFTER_MS, log: logger }),
+        {
+          intervalMs: config.SWEEPER_INTERVAL_MS,
+          onPass: ({ cancelled, followedUp }) => {
+            swept.inc({ outcome: 'cancelled' }, cancelled.length)
+            swept.inc({ outcome: 'followed_up' }, followedUp)
+          },
+          onError: (err) => logger.warn({ err }, 'sweeper pass failed; the next pass retries'),
+        },
+      )
+    : undefined
 
 let stopping = false
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -79,8 +98,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true
     logger.info({ signal }, 'worker stopping: finishing the batch in flight')
     // close() waits for the batch in flight and commits it; abort only stops retry sleeps.
-    void consumer
-      .close()
+    void Promise.all([consumer.close(), sweeper?.stop()])
       .finally(() => shutdown.abort(new Error('shutting down')))
       .then(() => Promise.allSettled([ops.close(), producer.close(), inventory.close(), db.close()]))
       .finally(() => {

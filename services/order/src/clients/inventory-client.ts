@@ -145,7 +145,7 @@ export function createInventoryClient({ urls, timeoutMs, connections = 64, onBre
     },
 
     reservationSteps(serviceToken) {
-      const step = async (name: 'claim' | 'commit', orderIds: readonly string[]) => {
+      const step = async (name: 'claim' | 'commit' | 'confirm', orderIds: readonly string[]) => {
         const outcomes = new Map<string, ClaimOutcome>()
         for (let i = 0; i < orderIds.length; i += STEP_BATCH) {
           const chunk = orderIds.slice(i, i + STEP_BATCH)
@@ -164,6 +164,7 @@ export function createInventoryClient({ urls, timeoutMs, connections = 64, onBre
       return {
         claim: (orderIds) => step('claim', orderIds),
         commit: async (orderIds) => void (await step('commit', orderIds)),
+        confirm: async (orderIds) => void (await step('confirm', orderIds)),
         async release(orderIds) {
           for (const orderId of orderIds) {
             let res

@@ -17,7 +17,9 @@ export interface ReservationSteps {
   claim(orderIds: readonly string[]): Promise<ReadonlyMap<string, ClaimOutcome>>
   /** committing → committed: the units are now counted in Postgres. */
   commit(orderIds: readonly string[]): Promise<void>
-  /** Gives back the units of claimed orders that Postgres refused (sold out, limit, duplicate). */
+  /** committed → confirmed: the order is paid, its reservation no longer expires (payment). */
+  confirm(orderIds: readonly string[]): Promise<void>
+  /** Gives back the units of orders Postgres refused (sold out, limit, duplicate) or cancelled (sweeper). */
   release(orderIds: readonly string[]): Promise<void>
 }
 

@@ -1,6 +1,9 @@
 /**
  * The invariants of DESIGN.md on the real stack: no oversell, no lost order, no duplicate, the per-user
  * limit under concurrency, and never a 202 for an order that is not queued.
+ * A `.serial` suite: the race pushes 2,000 concurrent requests through one small machine, and beside the
+ * other suites of this folder the CPU starvation made the stock gate answer 503 (fail closed) — a test of
+ * the machine, not of the order path. Alone, it tests the order path.
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
@@ -35,7 +38,7 @@ describe('invariants of the order path', () => {
       const byStatus = new Map<number, number>()
       for (const a of answers) byStatus.set(a.statusCode, (byStatus.get(a.statusCode) ?? 0) + 1)
       assert.equal(byStatus.get(202), 100, `answers by status: ${JSON.stringify([...byStatus])}`)
-      assert.ok(answers.every((a) => a.statusCode === 202 || a.statusCode === 409), 'only 202 or 409 (sold out, limit)')
+      assert.ok(answers.every((a) => a.statusCode === 202 || a.statusCode === 409), `only 202 or 409 (sold out, limit); others: ${JSON.stringify(answers.filter((a) => a.statusCode !== 202 && a.statusCode !== 409).slice(0, 3).map((a) => a.body))}`)
 
       await h.eventually(async () => (await h.orderRows(saleId)).length === 100, '100 orders persisted', 60_000)
       const rows = await h.orderRows(saleId)
@@ -125,7 +128,7 @@ describe('invariants of the order path', () => {
       answers.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => h.placeOrder(`killed-${i + j}`, { sku, qty: 1 })))))
     }
     const accepted = new Set(answers.filter((a) => a.statusCode === 202).map((a) => a.json().orderId as string))
-    assert.equal(accepted.size, 600)
+    assert.equal(accepted.size, 600, `not accepted: ${JSON.stringify(answers.filter((a) => a.statusCode !== 202).slice(0, 2).map((a) => a.body))}`)
 
     const groupId = `order-worker-kill-${randomUUID().slice(0, 8)}`
     const workerEnv = async () => ({ ...h.env, WORKER_GROUP_ID: groupId, WORKER_PORT: String(await freePort()), HOST: '127.0.0.1' })

@@ -1,0 +1,52 @@
+/**
+ * The payment-timeout sweeper as a loop (started by the worker process, src/worker.ts): one pass of
+ * domain/sweep-unpaid-orders.ts every `intervalMs`. Any number of loops may run (every worker instance
+ * runs one); SKIP LOCKED keeps them off each other's rows. createSweepDeps wires the pass to Postgres, the
+ * stock gate, Redis and Kafka, for the worker and for tests alike.
+ */
+import type { Database } from '@flashsale/db'
+import { sleep } from '@flashsale/resilience'
+import type { OrderEffectsDeps } from './domain/order-effects.ts'
+import type { ReservationSteps } from './domain/persist-orders.ts'
+import type { OrderStatusView, StatusCache } from './domain/ports.ts'
+import { sweepUnpaidOrders, type SweepDeps, type SweepSummary } from './domain/sweep-unpaid-orders.ts'
+import { createOrderLifecycleStore } from './store/order-lifecycle-store.ts'
+
+export function createOrderEffects(db: Database, { steps, statusCache, publish }: { steps: ReservationSteps; statusCache: StatusCache; publish: (orders: readonly OrderStatusView[]) => Promise<void> }): OrderEffectsDeps {
+  const store = createOrderLifecycleStore(db)
+  return { gate: steps, statusCache, publish, markDone: (ids) => store.markEffectsDone(ids) }
+}
+
+export function createSweepDeps(
+  db: Database,
+  effects: OrderEffectsDeps,
+  { batchSize = 200, maxBatchesPerPass = 50, followUpAfterMs = 30_000, log }: { batchSize?: number; maxBatchesPerPass?: number; followUpAfterMs?: number; log: SweepDeps['log'] },
+): SweepDeps {
+  return { store: createOrderLifecycleStore(db), effects, batchSize, maxBatchesPerPass, followUpAfterMs, log }
+}
+
+export interface SweeperLoop {
+  /** Stops after the pass in flight. */
+  stop(): Promise<void>
+}
+
+export function startSweeper(deps: SweepDeps, { intervalMs, onPass, onError }: { intervalMs: number; onPass?: (summary: SweepSummary) => void; onError?: (err: unknown) => void }): SweeperLoop {
+  const stopping = new AbortController()
+  const done = (async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        onPass?.(await sweepUnpaidOrders(deps))
+      } catch (err) {
+        // The database is down or the like: the next pass tries again; nothing is half done (one transaction).
+        onError?.(err)
+      }
+      await sleep(intervalMs, stopping.signal).catch(() => {})
+    }
+  })()
+  return {
+    async stop() {
+      stopping.abort(new Error('sweeper stopping'))
+      await done
+    },
+  }
+}
