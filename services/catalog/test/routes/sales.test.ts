@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
+import pg from 'pg'
 import { createInventoryClient } from '../../src/clients/inventory-client.ts'
-import { assertProblem, startHarness, type Harness } from '../helpers.ts'
+import { assertProblem, startHarness, waitFor, type Harness } from '../helpers.ts'
 
 describe('GET /sales/active', () => {
   let h: Harness
@@ -44,6 +45,18 @@ describe('GET /sales/active', () => {
       sales: createInventoryClient({ urls: [address], timeoutMs: 2_000 }),
     })
     await h.createProduct({ sku: 'SKU-A', name: 'The A', priceCents: 999 })
+    // Lookups by SKU read the replicas: wait until every replica has replayed the new product.
+    await Promise.all(
+      h.testDb.replicaUrls.map(async (url) => {
+        const replica = new pg.Client({ connectionString: url })
+        await replica.connect()
+        try {
+          await waitFor('the product on the replica', async () => (await replica.query("SELECT 1 FROM catalog.products WHERE sku = 'SKU-A'")).rowCount === 1)
+        } finally {
+          await replica.end()
+        }
+      }),
+    )
   })
   after(async () => {
     await h?.close()
