@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**', '**/src/bin/**', 'bench/**'],
+    files: ['scripts/**', 'tools/**', '**/src/bin/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },
 )

@@ -11,7 +11,7 @@ import { existsSync, globSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 
 const filters = process.argv.slice(2)
-const files = globSync(['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'])
+const files = globSync(['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts'])
   .filter((f) => filters.length === 0 || filters.some((p) => f.startsWith(p)))
   .sort()
 const serial = files.filter((f) => f.endsWith('.serial.test.ts'))

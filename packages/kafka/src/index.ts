@@ -11,5 +11,6 @@ export {
   type HandleOutcome,
   type RetryingHandlerOptions,
 } from './dlq.ts'
+export { readTopic, topicSize } from './read-topic.ts'
 export { ALL_TOPICS, TOPICS, type TopicDefinition } from './topics.ts'
 export { EVENT_HEADERS, InvalidEventError, ORDER_STATUSES, OrderRequestedV1, OrderStatusChangedV1, eventHeaders, parseEvent, type OrderRequested, type OrderStatus, type OrderStatusChanged } from './contracts.ts'

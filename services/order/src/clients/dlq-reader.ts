@@ -1,57 +1,10 @@
-/**
- * Reads a whole DLQ topic from the beginning, for the tooling. The Kafka interface of @flashsale/kafka
- * offers consumer groups only, so each read uses a fresh group that starts at the earliest offset and stops
- * once it has seen as many messages per partition as the topic held when the read began (the DLQ keeps
- * everything: retention -1, no compaction, so high − low is the count). The throwaway groups hold no
- * state anyone reads; the broker drops them after offsets.retention.minutes.
- */
-import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, KafkaClient } from '@flashsale/kafka'
+/** Reads a whole DLQ topic, for the tooling (the DLQ keeps everything: retention -1, no compaction). */
+import { readTopic, topicSize, type IncomingMessage, type KafkaClient } from '@flashsale/kafka'
 
 export function createDeadLetterReader(kafka: KafkaClient, topic: string, { timeoutMs = 30_000 } = {}) {
   return {
-    /** Messages in the topic now (per partition, high − low), without reading them. */
-    async size(): Promise<number> {
-      const lag = await kafka.consumerLag(`order-dlq-size-never-commits`, topic)
-      return [...lag.values()].reduce((a, b) => a + b, 0)
-    },
-
-    async readAll(): Promise<IncomingMessage[]> {
-      const groupId = `order-dlq-tool-${randomUUID()}`
-      const expected = new Map([...(await kafka.consumerLag(groupId, topic))].filter(([, n]) => n > 0))
-      if (expected.size === 0) return []
-      const seen = new Map<number, number>()
-      const out: IncomingMessage[] = []
-      const consumer = await kafka.createConsumer({ groupId, topics: [topic], fromBeginning: true })
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`reading ${topic} took longer than ${timeoutMs} ms`)), timeoutMs)
-          consumer
-            .run(async (batch) => {
-              out.push(...batch.messages)
-              seen.set(batch.partition, (seen.get(batch.partition) ?? 0) + batch.messages.length)
-              if ([...expected].every(([p, n]) => (seen.get(p) ?? 0) >= n)) {
-                clearTimeout(timer)
-                resolve()
-              }
-            })
-            .catch((err: unknown) => {
-              clearTimeout(timer)
-              reject(err instanceof Error ? err : new Error(String(err)))
-            })
-        })
-      } finally {
-        await consumer.close()
-      }
-      // Messages appended while reading are left for the next read; order: by partition, then offset.
-      const firsts = new Map<number, number>()
-      return out
-        .filter((m) => {
-          const n = (firsts.get(m.partition) ?? 0) + 1
-          firsts.set(m.partition, n)
-          return n <= (expected.get(m.partition) ?? 0)
-        })
-        .sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1))
-    },
+    /** Messages in the topic now, without reading them. */
+    size: (): Promise<number> => topicSize(kafka, topic),
+    readAll: (): Promise<IncomingMessage[]> => readTopic(kafka, topic, { timeoutMs, groupPrefix: 'order-dlq-tool' }),
   }
 }
