@@ -13,7 +13,7 @@ export const ConfigSchema = Type.Object({
   PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
   PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,
   REDIS_URL: stackEnv.REDIS_URL,
-  KAFKA_BROKERS: Type.String({ default: '127.0.0.1:9092', description: 'comma-separated Kafka bootstrap brokers (projector)' }),
+  KAFKA_BROKERS: Type.String({ default: '', description: 'comma-separated Kafka bootstrap brokers; required by the projector, unused by the API' }),
   ORDERS_EVENTS_TOPIC: Type.String({ default: 'orders.events', description: 'topic of order status changes the projector consumes' }),
   PROJECTOR_GROUP_ID: Type.String({ default: 'review-verified-purchases', description: 'Kafka consumer group of the projector' }),
   CATALOG_URLS: Type.String({ default: 'http://127.0.0.1:3001', description: 'comma-separated catalog instances: product id → SKU' }),

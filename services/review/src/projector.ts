@@ -16,6 +16,11 @@ import { migrateReview } from './store/migrations.ts'
 
 const config = readConfig(process.env)
 const { logger, flush } = createLogger({ service: 'review-projector', level: config.LOG_LEVEL })
+if (parseList(config.KAFKA_BROKERS).length === 0) {
+  logger.fatal('KAFKA_BROKERS is empty: set it to the Kafka bootstrap brokers (host:port, comma-separated), e.g. node --env-file=.local/stack.env')
+  flush()
+  process.exit(1)
+}
 const metrics = createProcessMetrics({ service: 'review-projector' })
 const db = createDatabase({ primaryUrl: config.PG_PRIMARY_URL, replicaUrls: [], registry: metrics.registry, poolOptions: { name: 'review-projector', max: 4 } })
 await migrateReview(db.primary)
