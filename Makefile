@@ -8,20 +8,29 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo test deps infra-up infra-down infra-status infra-logs infra-clean lint typecheck check bench-worker bench-gateway bench-report
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-report \
+	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-demo: deps ## bring the whole stack up and print its URLs (the flash-sale run lands with issue 6)
-	@infra/local/up.sh
-	@echo
-	@echo "The stack is up and stays up; make infra-status shows it, make infra-down stops it."
+demo: ## THE demo: stack up, seed, services (2x order and catalog), a k6 flash sale, verify, summary; leaves it up (DURATION=60s USERS=3000 HOT_UNITS=300)
+	@tools/demo/demo.sh
 
-test: deps ## all tests on real PostgreSQL, Redis, Kafka; starts (and then stops) the stack; ONLY=packages/db to narrow
+verify: ## check the invariants on the running stack: no oversell, nothing lost, no duplicates, Redis = Postgres, lag drained (WAIT=60)
+	@[ -f .local/stack.env ] || { echo "verify: the stack is not up (no .local/stack.env); run make infra-up or make demo" >&2; exit 2; }
+	@node --env-file=.local/stack.env tools/verify/src/bin/verify.ts --wait $(or $(WAIT),60) --json .local/demo/verify.json
+
+dlq: ## the order DLQ: list (default), or ARGS="show 0:12" / "replay 0:12" / "replay --all" / "discard 0:12"
+	@node --env-file=.local/stack.env --env-file=.local/auth.env services/order/src/bin/dlq.ts $(or $(ARGS),list)
+
+test: deps ## all tests on real PostgreSQL, Redis, Kafka, then a 20 s flash sale end to end + verify; starts (and stops) the stack; ONLY=packages/db to narrow (no e2e)
 	@start=$$(date +%s); status=0; \
-	infra/local/with-stack.sh node scripts/run-tests.ts $(ONLY) || status=$$?; \
+	infra/local/with-stack.sh bash -c 'node scripts/run-tests.ts $(ONLY) && { [ -n "$(ONLY)" ] || tools/demo/e2e-flash-sale.sh; }' || status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start ))s"; exit $$status
+
+test-e2e: deps ## only the end-to-end phase of make test: services up, a short k6 flash sale, verify (E2E_DURATION=20s)
+	@infra/local/with-stack.sh tools/demo/e2e-flash-sale.sh
 
 deps: ## install what is missing: Node 24, npm packages, PostgreSQL, Redis, Kafka, k6, Toxiproxy
 	@infra/local/bootstrap.sh
@@ -29,10 +38,19 @@ deps: ## install what is missing: Node 24, npm packages, PostgreSQL, Redis, Kafk
 infra-up: deps ## start PostgreSQL primary + 2 replicas, Redis, Kafka, Toxiproxy (idempotent)
 	@infra/local/up.sh
 
-infra-down: ## stop every process of the native stack (data is kept)
+services-up: infra-up ## start every service natively (2 catalog, 2 order API, worker, review, projector, gateway on :8080); idempotent
+	@infra/local/services-up.sh
+
+services-down: ## stop the services (SIGTERM, drain, then SIGKILL leftovers); the infrastructure stays up
+	@infra/local/services-down.sh
+
+down: ## stop everything: the services, then the infrastructure (data is kept)
 	@infra/local/down.sh
 
-infra-status: ## one line per part: up or down, lag, URL
+infra-down: ## stop every process of the native stack, the services first (data is kept)
+	@infra/local/down.sh
+
+infra-status: ## one line per part and per service: up or down, lag, URL
 	@infra/local/status.sh
 
 infra-logs: ## tail every server log (N=200 for more lines)
@@ -40,6 +58,25 @@ infra-logs: ## tail every server log (N=200 for more lines)
 
 infra-clean: infra-down ## stop the stack and delete its data
 	@source infra/local/lib.sh && rm -rf "$$STATE_DIR" "$$LOCAL_DIR/state" && echo "removed $$STATE_DIR"
+
+# k6 against the running stack (make services-up / make demo); knobs are env vars, e.g. DURATION=20s; see k6/README.md.
+load-flash-sale: ## k6: USERS buyers race for the hot SKU (SKU=, else HOT_SKU of .local/demo.env); DURATION=60s
+	@k6/run.sh flash-sale
+
+load-peak-2x: ## k6: the shop's mixed traffic at 2x CAPACITY_RPS for DURATION=3m
+	@k6/run.sh peak-2x
+
+load-overload: ## k6: 5x CAPACITY_RPS: fast 429/503, no 5xx, core still served
+	@k6/run.sh overload
+
+load-bots: ## k6: scalper bots hammer the sale while buyers buy; bots limited, buyers served
+	@k6/run.sh bots
+
+load-browse: ## k6: catalog- and review-heavy reads of the seeded catalog
+	@k6/run.sh browse
+
+load-soak: ## k6: long and low (DURATION=30m), with buyers who pay; not for CI
+	@k6/run.sh soak
 
 lint: deps ## eslint
 	@npx eslint .
@@ -60,3 +97,13 @@ bench-gateway: deps ## benchmark: gateway throughput / direct, and nginx as a pl
 
 bench-report: ## regenerate docs/benchmarks.md and its charts from bench/results/
 	@node bench/report.ts
+
+# ---------------------------------------------------------------- Docker stack and monitoring config (no Docker engine needed)
+.PHONY: compose-check prometheus-rules-check
+
+compose-check: ## validate docker-compose.yml, the Dockerfile, dashboards and alert metric names (no Docker needed; says what it could not run)
+	@infra/compose/check.sh
+	@infra/prometheus/check.sh
+
+prometheus-rules-check: ## promtool: Prometheus configs, alert rules and their unit tests (installs Debian's prometheus package for promtool)
+	@infra/prometheus/check.sh

@@ -14,6 +14,10 @@ stop_pid() { # PIDFILE NAME SECONDS
   ok "$name stopped"
 }
 
+# The services first (they drain, and the order worker finishes its batch while Kafka and Postgres are up),
+# so stopping the stack never leaves a service orphaned.
+"$ROOT/infra/local/services-down.sh" || warn "stopping the services failed; the stack is stopped anyway"
+
 say "stopping the native stack ($STATE_DIR)"
 [ -d "$STATE_DIR" ] || { ok "nothing to stop"; exit 0; }
 
@@ -21,7 +25,7 @@ for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)
   case "$name" in kafka | redis) continue ;; esac
-  stop_pid "$pidfile" "$name" 10 # toxiproxy, and services started by later scripts
+  stop_pid "$pidfile" "$name" 10 # toxiproxy, and anything else started beside the stack
 done
 stop_pid "$RUN_DIR/kafka.pid" kafka 60
 if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then

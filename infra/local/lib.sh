@@ -35,6 +35,21 @@ TOXIPROXY_PORT=${TOXIPROXY_PORT:-58474}
 
 KAFKA_LIBS="$TOOLS_DIR/kafka-$KAFKA_VERSION/libs"
 
+# The services, run natively on loopback by services-up.sh (make services-up / make demo). Instance i
+# (1-based) of a scaled service listens on its port + (i - 1) * INSTANCE_PORT_STEP: catalog 3001, 3101, ...
+GATEWAY_PORT=${GATEWAY_PORT:-8080}
+CATALOG_PORT=${CATALOG_PORT:-3001}
+CATALOG_INSTANCES=${CATALOG_INSTANCES:-2}
+INVENTORY_PORT=${INVENTORY_PORT:-3002}
+ORDER_PORT=${ORDER_PORT:-3003}
+ORDER_INSTANCES=${ORDER_INSTANCES:-2}
+ORDER_WORKER_PORT=${ORDER_WORKER_PORT:-3013}
+REVIEW_PORT=${REVIEW_PORT:-3004}
+REVIEW_PROJECTOR_PORT=${REVIEW_PROJECTOR_PORT:-3014}
+INSTANCE_PORT_STEP=${INSTANCE_PORT_STEP:-100}
+# Written by services-up.sh for scripts and k6: GATEWAY_URL, DEMO_ADMIN_SECRET, instance URLs.
+SERVICES_ENV="$LOCAL_DIR/services.env"
+
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
 warn() { printf '    \033[33m!!\033[0m %s\n' "$*" >&2; }
@@ -76,3 +91,32 @@ wait_for() {
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 pg_url() { printf 'postgres://postgres@127.0.0.1:%s/%s' "$1" "${2:-$PG_DATABASE}"; }
+
+# service_processes: the service processes of the native stack, in start order, one line each:
+# NAME PORT ENTRY (ENTRY relative to the checkout). Pid file $RUN_DIR/svc-NAME.pid, log $LOG_DIR/svc-NAME.log.
+service_processes() {
+  local i
+  echo "inventory $INVENTORY_PORT services/inventory/src/server.ts"
+  for ((i = 1; i <= CATALOG_INSTANCES; i++)); do echo "catalog-$i $((CATALOG_PORT + (i - 1) * INSTANCE_PORT_STEP)) services/catalog/src/server.ts"; done
+  for ((i = 1; i <= ORDER_INSTANCES; i++)); do echo "order-$i $((ORDER_PORT + (i - 1) * INSTANCE_PORT_STEP)) services/order/src/server.ts"; done
+  echo "order-worker $ORDER_WORKER_PORT services/order/src/worker.ts"
+  echo "review $REVIEW_PORT services/review/src/server.ts"
+  echo "review-projector $REVIEW_PROJECTOR_PORT services/review/src/projector.ts"
+  echo "gateway $GATEWAY_PORT services/gateway/src/server.ts"
+}
+
+# instance_urls PORT COUNT: the comma-separated URLs of COUNT instances starting at PORT.
+instance_urls() {
+  local i urls=""
+  for ((i = 0; i < $2; i++)); do urls="${urls:+$urls,}http://127.0.0.1:$(($1 + i * INSTANCE_PORT_STEP))"; done
+  printf '%s' "$urls"
+}
+
+# svc_alive PIDFILE: the pid in the file is alive and is still one of our service processes (not a
+# recycled pid of something else).
+svc_alive() {
+  local pid
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null && grep -qa 'services/.*/src/' "/proc/$pid/cmdline" 2>/dev/null
+}

@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 set +e
 
-line() { printf '  %-12s %-5s %s\n' "$1" "$2" "$3"; }
+line() { printf '  %-16s %-7s %s\n' "$1" "$2" "$3"; }
 up_down() { if "$@" >/dev/null 2>&1; then echo up; else echo down; fi; }
 pidof_file() { [ -f "$1" ] && printf 'pid %s' "$(head -n 1 "$1")" || printf 'pid -'; }
 psql_at() { "$(pg_bin)/psql" -X -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2" 2>/dev/null; }
@@ -22,6 +22,19 @@ line toxiproxy "$(up_down port_open "$TOXIPROXY_PORT")" "http://127.0.0.1:$TOXIP
 for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)
-  case "$name" in kafka | redis | toxiproxy) continue ;; esac
+  case "$name" in kafka | redis | toxiproxy | svc-*) continue ;; esac
   line "$name" "$(up_down pid_alive "$pidfile")" "pid $(cat "$pidfile")"
 done
+
+# The services (make services-up): up = its process runs and GET /health/ready answers 200; starting or
+# draining = it runs but is not ready; down = no process.
+say "services (make services-up; logs in $LOG_DIR/svc-*.log)"
+while read -r name port _; do
+  pidfile="$RUN_DIR/svc-$name.pid"
+  if svc_alive "$pidfile"; then
+    if curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$port/health/ready" 2>/dev/null; then state=up; else state=unready; fi
+    line "$name" "$state" "http://127.0.0.1:$port  pid $(cat "$pidfile")"
+  else
+    line "$name" down "http://127.0.0.1:$port"
+  fi
+done < <(service_processes)
