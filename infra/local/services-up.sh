@@ -73,9 +73,9 @@ launch() { # NAME
     "stop it (ss -ltnp | grep :$port) or move $name: $(port_var "$name")=... make services-up"
 
   # Per-process settings win over the env files (node --env-file never overrides the environment). Only the
-  # gateway keeps AUTH_JWT_PRIVATE_JWK (it signs demo tokens); every other process gets it blanked.
-  local -a env=(HOST=127.0.0.1 SHUTDOWN_DRAIN_MS="$DRAIN_MS")
-  [ "$name" = gateway ] || env+=(AUTH_JWT_PRIVATE_JWK=)
+  # gateway reads auth.env, for AUTH_JWT_PRIVATE_JWK (it signs demo tokens); stack.env has the public key only.
+  local -a env=(HOST=127.0.0.1 SHUTDOWN_DRAIN_MS="$DRAIN_MS") env_files=(--env-file="$STACK_ENV")
+  [ "$name" != gateway ] || env_files+=(--env-file="$AUTH_ENV")
   case "$name" in
   inventory) env+=(PORT="$port") ;;
   catalog-*) env+=(PORT="$port" INVENTORY_URLS="$INVENTORY_URL") ;;
@@ -92,7 +92,7 @@ launch() { # NAME
   printf '\n==== %s services-up: %s on :%s\n' "$(date -u +%FT%TZ)" "$name" "$port" >>"$log"
   # setsid: its own session, so a Ctrl-C in the terminal that ran make (or k6 after it) does not reach it.
   # Without job control the subshell is no process-group leader, so setsid, nohup and env all exec: $! is node.
-  (cd "$ROOT" && exec setsid nohup env "${env[@]}" node --env-file="$STACK_ENV" --env-file="$AUTH_ENV" "$entry" >>"$log" 2>&1 </dev/null) &
+  (cd "$ROOT" && exec setsid nohup env "${env[@]}" node "${env_files[@]}" "$entry" >>"$log" 2>&1 </dev/null) &
   echo $! >"$pidfile"
   STARTED+=("$name")
 }

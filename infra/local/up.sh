@@ -179,7 +179,9 @@ KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 TOXIPROXY_URL=http://127.0.0.1:$TOXIPROXY_PORT
 FLASHSALE_STATE_DIR=$STATE_DIR
 EOF
-cat "$AUTH_ENV" >>"$STACK_ENV.tmp"
+# Only the public key: every process reads this file; the private key stays in auth.env, for the gateway's
+# demo token endpoint and the scripts that mint tokens (issue-token, the demo's sales).
+grep '^AUTH_JWT_PUBLIC_JWK=' "$AUTH_ENV" >>"$STACK_ENV.tmp" || die "$AUTH_ENV has no AUTH_JWT_PUBLIC_JWK" "delete it and run make infra-up again"
 mv "$STACK_ENV.tmp" "$STACK_ENV"
 
 # Kafka is ready when its metadata answers and the topics from the one definition exist.

@@ -56,6 +56,11 @@ export function parseList(value: string | undefined): string[] {
     .filter((s) => s.length > 0)
 }
 
+/** LOG_LEVEL of every process: one of pino's levels, so a typo fails at boot naming the variable. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+// An enum rather than a union of literals: ajv then reports one problem, not one per level.
+export const logLevel = Type.Unsafe<(typeof LOG_LEVELS)[number]>({ type: 'string', enum: [...LOG_LEVELS], default: 'info', description: `pino level: ${LOG_LEVELS.join(', ')}` })
+
 /** Env vars shared by every service that talks to the stack; spread into a service's schema. */
 export const stackEnv = {
   PG_PRIMARY_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', description: 'PostgreSQL primary, for writes' }),

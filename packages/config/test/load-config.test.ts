@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ConfigError, Type, loadConfig, parseList, stackEnv } from '../src/index.ts'
+import { ConfigError, Type, loadConfig, logLevel, parseList, stackEnv } from '../src/index.ts'
 
 const schema = Type.Object({
   PORT: Type.Integer({ minimum: 1, maximum: 65_535, default: 3000, description: 'HTTP port' }),
@@ -64,6 +64,20 @@ describe('loadConfig', () => {
 
   it('treats an empty string as unset, so the default applies', () => {
     assert.equal(loadConfig(schema, { ...good, PORT: '' }).PORT, 3000)
+  })
+})
+
+describe('logLevel', () => {
+  const levels = Type.Object({ LOG_LEVEL: logLevel })
+  it('accepts pino\'s levels and defaults to info', () => {
+    assert.equal(loadConfig(levels, {}).LOG_LEVEL, 'info')
+    assert.equal(loadConfig(levels, { LOG_LEVEL: 'silent' }).LOG_LEVEL, 'silent')
+  })
+  it('refuses anything else with one problem that names the variable and the allowed levels', () => {
+    assert.throws(
+      () => loadConfig(levels, { LOG_LEVEL: 'verbose' }),
+      (err: unknown) => err instanceof ConfigError && err.problems.length === 1 && /LOG_LEVEL .*"verbose".*trace, debug, info, warn, error, fatal, silent/.test(err.problems[0] ?? ''),
+    )
   })
 })
 

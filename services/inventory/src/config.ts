@@ -2,12 +2,12 @@
  * The inventory service's environment, in one schema with defaults and descriptions. server.ts reads
  * process.env once through readConfig; nothing else looks at the environment.
  */
-import { Type, loadConfig, stackEnv, type Static } from '@flashsale/config'
+import { Type, loadConfig, logLevel, stackEnv, type Static } from '@flashsale/config'
 
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
   PORT: Type.Integer({ default: 3002, minimum: 0, maximum: 65535, description: 'port to listen on' }),
-  LOG_LEVEL: Type.String({ default: 'info', description: 'pino level' }),
+  LOG_LEVEL: logLevel,
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
   PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
   PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,

@@ -1,10 +1,10 @@
 /** Every environment variable of the order API and worker; read once at boot, failing on a bad one. */
-import { Type, loadConfig, stackEnv, type Static } from '@flashsale/config'
+import { Type, loadConfig, logLevel, stackEnv, type Static } from '@flashsale/config'
 
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', description: 'interface the API listens on' }),
   PORT: Type.Integer({ default: 3003, minimum: 0, maximum: 65_535, description: 'API port' }),
-  LOG_LEVEL: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+  LOG_LEVEL: logLevel,
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
   INVENTORY_URLS: Type.String({ default: 'http://127.0.0.1:3002', description: 'comma-separated inventory instances (the stock gate)' }),
   INVENTORY_TIMEOUT_MS: Type.Integer({ default: 500, minimum: 10, description: 'latency budget of one reservation call' }),

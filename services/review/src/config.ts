@@ -2,13 +2,13 @@
  * The review service's environment (API and projector), in one schema with defaults and descriptions.
  * server.ts and projector.ts read process.env once through readConfig; nothing else looks at it.
  */
-import { Type, loadConfig, stackEnv, type Static } from '@flashsale/config'
+import { Type, loadConfig, logLevel, stackEnv, type Static } from '@flashsale/config'
 
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
   PORT: Type.Integer({ default: 3004, minimum: 0, maximum: 65535, description: 'port of the API' }),
   PROJECTOR_PORT: Type.Integer({ default: 3014, minimum: 0, maximum: 65535, description: 'port of the projector process (health and /metrics only)' }),
-  LOG_LEVEL: Type.String({ default: 'info', description: 'pino level' }),
+  LOG_LEVEL: logLevel,
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
   PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
   PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,

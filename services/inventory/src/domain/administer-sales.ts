@@ -27,6 +27,9 @@ export async function createSale(ctx: InventoryContext, input: NewSale): Promise
     if (err instanceof SaleAlreadyExists) return { outcome: 'exists' }
     throw err
   }
+  // A window that has already begun makes an active sale now, not at the reconciler's next pass.
+  const state = stateForTime(sale, ctx.clock.now())
+  if (state !== sale.state) sale = (await ctx.sales.setState(sale.id, [sale.state], state)) ?? sale
   // Warm the gate now, not at the first buyer. If Redis cannot take it, the sale still exists and the
   // reconciler's next pass finds the gate missing and builds it.
   try {

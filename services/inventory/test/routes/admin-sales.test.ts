@@ -88,6 +88,21 @@ describe('POST /admin/sales', () => {
     assert.equal(gate.meta['limit'], '3')
   })
 
+  it('a sale whose window has already begun is created active, in Postgres and in the gate', async () => {
+    const id = uid('started')
+    const now = Date.now()
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/admin/sales',
+      headers: admin,
+      payload: { id, sku: 'SKU-10', totalUnits: 4, perUserLimit: 1, startsAt: new Date(now - 1_000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
+    })
+    assert.equal(res.statusCode, 201, res.body)
+    assert.equal(res.json().sale.state, 'active')
+    assert.equal((await h.db.query<{ state: string }>('SELECT state FROM inventory.sales WHERE id = $1', [id])).rows[0]?.state, 'active')
+    assert.equal((await h.gate(id)).meta['state'], 'active')
+  })
+
   const valid = { sku: 'S', totalUnits: 5, perUserLimit: 1, startsAt: '2030-01-01T00:00:00Z', endsAt: '2030-01-02T00:00:00Z' }
   const bad: { name: string; payload?: unknown; raw?: string; status: number; code?: string }[] = [
     { name: 'missing sku', payload: { ...valid, sku: undefined }, status: 400, code: 'VALIDATION_FAILED' },
