@@ -54,76 +54,269 @@ export interface GcraOptions extends RateLimitPolicy {
 }
 
 // All times in microseconds, so a fractional-millisecond T (1000 ms / 3) stays exact enough.
-// ARGV: T, tau, cost, now ('' = Redis TIME). Returns {limited, remaining, retry_after_us, reset_after_us, next_after_us}.
+// One script for everything (ADR 0022): a batch of requests, each a chain of keys (per-IP then per-user).
+// KEYS are all the subjects in order; ARGV[1] is now ('' = Redis TIME), ARGV[2] the number of requests,
+// then per request: its number of keys, then T, tau, cost per key. Each request's keys are checked in order
+// and its first refusal ends its chain (its later keys are not touched), exactly as separate checks one
+// after the other would; requests are taken in order. Returns, per request, the number of keys checked and
+// then {limited, remaining, retry_after_us, reset_after_us, next_after_us} per key checked.
 const GCRA_LUA = `
-local T = tonumber(ARGV[1])
-local tau = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
 local now
-if ARGV[4] == '' then
+if ARGV[1] == '' then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 else
-  now = tonumber(ARGV[4])
+  now = tonumber(ARGV[1])
 end
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local increment = T * cost
-local new_tat = tat + increment
-local allow_at = new_tat - tau
-local limited = 0
-local retry_after = 0
-local ttl
-if now < allow_at then
-  limited = 1
-  if increment <= tau then retry_after = allow_at - now else retry_after = -1 end
-  ttl = tat - now
-else
-  ttl = new_tat - now
-  if ttl > 0 then
-    redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(ttl / 1000))
+local out = {}
+local a = 3
+local k = 1
+for r = 1, tonumber(ARGV[2]) do
+  local nk = tonumber(ARGV[a])
+  a = a + 1
+  local countAt = #out + 1
+  out[countAt] = 0
+  local stopped = false
+  for i = 1, nk do
+    if not stopped then
+      local T = tonumber(ARGV[a])
+      local tau = tonumber(ARGV[a + 1])
+      local cost = tonumber(ARGV[a + 2])
+      local tat = tonumber(redis.call('GET', KEYS[k]) or now)
+      if tat < now then tat = now end
+      local increment = T * cost
+      local new_tat = tat + increment
+      local allow_at = new_tat - tau
+      local limited = 0
+      local retry_after = 0
+      local ttl
+      if now < allow_at then
+        limited = 1
+        if increment <= tau then retry_after = allow_at - now else retry_after = -1 end
+        ttl = tat - now
+      else
+        ttl = new_tat - now
+        if ttl > 0 then
+          redis.call('SET', KEYS[k], string.format('%.3f', new_tat), 'PX', math.ceil(ttl / 1000))
+        end
+      end
+      local remaining = 0
+      local next = tau - ttl
+      if next > -T then remaining = math.floor(next / T + 1e-9) end
+      local next_after = 0
+      if ttl > 0 then next_after = (remaining + 1) * T - next end
+      out[countAt] = out[countAt] + 1
+      out[#out + 1] = limited
+      out[#out + 1] = remaining
+      out[#out + 1] = math.ceil(retry_after)
+      out[#out + 1] = math.ceil(ttl)
+      out[#out + 1] = math.ceil(next_after)
+      if limited == 1 then stopped = true end
+    end
+    k = k + 1
+    a = a + 3
   end
 end
-local remaining = 0
-local next = tau - ttl
-if next > -T then remaining = math.floor(next / T + 1e-9) end
-local next_after = 0
-if ttl > 0 then next_after = (remaining + 1) * T - next end
-return { limited, remaining, math.ceil(retry_after), math.ceil(ttl), math.ceil(next_after) }
+return out
 `
 
-const COMMAND = 'flashsaleGcra'
+const COMMAND = 'flashsaleGcraBatch'
 
-type GcraCommand = (key: string, T: string, tau: string, cost: string, now: string) => Promise<[number, number, number, number, number]>
+// No fixed numberOfKeys: the first argument is the number of keys (ioredis still prefixes them).
+type GcraCommand = (numKeys: number, ...keysThenArgs: string[]) => Promise<number[]>
 
-export function createGcraLimiter(redis: Redis, options: GcraOptions): RateLimiter {
-  const { name, ratePerPeriod, periodMs, burst, keyPrefix = 'rl:', now } = options
+function gcraCommand(redis: Redis): GcraCommand {
+  // defineCommand: EVALSHA with a fallback to EVAL on NOSCRIPT, and KEYS get the client's keyPrefix.
+  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: GCRA_LUA })
+  return (redis as unknown as Record<typeof COMMAND, GcraCommand>)[COMMAND].bind(redis)
+}
+
+interface Compiled {
+  readonly policy: RateLimitPolicy
+  readonly emissionUs: number
+  readonly tauUs: number
+  readonly T: string
+  readonly tau: string
+}
+
+function compile(policy: RateLimitPolicy): Compiled {
+  const { name, ratePerPeriod, periodMs, burst } = policy
   if (!(ratePerPeriod > 0 && periodMs > 0)) throw new RangeError('ratePerPeriod and periodMs must be positive')
   if (!(Number.isInteger(burst) && burst >= 0)) throw new RangeError(`burst must be a non-negative integer, got ${burst}`)
   const emissionUs = (periodMs * 1000) / ratePerPeriod
   const tauUs = emissionUs * (burst + 1)
-  // defineCommand: EVALSHA with a fallback to EVAL on NOSCRIPT, and KEYS get the client's keyPrefix.
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: GCRA_LUA })
-  const run = (redis as unknown as Record<typeof COMMAND, GcraCommand>)[COMMAND].bind(redis)
-  const policy: RateLimitPolicy = { name, ratePerPeriod, periodMs, burst }
+  return { policy: { name, ratePerPeriod, periodMs, burst }, emissionUs, tauUs, T: String(emissionUs), tau: String(tauUs) }
+}
+
+function checkCost(cost: number): void {
+  if (!(Number.isInteger(cost) && cost >= 0)) throw new RangeError(`cost must be a non-negative integer, got ${cost}`)
+}
+
+function toResult(c: Compiled, out: readonly number[], at: number): RateLimitResult {
+  const [limited, remaining, retryUs, resetUs, nextUs] = [out[at]!, out[at + 1]!, out[at + 2]!, out[at + 3]!, out[at + 4]!]
+  const allowed = limited === 0
+  return {
+    allowed,
+    remaining,
+    // A cost larger than the whole burst can never be allowed: redis-cell answers -1; we say "after a full reset".
+    retryAfterMs: allowed ? 0 : retryUs < 0 ? Math.ceil(c.tauUs / 1000) : retryUs / 1000,
+    resetAfterMs: resetUs / 1000,
+    limit: c.policy.burst + 1,
+    nextAfterMs: nextUs / 1000,
+    source: 'redis',
+  }
+}
+
+export function createGcraLimiter(redis: Redis, options: GcraOptions): RateLimiter {
+  const { keyPrefix = 'rl:', now } = options
+  const c = compile(options)
+  const run = gcraCommand(redis)
+  return {
+    policy: c.policy,
+    async check(key, cost = 1) {
+      checkCost(cost)
+      const nowArg = now ? String(Math.round(now() * 1000)) : ''
+      const out = await run(1, `${keyPrefix}${c.policy.name}:${key}`, nowArg, '1', '1', c.T, c.tau, String(cost))
+      return toResult(c, out, 1)
+    },
+  }
+}
+
+/** One subject of a chain: its key and cost (default 1). */
+export interface RateLimitSubject {
+  readonly key: string
+  readonly cost?: number
+}
+
+/** The answer of one policy of a chain. */
+export interface RateLimitVerdict {
+  /** Position of the policy in the chain. */
+  readonly index: number
+  readonly policy: RateLimitPolicy
+  readonly result: RateLimitResult
+}
+
+/**
+ * Several policies checked for one request, in order, stopping at the first refusal (per-IP, then
+ * per-user). The verdicts are those of the policies checked: all allowed, or the last one refused.
+ */
+export interface RateLimitChain {
+  readonly policies: readonly RateLimitPolicy[]
+  /** `subjects[i]` is checked against `policies[i]`; an undefined subject skips its policy. */
+  check(subjects: ReadonlyArray<RateLimitSubject | undefined>): Promise<RateLimitVerdict[]>
+}
+
+export interface GcraChainOptions {
+  /** Prefix of the Redis keys, before the policy name and the subject. Default `rl:`. */
+  readonly keyPrefix?: string
+  /** Milliseconds since the epoch. Default: Redis TIME inside the script. */
+  readonly now?: () => number
+  /**
+   * Send the checks made in one event-loop turn as ONE script call (flushed by setImmediate), instead of
+   * one call per check. Each request's chain is still checked in order, atomically, against the shared
+   * state in Redis; a batch only shares the round trip (and is itself atomic). Costs at most one turn of
+   * latency. Default false.
+   */
+  readonly batch?: boolean
+}
+
+interface Prepared {
+  readonly used: Compiled[]
+  readonly indexes: number[]
+  readonly keys: string[]
+  readonly args: string[]
+}
+
+interface Waiting {
+  readonly prepared: Prepared
+  readonly resolve: (verdicts: RateLimitVerdict[]) => void
+  readonly reject: (error: unknown) => void
+}
+
+/**
+ * A chain of GCRA policies answered by ONE Redis script call per request: the same decisions, stored
+ * values and TTLs as `createGcraLimiter` per policy checked one after the other, but atomic (no request
+ * of another gateway slips between the two checks) and one round trip instead of one per policy.
+ */
+export function createGcraChain(redis: Redis, policies: readonly RateLimitPolicy[], options: GcraChainOptions = {}): RateLimitChain {
+  const { keyPrefix = 'rl:', now, batch = false } = options
+  const compiled = policies.map(compile)
+  const run = gcraCommand(redis)
+  const nowArg = () => (now ? String(Math.round(now() * 1000)) : '')
+
+  function prepare(subjects: ReadonlyArray<RateLimitSubject | undefined>): Prepared {
+    const prepared: Prepared = { used: [], indexes: [], keys: [], args: [] }
+    for (let i = 0; i < compiled.length; i++) {
+      const subject = subjects[i]
+      if (!subject) continue
+      const c = compiled[i]!
+      const cost = subject.cost ?? 1
+      checkCost(cost)
+      prepared.used.push(c)
+      prepared.indexes.push(i)
+      prepared.keys.push(`${keyPrefix}${c.policy.name}:${subject.key}`)
+      prepared.args.push(c.T, c.tau, String(cost))
+    }
+    return prepared
+  }
+
+  /** Runs the prepared requests in one script call; the verdicts of each, in order. */
+  async function runAll(requests: readonly Prepared[]): Promise<RateLimitVerdict[][]> {
+    const keys: string[] = []
+    const args: string[] = [nowArg(), String(requests.length)]
+    for (const r of requests) {
+      keys.push(...r.keys)
+      args.push(String(r.keys.length), ...r.args)
+    }
+    const out = await run(keys.length, ...keys, ...args)
+    let at = 0
+    return requests.map((r) => {
+      const checked = out[at++]!
+      const verdicts: RateLimitVerdict[] = []
+      for (let i = 0; i < checked; i++, at += 5) verdicts.push({ index: r.indexes[i]!, policy: r.used[i]!.policy, result: toResult(r.used[i]!, out, at) })
+      return verdicts
+    })
+  }
+
+  let queue: Waiting[] = []
+  const flush = () => {
+    const waiting = queue
+    queue = []
+    runAll(waiting.map((w) => w.prepared)).then(
+      (all) => waiting.forEach((w, i) => w.resolve(all[i]!)),
+      (error: unknown) => waiting.forEach((w) => w.reject(error)),
+    )
+  }
 
   return {
-    policy,
-    async check(key, cost = 1) {
-      if (!(Number.isInteger(cost) && cost >= 0)) throw new RangeError(`cost must be a non-negative integer, got ${cost}`)
-      const nowArg = now ? String(Math.round(now() * 1000)) : ''
-      const [limited, remaining, retryUs, resetUs, nextUs] = await run(`${keyPrefix}${name}:${key}`, String(emissionUs), String(tauUs), String(cost), nowArg)
-      const allowed = limited === 0
-      return {
-        allowed,
-        remaining,
-        // A cost larger than the whole burst can never be allowed: redis-cell answers -1; we say "after a full reset".
-        retryAfterMs: allowed ? 0 : retryUs < 0 ? Math.ceil(tauUs / 1000) : retryUs / 1000,
-        resetAfterMs: resetUs / 1000,
-        limit: burst + 1,
-        nextAfterMs: nextUs / 1000,
-        source: 'redis',
+    policies: compiled.map((c) => c.policy),
+    async check(subjects) {
+      const prepared = prepare(subjects)
+      if (prepared.used.length === 0) return []
+      if (!batch) return (await runAll([prepared]))[0]!
+      return new Promise<RateLimitVerdict[]>((resolve, reject) => {
+        if (queue.length === 0) setImmediate(flush)
+        queue.push({ prepared, resolve, reject })
+      })
+    },
+  }
+}
+
+/** A chain of any limiters checked one after the other (the local fallback of a GCRA chain). */
+export function chainOf(limiters: readonly RateLimiter[]): RateLimitChain {
+  return {
+    policies: limiters.map((l) => l.policy),
+    async check(subjects) {
+      const verdicts: RateLimitVerdict[] = []
+      for (let i = 0; i < limiters.length; i++) {
+        const subject = subjects[i]
+        if (!subject) continue
+        const limiter = limiters[i]!
+        const result = await limiter.check(subject.key, subject.cost ?? 1)
+        verdicts.push({ index: i, policy: limiter.policy, result })
+        if (!result.allowed) break
       }
+      return verdicts
     },
   }
 }

@@ -47,6 +47,18 @@ export {
   type RetryInfo,
   type RetryOptions,
 } from './retry-budget.ts'
-export { createGcraLimiter, type GcraOptions, type RateLimiter, type RateLimitPolicy, type RateLimitResult } from './gcra.ts'
+export {
+  chainOf,
+  createGcraChain,
+  createGcraLimiter,
+  type GcraChainOptions,
+  type GcraOptions,
+  type RateLimitChain,
+  type RateLimiter,
+  type RateLimitPolicy,
+  type RateLimitResult,
+  type RateLimitSubject,
+  type RateLimitVerdict,
+} from './gcra.ts'
 export { formatRateLimit, formatRateLimitPolicy, formatRetryAfter, rateLimitHeaders } from './rate-limit-headers.ts'
-export { createFallbackLimiter, createLocalLimiter, type FallbackLimiterOptions, type LocalLimiterOptions } from './local-limiter.ts'
+export { createFallbackChain, createFallbackLimiter, createLocalLimiter, type FallbackLimiterOptions, type LocalLimiterOptions } from './local-limiter.ts'

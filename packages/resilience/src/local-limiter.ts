@@ -4,7 +4,7 @@
  * Decision and consequences: docs/adr/0013-rate-limits-fail-open-to-a-local-limiter.md.
  */
 import { BrokenCircuitError, ConsecutiveBreaker, TaskCancelledError, TimeoutStrategy, circuitBreaker, handleAll, timeout, wrap } from 'cockatiel'
-import type { RateLimiter, RateLimitPolicy, RateLimitResult } from './gcra.ts'
+import type { RateLimitChain, RateLimiter, RateLimitPolicy } from './gcra.ts'
 
 export interface LocalLimiterOptions extends RateLimitPolicy {
   /** Subjects remembered; the least recently used is forgotten first (it comes back with a full bucket). Default 10,000. */
@@ -68,23 +68,37 @@ export interface FallbackLimiterOptions {
  * during an outage from paying the timeout: while it is open the local limiter answers at once.
  */
 export function createFallbackLimiter(primary: RateLimiter, local: RateLimiter, options: FallbackLimiterOptions = {}): RateLimiter {
-  const { timeoutMs = 50, retryPrimaryAfterMs = 1_000, onPrimaryError } = options
-  const policy = wrap(
-    circuitBreaker(handleAll, { halfOpenAfter: retryPrimaryAfterMs, breaker: new ConsecutiveBreaker(1) }),
-    timeout(timeoutMs, TimeoutStrategy.Aggressive),
-  )
+  const fallback = createFallback(options)
   return {
     policy: primary.policy,
-    async check(key, cost = 1): Promise<RateLimitResult> {
-      try {
-        return await policy.execute(() => primary.check(key, cost))
-      } catch (error) {
-        if (error instanceof RangeError) throw error // a bad argument, not an outage
-        if (!(error instanceof BrokenCircuitError)) {
-          onPrimaryError?.(error instanceof TaskCancelledError ? new Error(`rate-limit check took over ${timeoutMs} ms`, { cause: error }) : error)
-        }
-        return local.check(key, cost)
+    check: (key, cost = 1) => fallback(() => primary.check(key, cost), () => local.check(key, cost)),
+  }
+}
+
+/** The same for a chain of policies (one Redis script per request, ADR 0022): `local` answers while Redis is down. */
+export function createFallbackChain(primary: RateLimitChain, local: RateLimitChain, options: FallbackLimiterOptions = {}): RateLimitChain {
+  const fallback = createFallback(options)
+  return {
+    policies: primary.policies,
+    check: (subjects) => fallback(() => primary.check(subjects), () => local.check(subjects)),
+  }
+}
+
+function createFallback({ timeoutMs = 50, retryPrimaryAfterMs = 1_000, onPrimaryError }: FallbackLimiterOptions) {
+  const policy = wrap(
+    circuitBreaker(handleAll, { halfOpenAfter: retryPrimaryAfterMs, breaker: new ConsecutiveBreaker(1) }),
+    // No abort after the check returns: nothing is left to cancel, and the abort costs a DOMException per check.
+    timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
+  )
+  return async <T>(primary: () => Promise<T>, local: () => Promise<T>): Promise<T> => {
+    try {
+      return await policy.execute(primary)
+    } catch (error) {
+      if (error instanceof RangeError) throw error // a bad argument, not an outage
+      if (!(error instanceof BrokenCircuitError)) {
+        onPrimaryError?.(error instanceof TaskCancelledError ? new Error(`rate-limit check took over ${timeoutMs} ms`, { cause: error }) : error)
       }
-    },
+      return local()
+    }
   }
 }

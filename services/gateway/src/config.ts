@@ -4,7 +4,7 @@
  * which upstream, with what priority, budget and schema) is data: src/route-table.json, or the file named
  * by ROUTE_TABLE_FILE; the *_URLS variables override its instance lists.
  */
-import { Type, loadConfig, type Static } from '@flashsale/config'
+import { Type, loadConfig, logLevel, type Static } from '@flashsale/config'
 
 const positive = (defaultValue: number, description: string) => Type.Integer({ default: defaultValue, minimum: 1, description })
 const ratio = (defaultValue: number, description: string) => Type.Number({ default: defaultValue, minimum: 0, maximum: 1, description })
@@ -12,7 +12,7 @@ const ratio = (defaultValue: number, description: string) => Type.Number({ defau
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'port to listen on' }),
-  LOG_LEVEL: Type.String({ default: 'info', description: 'pino level' }),
+  LOG_LEVEL: logLevel,
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
   REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis: rate limits and the blocklist (shared by every gateway instance)' }),
   REDIS_COMMAND_TIMEOUT_MS: positive(50, 'a Redis command (or rate-limit check) slower than this fails; rate limits then answer from the local limiter (ADR 0013)'),
@@ -26,6 +26,8 @@ export const ConfigSchema = Type.Object({
 
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
   AUTH_JWT_PRIVATE_JWK: Type.String({ default: '', description: 'ES256 private key (JWK JSON) for the demo token endpoint; only read when DEMO_TOKENS_ENABLED' }),
+  TOKEN_CACHE_ENTRIES: Type.Integer({ default: 10_000, minimum: 0, description: 'verified bearer tokens remembered per process, each until its exp (ADR 0022); 0 verifies every request' }),
+  TOKEN_CACHE_MAX_TTL_MS: positive(300_000, 'longest a verification is reused, whatever the token exp'),
   DEMO_TOKENS_ENABLED: Type.Boolean({ default: false, description: 'serve POST /auth/demo-token (demos and k6 only; never in production)' }),
   DEMO_ADMIN_SECRET: Type.String({ default: '', description: 'x-demo-admin-secret value needed to get an admin demo token; empty = admin demo tokens refused' }),
 

@@ -6,8 +6,15 @@ import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@flas
 
 export function createGatewayMetrics(registry: Registry) {
   const registers = [registry]
+  // Read at scrape time rather than set on every admission decision (two label lookups per request saved).
+  const limiters = new Map<string, { readonly limit: number; readonly inflight: number }>()
   return {
+    /** The adaptive limiter of an upstream, read when /metrics is scraped. */
+    watchLimiter(upstream: string, limiter: { readonly limit: number; readonly inflight: number }) {
+      limiters.set(upstream, limiter)
+    },
     blocked: new Counter({ name: 'gateway_blocked_total', help: 'Requests refused with 403 by reason (blocklist, bot)', labelNames: ['reason'] as const, registers }),
+    tokenVerifications: new Counter({ name: 'gateway_token_verifications_total', help: 'Bearer tokens checked, by result: hit (verified earlier, before its exp), verified (ES256 verify passed), rejected', labelNames: ['result'] as const, registers }),
     authRejected: new Counter({ name: 'gateway_auth_rejected_total', help: 'Requests refused with 401 by reason (invalid_token, missing_token)', labelNames: ['reason'] as const, registers }),
     rateLimited: new Counter({ name: 'gateway_rate_limited_total', help: 'Requests refused with 429 by scope (ip, user) and which limiter answered (redis, local)', labelNames: ['scope', 'source'] as const, registers }),
     rateLimitChecks: new Counter({ name: 'gateway_rate_limit_checks_total', help: 'Rate-limit checks by scope and source; source=local means Redis was unreachable (fail-open, ADR 0013)', labelNames: ['scope', 'source'] as const, registers }),
@@ -15,16 +22,32 @@ export function createGatewayMetrics(registry: Registry) {
     shed: new Counter({ name: 'gateway_shed_total', help: 'Requests refused with 503 before reaching an upstream, by upstream, priority and reason (limit, queue_full, queue_timeout, shed, circuit_open, no_instance, degraded)', labelNames: ['upstream', 'priority', 'reason'] as const, registers }),
     admitted: new Counter({ name: 'gateway_admitted_total', help: 'Requests admitted by the adaptive concurrency limit', labelNames: ['upstream', 'priority'] as const, registers }),
     queueWait: new Histogram({ name: 'gateway_queue_wait_seconds', help: 'Time spent waiting for a concurrency slot, by upstream, priority and outcome', labelNames: ['upstream', 'priority', 'outcome'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25], registers }),
-    concurrencyLimit: new Gauge({ name: 'gateway_concurrency_limit', help: 'Current adaptive concurrency limit per upstream', labelNames: ['upstream'] as const, registers }),
-    inflight: new Gauge({ name: 'gateway_upstream_inflight', help: 'Requests in flight per upstream', labelNames: ['upstream'] as const, registers }),
+    concurrencyLimit: new Gauge({
+      name: 'gateway_concurrency_limit',
+      help: 'Current adaptive concurrency limit per upstream',
+      labelNames: ['upstream'] as const,
+      registers,
+      collect() {
+        for (const [upstream, l] of limiters) this.set({ upstream }, l.limit)
+      },
+    }),
+    inflight: new Gauge({
+      name: 'gateway_upstream_inflight',
+      help: 'Requests in flight per upstream',
+      labelNames: ['upstream'] as const,
+      registers,
+      collect() {
+        for (const [upstream, l] of limiters) this.set({ upstream }, l.inflight)
+      },
+    }),
     breakerState: new Gauge({ name: 'gateway_breaker_state', help: 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open, 3 isolated', labelNames: ['upstream'] as const, registers }),
     breakerTransitions: new Counter({ name: 'gateway_breaker_transitions_total', help: 'Circuit breaker state changes per upstream, by new state', labelNames: ['upstream', 'state'] as const, registers }),
     retries: new Counter({ name: 'gateway_retries_total', help: 'Retries made per upstream', labelNames: ['upstream'] as const, registers }),
     retryGiveUps: new Counter({ name: 'gateway_retry_give_ups_total', help: 'Failed calls not retried, by upstream and reason (not_idempotent, client_error, not_retryable, max_attempts, budget_exhausted, aborted)', labelNames: ['upstream', 'reason'] as const, registers }),
-    upstreamDuration: new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'One attempt to an upstream instance, by outcome (2xx..5xx, error, timeout)', labelNames: ['upstream', 'instance', 'outcome'] as const, buckets: LATENCY_BUCKETS, registers }),
-    instanceAvailable: new Gauge({ name: 'gateway_instance_available', help: '1 when the balancer may pick the instance; 0 when ejected', labelNames: ['upstream', 'instance'] as const, registers }),
-    ejections: new Counter({ name: 'gateway_instance_ejections_total', help: 'Instance ejections by source (health_check, outlier)', labelNames: ['upstream', 'instance', 'source'] as const, registers }),
-    failbacks: new Counter({ name: 'gateway_instance_failbacks_total', help: 'Instances brought back by source (health_check, outlier)', labelNames: ['upstream', 'instance', 'source'] as const, registers }),
+    upstreamDuration: new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'One attempt to an upstream instance, by outcome (2xx..5xx, error, timeout)', labelNames: ['upstream', 'upstream_instance', 'outcome'] as const, buckets: LATENCY_BUCKETS, registers }),
+    instanceAvailable: new Gauge({ name: 'gateway_instance_available', help: '1 when the balancer may pick the instance; 0 when ejected', labelNames: ['upstream', 'upstream_instance'] as const, registers }),
+    ejections: new Counter({ name: 'gateway_instance_ejections_total', help: 'Instance ejections by source (health_check, outlier)', labelNames: ['upstream', 'upstream_instance', 'source'] as const, registers }),
+    failbacks: new Counter({ name: 'gateway_instance_failbacks_total', help: 'Instances brought back by source (health_check, outlier)', labelNames: ['upstream', 'upstream_instance', 'source'] as const, registers }),
     degraded: new Gauge({ name: 'gateway_degraded', help: '1 while non-core routes are degraded', registers }),
     degradationMode: new Gauge({ name: 'gateway_degradation_mode', help: '1 for the current mode (auto, on, off)', labelNames: ['mode'] as const, registers }),
     degradationChanges: new Counter({ name: 'gateway_degradation_changes_total', help: 'Entries into (state=degraded) and exits from (state=normal) degradation, by reason', labelNames: ['state', 'reason'] as const, registers }),

@@ -37,6 +37,15 @@ describe('the traffic funnel in front of the upstreams', () => {
     assert.equal(order.total() + catalog.total(), before, 'no upstream saw any of them')
   })
 
+  test('a buyer token is verified once, then answered from the verified-token cache (ADR 0022)', async () => {
+    const token = await gw.buyerToken('cached-buyer')
+    const [verified, hits] = [await gw.metric('gateway_token_verifications_total', { result: 'verified' }), await gw.metric('gateway_token_verifications_total', { result: 'hit' })]
+    for (let i = 0; i < 3; i++) assert.equal((await gw.request({ method: 'GET', url: `/orders/${ORDER_ID}`, token })).statusCode, 200)
+    assert.equal(await gw.metric('gateway_token_verifications_total', { result: 'verified' }), verified + 1)
+    assert.equal(await gw.metric('gateway_token_verifications_total', { result: 'hit' }), hits + 2)
+    assert.match(order.last()?.headers.authorization ?? '', /^Bearer /, 'the token itself is still forwarded (ADR 0019)')
+  })
+
   test('a forged token (signed with another key) is refused with 401 on any route and never forwarded', async () => {
     const other = await generateSigningKeys()
     const forged = await (await createTokenIssuer(other.privateJwk)).issue({ userId: 'alice', roles: ['admin', 'buyer'] })

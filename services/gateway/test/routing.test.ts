@@ -20,10 +20,20 @@ describe('routing to the upstream named by the route table', () => {
     const p = await gw.request({ method: 'GET', url: '/products/p-1' })
     assert.equal(p.statusCode, 200)
     assert.equal(p.json().instance, 'catalog-1')
-    const s = await gw.request({ method: 'GET', url: '/sales?status=active' })
+    const s = await gw.request({ method: 'GET', url: '/sales?sku=SKU-000001' })
     assert.equal(s.statusCode, 200)
-    assert.deepEqual(s.json(), { instance: 'inventory-1', method: 'GET', url: '/sales?status=active' })
+    assert.deepEqual(s.json(), { instance: 'inventory-1', method: 'GET', url: '/sales?sku=SKU-000001' })
     assert.equal(order.total(), 0)
+  })
+
+  test('GET /sales/active goes to catalog (not to inventory as a sale id); GET /sales without a sku is refused before any upstream', async () => {
+    const active = await gw.request({ method: 'GET', url: '/sales/active?sku=SKU-000001,SKU-000002' })
+    assert.equal(active.statusCode, 200)
+    assert.equal(active.json().instance, 'catalog-1')
+    const before = inventory.total()
+    const bad = await gw.request({ method: 'GET', url: '/sales?status=active' })
+    assert.equal(bad.statusCode, 400)
+    assert.equal(inventory.total(), before)
   })
 
   test('POST /orders reaches the order service with the body, the bearer token and the idempotency key, and without a client-supplied x-user-id', async () => {
@@ -111,7 +121,7 @@ describe('balancing across two instances', () => {
     for (let i = 0; i < 6; i++) assert.equal((await gw.request({ method: 'GET', url: '/products/p-4' })).statusCode, 200)
     assert.equal(a.total(), 0, 'no request reaches the ejected instance')
     assert.equal(b.total(), 6)
-    assert.equal(await gw.metric('gateway_instance_available', { instance: new URL(a.url).host }), 0)
+    assert.equal(await gw.metric('gateway_instance_available', { upstream_instance: new URL(a.url).host }), 0)
 
     a.setHealthy(true)
     await waitFor(() => available(a), 'instance a back after passing its health check')

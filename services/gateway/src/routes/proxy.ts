@@ -5,7 +5,7 @@
  * route's own auth rule, rate limits, bot score, degradation, then the upstream's call pipeline.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { rateLimitHeaders, type RateLimiter, type RateLimitResult } from '@flashsale/resilience'
+import { formatRateLimit, formatRateLimitPolicy, type RateLimitChain, type RateLimitPolicy, type RateLimitResult } from '@flashsale/resilience'
 import type { BotScorer } from '../domain/bot-score.ts'
 import type { Degradation } from '../domain/degradation.ts'
 import type { StaleCache } from '../domain/stale-cache.ts'
@@ -17,8 +17,8 @@ import type { Upstream } from '../upstream/upstream.ts'
 export interface ProxyRoutesOptions {
   readonly routes: readonly RouteDefinition[]
   readonly upstreams: ReadonlyMap<string, Upstream>
-  readonly perIp: RateLimiter
-  readonly perUser: RateLimiter
+  /** Per-IP then per-user GCRA, checked in one Redis script call per request (ADR 0022). */
+  readonly rateLimits: RateLimitChain
   readonly bots: BotScorer
   readonly botThrottleCost: number
   readonly degradation: Degradation
@@ -44,7 +44,7 @@ function forwardHeaders(request: FastifyRequest): Record<string, string> {
   return out
 }
 
-function rateLimitFailure(scope: string, policy: RateLimiter['policy'], result: RateLimitResult) {
+function rateLimitFailure(scope: string, policy: RateLimitPolicy, result: RateLimitResult) {
   const err = new RateLimited(scope)
   err.retryAfterSeconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000))
   err.details = { scope, policy: policy.name }
@@ -52,17 +52,33 @@ function rateLimitFailure(scope: string, policy: RateLimiter['policy'], result: 
 }
 
 export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions): Promise<void> {
-  const { upstreams, perIp, perUser, bots, degradation, staleCache, metrics } = opts
+  const { upstreams, rateLimits, bots, degradation, staleCache, metrics } = opts
+  const SCOPES = ['ip', 'user'] as const
+  // RateLimit-Policy is the same for every answer of a policy: formatted once.
+  const policyHeaders = new Map<string, string>()
+  const policyHeader = (policy: RateLimitPolicy): string => {
+    let h = policyHeaders.get(policy.name)
+    if (h === undefined) policyHeaders.set(policy.name, (h = formatRateLimitPolicy(policy)))
+    return h
+  }
 
-  async function checkRate(scope: 'ip' | 'user', limiter: RateLimiter, key: string, cost: number, reply: FastifyReply) {
-    const result = await limiter.check(key, cost)
-    metrics.rateLimitChecks.inc({ scope, source: result.source })
-    const headers = rateLimitHeaders(limiter.policy, result)
-    // Several policies: the one that refuses (or the user's, the tighter) speaks in the headers.
-    reply.header('ratelimit-policy', headers['RateLimit-Policy']).header('ratelimit', headers['RateLimit'])
-    if (!result.allowed) {
-      metrics.rateLimited.inc({ scope, source: result.source })
-      throw rateLimitFailure(scope, limiter.policy, result)
+  async function checkRate(ip: string, ipCost: number, userId: string | undefined, reply: FastifyReply) {
+    const verdicts = await rateLimits.check([{ key: ip, cost: ipCost }, userId ? { key: userId } : undefined])
+    let last: { scope: (typeof SCOPES)[number]; policy: RateLimitPolicy; result: RateLimitResult } | undefined
+    for (const { index, result } of verdicts) {
+      const scope = SCOPES[index === 0 ? 0 : 1]
+      // The fleet's policy, also when the local fallback (at rate / GATEWAY_INSTANCES) answered.
+      const policy = rateLimits.policies[index]!
+      metrics.rateLimitChecks.inc({ scope, source: result.source })
+      last = { scope, policy, result }
+    }
+    if (!last) return
+    // Several policies: the one that refuses (or the user's, the tighter) speaks in the headers. (Retry-After
+    // of a refusal comes with the 429 from the error handler.)
+    reply.header('ratelimit-policy', policyHeader(last.policy)).header('ratelimit', formatRateLimit(last.policy, last.result))
+    if (!last.result.allowed) {
+      metrics.rateLimited.inc({ scope: last.scope, source: last.result.source })
+      throw rateLimitFailure(last.scope, last.policy, last.result)
     }
   }
 
@@ -87,8 +103,7 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           throw err
         }
 
-        await checkRate('ip', perIp, request.ip, verdict.action === 'throttle' ? opts.botThrottleCost : 1, reply)
-        if (userId) await checkRate('user', perUser, userId, 1, reply)
+        await checkRate(request.ip, verdict.action === 'throttle' ? opts.botThrottleCost : 1, userId, reply)
 
         if (!core && degradation.state().degraded) {
           const stale = request.method === 'GET' ? staleCache.recall(userId, request.url) : undefined

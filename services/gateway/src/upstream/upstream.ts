@@ -90,7 +90,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
   const sync = (id: string) => {
     const available = !healthDown.has(id) && !outlierDown.has(id)
     balancer.setAvailable(id, available)
-    metrics.instanceAvailable.set({ upstream: name, instance: id }, available ? 1 : 0)
+    metrics.instanceAvailable.set({ upstream: name, upstream_instance: id }, available ? 1 : 0)
   }
   for (const i of instances) sync(i.id)
   const outliers = createOutlierDetector({
@@ -100,13 +100,13 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     onEject: (id, info) => {
       outlierDown.add(id)
       sync(id)
-      metrics.ejections.inc({ upstream: name, instance: id, source: 'outlier' })
+      metrics.ejections.inc({ upstream: name, upstream_instance: id, source: 'outlier' })
       log.warn({ upstream: name, instance: id, ms: info.durationMs, times: info.times }, 'instance ejected: consecutive failures')
     },
     onRestore: (id) => {
       outlierDown.delete(id)
       sync(id)
-      metrics.failbacks.inc({ upstream: name, instance: id, source: 'outlier' })
+      metrics.failbacks.inc({ upstream: name, upstream_instance: id, source: 'outlier' })
     },
   })
 
@@ -122,13 +122,11 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     nonCoreShare: config.LIMIT_NON_CORE_SHARE,
     onDecision: (d) => {
       metrics.queueWait.observe({ upstream: name, priority: d.priority, outcome: d.admitted ? 'admitted' : 'rejected' }, d.waitedMs / 1000)
-      metrics.concurrencyLimit.set({ upstream: name }, d.limit)
-      metrics.inflight.set({ upstream: name }, d.inflight)
       if (d.admitted) metrics.admitted.inc({ upstream: name, priority: d.priority })
       else metrics.shed.inc({ upstream: name, priority: d.priority, reason: d.reason ?? 'limit' })
     },
   })
-  metrics.concurrencyLimit.set({ upstream: name }, limiter.limit)
+  metrics.watchLimiter(name, limiter)
 
   const breaker = circuitBreaker({
     failureRateThreshold: config.BREAKER_FAILURE_RATE,
@@ -175,7 +173,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
       const ms = performance.now() - started
       balancer.report(instance, { latencyMs: ms, ok })
       outliers.report(instance.id, ok)
-      metrics.upstreamDuration.observe({ upstream: name, instance: instance.id, outcome }, ms / 1000)
+      metrics.upstreamDuration.observe({ upstream: name, upstream_instance: instance.id, outcome }, ms / 1000)
     }
   }
 
@@ -252,7 +250,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
           if (s.passes >= config.HEALTH_HEALTHY_THRESHOLD) {
             if (healthDown.delete(i.id)) {
               sync(i.id)
-              metrics.failbacks.inc({ upstream: name, instance: i.id, source: 'health_check' })
+              metrics.failbacks.inc({ upstream: name, upstream_instance: i.id, source: 'health_check' })
               log.info({ upstream: name, instance: i.id }, 'instance healthy again: failback')
             }
             if (outlierDown.has(i.id)) outliers.restore(i.id)
@@ -263,7 +261,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
           if (s.fails >= config.HEALTH_UNHEALTHY_THRESHOLD && !healthDown.has(i.id)) {
             healthDown.add(i.id)
             sync(i.id)
-            metrics.ejections.inc({ upstream: name, instance: i.id, source: 'health_check' })
+            metrics.ejections.inc({ upstream: name, upstream_instance: i.id, source: 'health_check' })
             log.warn({ upstream: name, instance: i.id }, 'instance failed its health checks: ejected')
           }
         }
