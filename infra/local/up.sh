@@ -12,6 +12,23 @@ have java || die "java not found (the Kafka broker runs on the JVM)" "run make d
 mkdir -p "$STATE_DIR" "$LOG_DIR" "$RUN_DIR" "$LOCAL_DIR"
 ln -sfn "$STATE_DIR" "$LOCAL_DIR/state"
 
+# PostgreSQL keeps its port in its data dir (and a replica the primary's, in primary_conninfo): data made
+# with other ports would start on those. Say so instead of starting a stack nobody can reach.
+made_port() { sed -n 's/^port = \([0-9]*\).*/\1/p' "$1/postgresql.conf" 2>/dev/null | tail -n 1; }
+check_port() { # DIR PORT NAME
+  local made
+  made=$(made_port "$1")
+  [ -z "$made" ] || [ "$made" = "$2" ] ||
+    die "$3's data in $1 was made for port $made, not $2" \
+      "use the ports the stack was made with (see .env.example for the variables), or make infra-clean to start over"
+}
+check_port "$STATE_DIR/pg/primary" "$PG_PRIMARY_PORT" pg-primary
+j=0
+for port in $PG_REPLICA_PORTS; do
+  j=$((j + 1))
+  check_port "$STATE_DIR/pg/replica$j" "$port" "pg-replica$j"
+done
+
 # ---------------------------------------------------------------- PostgreSQL
 PG_DIR="$STATE_DIR/pg"
 mkdir -p "$PG_DIR"
