@@ -25,6 +25,11 @@ export interface TestDatabase {
   readonly name: string
   readonly primaryUrl: string
   readonly replicaUrls: readonly string[]
+  /**
+   * Resolves once every replica has replayed everything the primary has written so far: call it after
+   * test setup writes, before reading through the read router (which picks any replica within its lag bound).
+   */
+  replicated(timeoutMs?: number): Promise<void>
   cleanup(): Promise<void>
 }
 
@@ -43,6 +48,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     name,
     primaryUrl,
     replicaUrls,
+    replicated: (timeoutMs = 30_000) => waitUntilReplayed(primaryUrl, replicaUrls, timeoutMs),
     cleanup: () => adminQuery(infra.pgPrimaryUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
   }
 }
@@ -55,6 +61,32 @@ async function adminQuery(url: string, sql: string): Promise<void> {
   } finally {
     await client.end()
   }
+}
+
+async function waitUntilReplayed(primaryUrl: string, replicaUrls: readonly string[], timeoutMs: number): Promise<void> {
+  const primary = new pg.Client({ connectionString: primaryUrl })
+  await primary.connect()
+  let lsn: string
+  try {
+    lsn = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn
+  } finally {
+    await primary.end()
+  }
+  await Promise.all(
+    replicaUrls.map(async (url) => {
+      const replica = new pg.Client({ connectionString: url })
+      await replica.connect()
+      try {
+        const deadline = Date.now() + timeoutMs
+        while (!(await replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn])).rows[0]?.ok) {
+          if (Date.now() > deadline) throw new Error(`replica :${new URL(url).port} did not replay up to ${lsn} within ${timeoutMs} ms`)
+          await new Promise((r) => setTimeout(r, 20))
+        }
+      } finally {
+        await replica.end()
+      }
+    }),
+  )
 }
 
 async function waitUntilConnectable(url: string, timeoutMs: number): Promise<void> {

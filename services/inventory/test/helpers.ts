@@ -32,6 +32,8 @@ export function createTestClock(): TestClock {
 export interface Harness {
   readonly app: FastifyInstance
   readonly db: Database
+  /** The suite's database: `replicated()` waits until every replica has what the primary wrote. */
+  readonly testDb: TestDatabase
   /** The app's Redis client (key prefix applied, also to Lua KEYS). */
   readonly redis: Redis
   readonly prefix: string
@@ -123,6 +125,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
   const harness: Harness = {
     app,
     db,
+    testDb,
     redis,
     prefix: testRedis.prefix,
     clock,

@@ -66,6 +66,8 @@ describe('Redis loss', () => {
       assert.equal(refused.json().reason, 'missing')
       assert.equal(refused.headers['retry-after'], '1')
     }
+    // GET /sales/:id reads a replica (anonymous readers get no read-your-own-writes): let them have the sale.
+    await h.testDb.replicated()
     const view = await h.app.inject({ method: 'GET', url: `/sales/${saleId}` })
     assert.equal(view.json().status, 'unavailable')
     assert.equal(view.json().approximateAvailable, null)

@@ -232,6 +232,7 @@ describe('sale window and state', () => {
   it('GET /sales/:id shows the gate status and the approximate units left, without a token', async () => {
     const saleId = await h.createSale({ totalUnits: 8 })
     await h.reserve('viewer', { saleId, orderId: uid('v'), qty: 2 })
+    await h.testDb.replicated() // the view reads a replica
     const res = await h.app.inject({ method: 'GET', url: `/sales/${saleId}` })
     assert.equal(res.statusCode, 200)
     const body = res.json()
