@@ -14,7 +14,7 @@ ln -sfn "$STATE_DIR" "$LOCAL_DIR/state"
 
 # PostgreSQL keeps its port in its data dir (and a replica the primary's, in primary_conninfo): data made
 # with other ports would start on those. Say so instead of starting a stack nobody can reach.
-made_port() { sed -n 's/^port = \([0-9]*\).*/\1/p' "$1/postgresql.conf" 2>/dev/null | tail -n 1; }
+made_port() { [ ! -f "$1/postgresql.conf" ] || sed -n 's/^port = \([0-9]*\).*/\1/p' "$1/postgresql.conf" | tail -n 1; }
 check_port() { # DIR PORT NAME
   local made
   made=$(made_port "$1")
