@@ -2,7 +2,9 @@
 # Shared settings and helpers for the native stack scripts (bootstrap, up, down, status, logs).
 # Sourced, never run. Everything here can be overridden from the environment.
 
-set -euo pipefail
+set -Eeuo pipefail
+# A command that fails where no `die` explains it still says where, instead of the script ending silently.
+trap '[ "$BASH_SUBSHELL" != 0 ] || printf "\n\033[1;31mERROR:\033[0m %s line %s: \"%s\" failed (exit %s)\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../versions.env
