@@ -18,8 +18,8 @@ next() {
 }
 took() { ok "done in $(($(date +%s) - STEP_STARTED)) s"; }
 
-DEMO_DIR="$LOCAL_DIR/demo"
-mkdir -p "$DEMO_DIR"
+# shellcheck source=steps.sh
+source "$ROOT/tools/demo/steps.sh"
 started=$(date +%s)
 
 next "bootstrap: install what is missing (Node 24, npm packages, PostgreSQL, Redis, Kafka, k6, Toxiproxy)"
@@ -43,30 +43,22 @@ next "services: inventory, catalog ×2, order ×2 + worker, review + projector, 
 took
 
 next "sales: a fresh hot flash sale and a few ordinary ones, through the inventory admin API"
-node --env-file="$STACK_ENV" --env-file="$LOCAL_DIR/auth.env" "$ROOT/tools/demo/src/create-sales.ts"
+create_sales
 took
 
 next "flash sale: k6 ${DURATION:-60s} of buyers racing for the hot SKU (k6/scenarios/flash-sale.js)"
-# Degradation episodes are counted by the gateway since it started; the summary shows this run's.
-degraded_before=$(curl -fsS -m 3 "http://127.0.0.1:$GATEWAY_PORT/metrics" 2>/dev/null | awk '/^gateway_degradation_changes_total\{.*state="degraded"/ {s += $NF} END {print s + 0}') || degraded_before=0
-rm -f "$ROOT/k6/results/flash-sale.latest.json" # never summarise a previous run
-k6_status=0
-make --no-print-directory -C "$ROOT" load-flash-sale || k6_status=$?
-[ "$k6_status" = 0 ] || warn "k6 exited $k6_status: a threshold was crossed (see the summary above); verifying anyway"
+degraded_before=$(degradation_episodes)
+run_flash_sale
 took
 
 next "verify: no oversell, nothing lost, no duplicates, Redis = Postgres, consumers drained"
-verify_status=0
-node --env-file="$STACK_ENV" "$ROOT/tools/verify/src/bin/verify.ts" --wait 90 --json "$DEMO_DIR/verify.json" | sed 's/^/    /' || verify_status=$?
-[ -f "$DEMO_DIR/verify.json" ] || die "verify could not read the stack (see above)" "make infra-status; make infra-logs"
+run_verify "$DEMO_DIR/verify.json"
 took
 
 next "summary"
-node "$ROOT/tools/demo/src/summary.ts" \
-  --k6 "$ROOT/k6/results/flash-sale.latest.json" --verify "$DEMO_DIR/verify.json" --demo-env "$LOCAL_DIR/demo.env" \
-  --services-env "$LOCAL_DIR/services.env" --degraded-before "$degraded_before" --seconds "$(($(date +%s) - started))"
+summarize "$DEMO_DIR/verify.json" "$degraded_before" --seconds "$(($(date +%s) - started))"
 
-if [ "$verify_status" != 0 ]; then
+if [ "$VERIFY_STATUS" != 0 ]; then
   die "verify found broken invariants (listed above); the stack is left up for you to look at" \
     "read docs/runbooks/verify-failed.md; make infra-logs; make verify re-checks"
 fi

@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# The steps `make demo` (demo.sh) and the end-to-end phase of `make test` (e2e-flash-sale.sh) share.
+# Sourced after infra/local/lib.sh; never run.
+
+DEMO_DIR="$LOCAL_DIR/demo"
+K6_LATEST="$ROOT/k6/results/flash-sale.latest.json"
+mkdir -p "$DEMO_DIR"
+
+# Degradation episodes the gateway has counted since it started (the summary shows one run's difference).
+degradation_episodes() {
+  { curl -fsS -m 3 "http://127.0.0.1:$GATEWAY_PORT/metrics" 2>/dev/null || true; } |
+    awk '/^gateway_degradation_changes_total\{.*state="degraded"/ {s += $NF} END {print s + 0}'
+}
+
+# create_sales [HOT_UNITS]: a fresh hot sale (and the ordinary ones once), written to .local/demo.env.
+create_sales() {
+  HOT_UNITS=${1:-${HOT_UNITS:-300}} node --env-file="$STACK_ENV" --env-file="$LOCAL_DIR/auth.env" "$ROOT/tools/demo/src/create-sales.ts"
+}
+
+# run_flash_sale: k6's flash-sale scenario (DURATION, USERS from the environment). A crossed threshold is
+# reported, not fatal: what decides is verify (and, in the e2e phase, that orders got through).
+run_flash_sale() {
+  rm -f "$K6_LATEST" # never summarise a previous run
+  local status=0
+  "$ROOT/k6/run.sh" flash-sale || status=$?
+  [ "$status" = 0 ] || warn "k6 exited $status: a threshold was crossed (see above); the invariants decide"
+}
+
+# run_verify JSON: make verify, its report kept in JSON; sets VERIFY_STATUS (0 = every invariant holds).
+run_verify() {
+  rm -f "$1"
+  VERIFY_STATUS=0
+  node --env-file="$STACK_ENV" "$ROOT/tools/verify/src/bin/verify.ts" --wait 90 --json "$1" | sed 's/^/    /' || VERIFY_STATUS=$?
+  [ -f "$1" ] || die "verify could not read the stack (see above)" "make infra-status; make infra-logs"
+}
+
+# summarize VERIFY_JSON DEGRADATIONS_BEFORE [summary.ts options...]
+summarize() {
+  local verify_json=$1 before=$2
+  shift 2
+  node "$ROOT/tools/demo/src/summary.ts" --k6 "$K6_LATEST" --verify "$verify_json" --demo-env "$LOCAL_DIR/demo.env" \
+    --services-env "$SERVICES_ENV" --degraded-before "$before" "$@"
+}
