@@ -27,7 +27,7 @@ export interface Deps {
   readonly metrics: ProcessMetrics
   /** Made with `recentWrites` (createRedisRecentWrites) so admins read their own writes. */
   readonly db: Database
-  /** Cache L2, the Bloom filter (recommended: maxRetriesPerRequest 1, enableAutoPipelining). */
+  /** Cache L2, the Bloom filter (recommended: maxRetriesPerRequest 1; not enableAutoPipelining, see server.ts). */
   readonly redis: Redis
   /** A connection of its own for the cache's invalidation subscription (other instances' writes). */
   readonly subscriber?: Redis

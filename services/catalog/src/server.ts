@@ -19,7 +19,10 @@ const metrics = createProcessMetrics({ service: 'catalog' })
 
 // Cache reads fail open to the database when Redis is down (@flashsale/cache): one reconnect attempt per
 // command, no long offline queue.
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableAutoPipelining: true, connectionName: 'catalog' })
+// No auto-pipelining: the cache scripts are defined (defineCommand) while other commands may sit in a pending
+// auto-pipeline, which then lacks the new command and crashes the process when it executes (ioredis#1931,
+// seen here at boot during cache warming). The L1 cache in front keeps Redis traffic small anyway.
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'catalog' })
 const subscriber = redis.duplicate({ connectionName: 'catalog-invalidations' })
 for (const r of [redis, subscriber]) r.on('error', (err) => logger.warn({ err }, 'redis connection error'))
 

@@ -19,7 +19,9 @@ const metrics = createProcessMetrics({ service: 'gateway' })
 // Fail fast: no offline queue and a short command timeout, so a Redis outage sends rate limits to the
 // local limiter at once (ADR 0013) instead of queueing requests behind a reconnect. Auto-pipelining: the
 // rate-limit scripts of all requests handled in one event-loop turn go to Redis in one write and come back
-// in one read (each is still its own atomic script), instead of one write and one read per request.
+// in one read (each is still its own atomic script), instead of one write and one read per request. Safe
+// here because the one script (GCRA) is defined when the app is built, before any request can call it; a
+// script defined while an auto-pipeline is pending crashes ioredis (ioredis#1931, see catalog's server.ts).
 const redis = new Redis(config.REDIS_URL, {
   enableAutoPipelining: true,
   lazyConnect: true,

@@ -17,7 +17,10 @@ const config = readConfig(process.env)
 const { logger, flush } = createLogger({ service: 'review', level: config.LOG_LEVEL })
 const metrics = createProcessMetrics({ service: 'review' })
 
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableAutoPipelining: true, connectionName: 'review' })
+// No auto-pipelining: the cache scripts are defined (defineCommand) while other commands may sit in a pending
+// auto-pipeline, which then lacks the new command and crashes the process when it executes (ioredis#1931,
+// seen here at boot during cache warming). The L1 cache in front keeps Redis traffic small anyway.
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'review' })
 const subscriber = redis.duplicate({ connectionName: 'review-invalidations' })
 for (const r of [redis, subscriber]) r.on('error', (err) => logger.warn({ err }, 'redis connection error'))
 
