@@ -84,7 +84,7 @@ lint: deps ## eslint
 typecheck: deps ## tsc --noEmit over every workspace
 	@npx tsc -p tsconfig.json
 
-check: lint typecheck test ## lint, typecheck and test: what a pull request must pass
+check: lint typecheck test compose-check ## lint, typecheck, test and the compose/monitoring checks: what a pull request must pass
 
 bench-worker: deps ## benchmark: worker persistence, batched vs one transaction per order (ratio to bench/results/)
 	@infra/local/with-stack.sh node --env-file=.local/stack.env bench/worker-batching.ts

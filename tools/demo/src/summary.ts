@@ -8,7 +8,7 @@
  * accepted orders and the hot sale has confirmed orders in Postgres.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { parseArgs, parseEnv } from 'node:util'
 import type { SaleStats, VerifyReport } from '@flashsale/verify'
 
 const { values: args } = parseArgs({
@@ -29,15 +29,7 @@ interface K6Result {
   readonly users?: number
 }
 
-const envFile = (path: string | undefined): Record<string, string> =>
-  path && existsSync(path)
-    ? Object.fromEntries(
-        readFileSync(path, 'utf8')
-          .split('\n')
-          .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-      )
-    : {}
+const envFile = (path: string | undefined): Record<string, string> => (path && existsSync(path) ? (parseEnv(readFileSync(path, 'utf8')) as Record<string, string>) : {})
 
 const demo = envFile(args['demo-env'])
 const services = envFile(args['services-env'])

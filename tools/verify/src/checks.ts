@@ -10,6 +10,8 @@
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { parseDeadLetter, readTopic, type IncomingMessage, type KafkaClient } from '@flashsale/kafka'
+// The gate's key layout comes from the inventory service itself, so the two cannot drift apart.
+import { saleKeys } from '../../../services/inventory/src/store/gate-store.ts'
 
 export interface Violation {
   /** What is wrong: a sale, an order id, a consumer group. */
@@ -288,12 +290,12 @@ async function checkStockAgreement({ pg: pool, redis }: VerifyOptions, sales: re
   const violations: Violation[] = []
   let compared = 0
   for (const sale of sales) {
-    const tag = `inv:{sale:${sale.id}}`
+    const [metaKey, availKey] = saleKeys(sale.id) as [string, string]
     let outcome: Violation | 'agree' | 'absent' | undefined
     for (let attempt = 0; attempt < 5 && outcome === undefined; attempt++) {
-      const before = await redis.hget(`${tag}:meta`, 'seq')
+      const before = await redis.hget(metaKey, 'seq')
       const { rows } = await pool.query<{ sold: number; total: number }>('SELECT sold, total FROM inventory.stock WHERE sale_id = $1', [sale.id])
-      const [meta, avail] = await Promise.all([redis.hmget(`${tag}:meta`, 'state', 'gate', 'uncommitted', 'seq'), redis.get(`${tag}:avail`)])
+      const [meta, avail] = await Promise.all([redis.hmget(metaKey, 'state', 'gate', 'uncommitted', 'seq'), redis.get(availKey)])
       if (meta[3] !== before) continue
       const ledger = rows[0]
       if (!ledger) break

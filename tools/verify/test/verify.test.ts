@@ -11,13 +11,14 @@ import pg from 'pg'
 import { TOPICS, createKafka, deadLetterHeaders, type KafkaClient, type Producer } from '@flashsale/kafka'
 import { createTestDatabase, createTestRedis, createTestTopics, waitFor, type TestDatabase, type TestRedis, type TestTopics } from '@flashsale/testkit'
 // The checks read the schemas the services own; the fixture gets them from the services' own migrations.
+import { saleKeys } from '../../../services/inventory/src/store/gate-store.ts'
 import { migrateInventory } from '../../../services/inventory/src/store/migrations.ts'
 import { migrateOrders } from '../../../services/order/src/store/migrations.ts'
 import { verify, type CheckName, type VerifyOptions } from '../src/index.ts'
 
 const SALE = 'verify-sale'
 const SKU = 'SKU-VERIFY'
-const tag = `inv:{sale:${SALE}}`
+const [META, AVAIL] = saleKeys(SALE) as [string, string]
 
 describe('make verify', () => {
   let db: TestDatabase
@@ -72,8 +73,8 @@ describe('make verify', () => {
     await insertOrder(2, 'u2', 2, 'paid')
     await insertOrder(3, 'u3', 1, 'rejected', { reason: 'sold_out' })
     await pool.query('SELECT inventory.commit_units($1, 3)', [SALE])
-    await redis.redis.hset(`${tag}:meta`, { state: 'active', uncommitted: '1', committed: '0', seq: '7', total: '10' })
-    await redis.redis.set(`${tag}:avail`, '6')
+    await redis.redis.hset(META, { state: 'active', uncommitted: '1', committed: '0', seq: '7', total: '10' })
+    await redis.redis.set(AVAIL, '6')
     await producer.send(topics.names.requested, [requested(1, 'u1', 1), requested(2, 'u2', 2), requested(3, 'u3', 1), requested(4, 'u4', 1)])
     const failedAt = new Date()
     await producer.send(topics.names.dlq, [
@@ -147,13 +148,13 @@ describe('make verify', () => {
   test('a buyer holding more than the per-user limit is caught even when the ledger agrees', async () => {
     await insertOrder(300, 'u2', 1, 'confirmed')
     await pool.query('SELECT inventory.commit_units($1, 1)', [SALE])
-    await redis.redis.set(`${tag}:avail`, '5')
+    await redis.redis.set(AVAIL, '5')
     try {
       assert.deepEqual(await failing(), ['per-user-limit'])
     } finally {
       await pool.query('DELETE FROM orders.orders WHERE id = $1', [order(300)])
       await pool.query('SELECT inventory.return_units($1, 1)', [SALE])
-      await redis.redis.set(`${tag}:avail`, '6')
+      await redis.redis.set(AVAIL, '6')
     }
   })
 
@@ -161,7 +162,7 @@ describe('make verify', () => {
     await pool.query('DROP INDEX orders.orders_user_idempotency_key')
     await insertOrder(400, 'u1', 1, 'confirmed', { key: 'key-1' })
     await pool.query('SELECT inventory.commit_units($1, 1)', [SALE])
-    await redis.redis.set(`${tag}:avail`, '5')
+    await redis.redis.set(AVAIL, '5')
     try {
       const report = await verify(options())
       assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['no-duplicates'])
@@ -169,31 +170,31 @@ describe('make verify', () => {
     } finally {
       await pool.query('DELETE FROM orders.orders WHERE id = $1', [order(400)])
       await pool.query('SELECT inventory.return_units($1, 1)', [SALE])
-      await redis.redis.set(`${tag}:avail`, '6')
+      await redis.redis.set(AVAIL, '6')
       await pool.query(`CREATE UNIQUE INDEX orders_user_idempotency_key ON orders.orders (user_id, idempotency_key) WHERE status <> 'rejected'`)
     }
   })
 
   test('Redis and Postgres disagreeing about available stock is drift', async () => {
-    await redis.redis.set(`${tag}:avail`, '7')
+    await redis.redis.set(AVAIL, '7')
     try {
       const report = await verify(options())
       assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['stock-agreement'])
       assert.match(report.checks.find((c) => c.name === 'stock-agreement')?.violations[0]?.detail ?? '', /Redis says 7 units available, Postgres says 6/)
     } finally {
-      await redis.redis.set(`${tag}:avail`, '6')
+      await redis.redis.set(AVAIL, '6')
     }
   })
 
   test('an open sale whose gate Redis lost is reported, a closed one is not', async () => {
-    await redis.redis.rename(`${tag}:avail`, `${tag}:avail-hidden`)
+    await redis.redis.rename(AVAIL, `${AVAIL}-hidden`)
     try {
       assert.deepEqual(await failing(), ['stock-agreement'])
       await pool.query(`UPDATE inventory.sales SET state = 'closed' WHERE id = $1`, [SALE])
       assert.deepEqual(await failing(), [])
     } finally {
       await pool.query(`UPDATE inventory.sales SET state = 'active' WHERE id = $1`, [SALE])
-      await redis.redis.rename(`${tag}:avail-hidden`, `${tag}:avail`)
+      await redis.redis.rename(`${AVAIL}-hidden`, AVAIL)
     }
   })
 
