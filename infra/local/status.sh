@@ -2,6 +2,7 @@
 # `make infra-status`: one line per part of the native stack: up or down, and where.
 source "$(dirname "$0")/lib.sh"
 set +e
+trap - ERR # a part that is down is an answer here, not an error
 
 line() { printf '  %-16s %-7s %s\n' "$1" "$2" "$3"; }
 up_down() { if "$@" >/dev/null 2>&1; then echo up; else echo down; fi; }

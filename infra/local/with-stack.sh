@@ -17,8 +17,6 @@ else
   "$ROOT/infra/local/up.sh"
 fi
 
-set +e
-"$@"
-status=$?
-set -e
+status=0
+"$@" || status=$?
 exit $status
