@@ -16,8 +16,6 @@ READY_TIMEOUT=${SERVICES_READY_TIMEOUT:-90}
 DRAIN_MS=${SERVICES_DRAIN_MS:-1000}
 AUTH_ENV="$LOCAL_DIR/auth.env"
 SECRET_ENV="$LOCAL_DIR/demo-admin.env"
-# kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning on every start.
-export NODE_OPTIONS="${NODE_OPTIONS:---disable-warning=TimeoutNegativeWarning}"
 
 have node || die "node not found" "run make deps (it installs Node 24 into .local/tools)"
 have curl || die "curl not found (readiness checks use it)" "apt-get install curl"

@@ -203,7 +203,7 @@ mv "$STACK_ENV.tmp" "$STACK_ENV"
 
 # Kafka is ready when its metadata answers and the topics from the one definition exist.
 say "Kafka topics (packages/kafka/src/topics.ts)"
-(cd "$ROOT" && node --disable-warning=TimeoutNegativeWarning --env-file="$STACK_ENV" packages/kafka/src/bin/ensure-topics.ts) ||
+(cd "$ROOT" && node --env-file="$STACK_ENV" packages/kafka/src/bin/ensure-topics.ts) ||
   die "Kafka is not answering metadata requests, or topic creation failed" "read $LOG_DIR/kafka/server.log"
 
 say "stack is up"

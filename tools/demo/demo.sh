@@ -6,8 +6,6 @@
 #   USERS=3000        buyers with tokens racing for the hot SKU
 #   HOT_UNITS=300     units of the hot sale
 source "$(dirname "$0")/../../infra/local/lib.sh"
-# kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning on every start.
-export NODE_OPTIONS="${NODE_OPTIONS:---disable-warning=TimeoutNegativeWarning}"
 
 STEPS=9
 step=0

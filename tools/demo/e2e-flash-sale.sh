@@ -6,8 +6,6 @@
 # noisy, and a wall-clock threshold is not a test (the benchmarks measure speed, as ratios).
 #   E2E_DURATION=20s E2E_USERS=1000 E2E_HOT_UNITS=100
 source "$(dirname "$0")/../../infra/local/lib.sh"
-# kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning on every start.
-export NODE_OPTIONS="${NODE_OPTIONS:---disable-warning=TimeoutNegativeWarning}"
 
 # shellcheck source=steps.sh
 source "$ROOT/tools/demo/steps.sh"
