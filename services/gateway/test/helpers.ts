@@ -187,7 +187,8 @@ export async function startGateway(label: string, options: GatewayOptions = {}):
       let sum = 0
       for (const line of text.split('\n')) {
         if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-        if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+        // `{k="v"` or `,k="v"`: a bare `instance="x"` must not match `upstream_instance="x"`.
+        if (Object.entries(labels).every(([k, v]) => line.includes(`{${k}="${v}"`) || line.includes(`,${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
       }
       return sum
     },

@@ -103,7 +103,7 @@ describe('balancing across two instances', () => {
       assert.equal(res.json().instance, 'catalog-a')
     }
     await waitFor(() => !available(b), 'the dead instance to be ejected')
-    assert.ok((await gw.metric('gateway_instance_ejections_total', { instance: new URL(b.url).host })) >= 1)
+    assert.ok((await gw.metric('gateway_instance_ejections_total', { upstream_instance: new URL(b.url).host })) >= 1)
 
     await b.revive()
     await waitFor(() => available(b), 'the revived instance to fail back')
@@ -128,5 +128,38 @@ describe('balancing across two instances', () => {
     a.hits.clear()
     for (let i = 0; i < 6; i++) await gw.request({ method: 'GET', url: '/products/p-5' })
     assert.equal(a.total(), 3)
+  })
+})
+
+describe('one dead instance of two does not open the upstream breaker', () => {
+  let gw: Gateway
+  let a: TestUpstream
+  let b: TestUpstream
+  before(async () => {
+    ;[a, b] = await Promise.all([startUpstream('catalog-a'), startUpstream('catalog-b')])
+    // No health checks and no passive ejection: the dead instance stays in rotation, so every second
+    // request meets it and only the retry on the live one answers. Breaker defaults: 5%, 20 calls.
+    gw = await startGateway('dead-instance-breaker', {
+      upstreams: { catalog: [a.url, b.url] },
+      balancing: { catalog: 'round-robin' },
+      env: { HEALTH_CHECK_INTERVAL_MS: '0', OUTLIER_CONSECUTIVE_FAILURES: '100000' },
+    })
+  })
+  after(async () => {
+    await gw.close()
+    await Promise.all([a.kill(), b.kill()])
+  })
+
+  test('GETs that fail on the dead instance and succeed on the retry are successes to the breaker', async () => {
+    await b.kill()
+    for (let i = 0; i < 40; i++) {
+      const res = await gw.request({ method: 'GET', url: '/products/p-9' })
+      assert.equal(res.statusCode, 200, `request ${i}: ${res.body}`)
+      assert.equal(res.json().instance, 'catalog-a')
+    }
+    assert.equal(a.total(), 40)
+    assert.ok((await gw.metric('gateway_retries_total', { upstream: 'catalog' })) >= 15, 'about half the requests met the dead instance first')
+    assert.equal(await gw.metric('gateway_breaker_state', { upstream: 'catalog' }), 0, 'closed')
+    assert.equal(await gw.metric('gateway_breaker_transitions_total', { upstream: 'catalog' }), 0)
   })
 })

@@ -3,7 +3,7 @@
  * balancer with passive outlier ejection and active health checks, an adaptive concurrency limit with
  * priorities, a circuit breaker and a retry budget. `call` runs a request through them in that order:
  *
- *   limit (admit / queue / shed) → retry loop [ breaker → balancer pick → HTTP attempt ] → release
+ *   limit (admit / queue / shed) → breaker → retry loop [ balancer pick → HTTP attempt ] → release
  *
  * Responses are buffered (they are small JSON): a retry needs the whole answer to decide, the stale cache
  * keeps it, and a 5xx is told apart before the client sees a byte. ADR 0020 has the proxy choice.
@@ -46,7 +46,7 @@ export interface UpstreamRequest {
   readonly retryable: boolean
 }
 
-/** A 5xx answer, thrown inside the retry loop so the breaker counts it and the loop may retry it. */
+/** A 5xx answer, thrown inside the retry loop so the loop may retry it and, when the last attempt fails too, the breaker counts it. */
 class UpstreamStatusError extends Error {
   readonly status: number
   readonly answer: UpstreamAnswer
@@ -188,15 +188,22 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     }
     const { permit } = admission
     try {
-      const answer = await retryWithBudget((signal) => breaker.execute((s) => attempt(request, s), signal), {
-        budget,
-        idempotent: request.retryable,
-        maxAttempts: config.RETRY_MAX_ATTEMPTS,
-        timeoutMs: request.timeoutMs,
-        isRetryable: (e) => !isBrokenCircuitError(e) && !isNoInstance(e),
-        onRetry: () => metrics.retries.inc({ upstream: name }),
-        onGiveUp: (reason) => metrics.retryGiveUps.inc({ upstream: name, reason }),
-      })
+      // The breaker judges the service by what its clients get: a request that one dead instance failed
+      // and the retry on another answered is a success. Instance failures are the balancer's business
+      // (outlier ejection, health checks); counting each attempt opened the whole upstream when one of
+      // two instances died.
+      const answer = await breaker.execute((signal) =>
+        retryWithBudget((s) => attempt(request, s), {
+          budget,
+          signal,
+          idempotent: request.retryable,
+          maxAttempts: config.RETRY_MAX_ATTEMPTS,
+          timeoutMs: request.timeoutMs,
+          isRetryable: (e) => !isNoInstance(e),
+          onRetry: () => metrics.retries.inc({ upstream: name }),
+          onGiveUp: (reason) => metrics.retryGiveUps.inc({ upstream: name, reason }),
+        }),
+      )
       permit.release()
       return answer
     } catch (err) {
