@@ -17,6 +17,17 @@ interface Result {
   readonly orders?: number
   readonly batchSize?: number
   readonly rounds?: number
+  /** Cases with more than one goal (overload): each measured value with its goal, and which were met. */
+  readonly checks?: Readonly<Record<string, { readonly value: number; readonly goal: string }>>
+  readonly met?: Readonly<Record<string, boolean>>
+  /** Per arm, a value per second (overload: admitted answers per second). */
+  readonly arms?: Readonly<Record<string, { readonly goodputBySecond?: readonly number[] }>>
+}
+
+function verdict(r: Result): string {
+  if (!r.met) return r.ratio >= r.goal ? 'meets the goal' : 'below the goal'
+  const missed = Object.entries(r.met).filter(([, ok]) => !ok).map(([name]) => name)
+  return missed.length === 0 ? 'meets every goal' : `misses: ${missed.join(', ')}`
 }
 
 const ROOT = join(import.meta.dirname, '..')
@@ -49,6 +60,37 @@ function barChart(title: string, bars: readonly [string, number][]): string {
 `
 }
 
+/** One line per series over time, second by second, on a shared axis starting at 0. */
+function lineChart(title: string, series: readonly [string, readonly number[]][]): string {
+  const width = 640
+  const height = 300
+  const [left, right, top, bottom] = [50, 170, 36, 40]
+  const colors = ['#2b6cb0', '#38a169', '#e53e3e', '#805ad5']
+  const seconds = Math.max(...series.map(([, v]) => v.length), 1)
+  const max = Math.max(...series.flatMap(([, v]) => v), 1)
+  const x = (i: number) => left + ((width - left - right) * i) / Math.max(1, seconds - 1)
+  const y = (v: number) => height - bottom - ((height - top - bottom) * v) / max
+  const lines = series
+    .map(([label, values], n) => {
+      const color = colors[n % colors.length]
+      const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ')
+      // Dashed every other line: series that lie on each other (two arms at the same goodput) stay visible.
+      return `<polyline fill="none" stroke="${color}" stroke-width="2"${n % 2 === 1 ? ' stroke-dasharray="6 4"' : ''} points="${points}"/>
+  <text x="${width - right + 8}" y="${top + 18 * n + 10}" fill="${color}">${escape(label)}</text>`
+    })
+    .join('\n  ')
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">
+  <text x="10" y="20" font-weight="bold">${escape(title)}</text>
+  <line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="#718096"/>
+  <line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="#718096"/>
+  <text x="${left - 6}" y="${y(max) + 4}" text-anchor="end">${max}</text>
+  <text x="${left - 6}" y="${height - bottom + 4}" text-anchor="end">0</text>
+  <text x="${width - right}" y="${height - bottom + 18}" text-anchor="end">${seconds} s</text>
+  ${lines}
+</svg>
+`
+}
+
 const results: Result[] = readdirSync(resultsDir)
   .filter((f) => f.endsWith('.json'))
   .sort()
@@ -63,12 +105,18 @@ shared 2-core machines are noisy and are shown only to make the ratio readable.
 | case | ratio | goal | verdict | measured |
 | --- | --- | --- | --- | --- |
 `
-for (const r of results) md += `| ${r.case} | ${r.ratio}× | ≥ ${r.goal}× | ${r.ratio >= r.goal ? 'meets the goal' : 'below the goal'} | ${r.date.slice(0, 10)} |\n`
+for (const r of results) md += `| ${r.case} | ${r.ratio}× | ≥ ${r.goal}× | ${verdict(r)} | ${r.date.slice(0, 10)} |\n`
 for (const r of results) {
   const bars = Object.entries(r.throughput) as [string, number][]
   writeFileSync(join(chartsDir, `${r.case}.svg`), barChart(`${r.case}: ${r.unit} (median of ${r.rounds ?? '?'} rounds)`, bars))
   md += `\n## ${r.case}\n\n![${r.case}](benchmarks/${r.case}.svg)\n\n`
+  const timeline = Object.entries(r.arms ?? {}).flatMap(([name, arm]) => (arm.goodputBySecond ? [[name, arm.goodputBySecond] as [string, readonly number[]]] : []))
+  if (timeline.length > 0) {
+    writeFileSync(join(chartsDir, `${r.case}-timeline.svg`), lineChart(`${r.case}: ${r.unit}, second by second`, timeline))
+    md += `![${r.case}, second by second](benchmarks/${r.case}-timeline.svg)\n\n`
+  }
   md += `${bars.map(([k, v]) => `- ${k}: ${v.toLocaleString('en-US')} ${r.unit}`).join('\n')}\n- ratio: **${r.ratio}×** (goal ≥ ${r.goal}×)\n`
+  if (r.checks) md += `${Object.entries(r.checks).map(([name, c]) => `- ${name}: **${c.value}** (goal ${c.goal})${r.met && name in r.met ? (r.met[name] ? ' ✓' : ' ✗') : ''}`).join('\n')}\n`
   if (r.orders) md += `- ${r.orders} orders per arm${r.batchSize ? `, batches of ${r.batchSize}` : ''}\n`
   if (r.machine) md += `- ${r.machine}\n`
 }

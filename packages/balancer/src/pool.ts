@@ -40,6 +40,13 @@ export interface Balancer<I extends Instance = Instance> {
    * available. Every instance returned must be handed back once to `report`.
    */
   pick(context?: PickContext): I | undefined
+  /**
+   * Panic routing (Envoy's panic threshold, at its limit: nothing available): picks with the same
+   * algorithm among the ejected instances that `eligible` admits, counted and reported like `pick`.
+   * An upstream whose every instance was ejected for a few failures would otherwise refuse everything
+   * for the whole ejection time; the caller decides which ejections are worth ignoring.
+   */
+  pickInPanic(context: PickContext, eligible: (instance: I) => boolean): I | undefined
   /** The request to `instance` finished; frees its in-flight slot and feeds latency-aware algorithms. */
   report(instance: I, result: CallResult): void
   /** Ejects (false) or restores (true) an instance; ejected instances are never picked. */
@@ -107,6 +114,13 @@ export function createPool<I extends Instance>(algorithm: AlgorithmName, initial
     pick(context = {}) {
       if (available.length === 0) return undefined
       const chosen = strategy.choose(view, context)
+      if (chosen) inflight.set(chosen.id, (inflight.get(chosen.id) ?? 0) + 1)
+      return chosen
+    },
+    pickInPanic(context, eligible) {
+      const candidates = all.filter(eligible)
+      if (candidates.length === 0) return undefined
+      const chosen = strategy.choose({ all, available: candidates, inflight: view.inflight }, context)
       if (chosen) inflight.set(chosen.id, (inflight.get(chosen.id) ?? 0) + 1)
       return chosen
     },

@@ -259,6 +259,25 @@ describe('every algorithm', () => {
     })
   }
 
+  for (const name of names) {
+    it(`${name}: panic routing picks only among the ejected instances the caller allows, with the same algorithm, counted in flight`, () => {
+      const b = createBalancer(name, [instance('a', 3), instance('b', 1), instance('c', 2)], { random: createSeededRandom(5), now: () => 0 })
+      for (const id of ['a', 'b', 'c']) b.setAvailable(id, false)
+      assert.equal(b.pick({ clientIp: '10.0.0.1' }), undefined)
+      const seen = new Set<string>()
+      for (let i = 0; i < 500; i++) {
+        const chosen = b.pickInPanic({ clientIp: ipOf(i) }, (x) => x.id !== 'c')
+        assert.ok(chosen && chosen.id !== 'c', `picked ${chosen?.id}`)
+        assert.equal(b.inflight(chosen.id), 1)
+        b.report(chosen, { latencyMs: 1, ok: true })
+        seen.add(chosen.id)
+      }
+      assert.deepEqual([...seen].sort(), ['a', 'b'])
+      assert.equal(b.pickInPanic({}, () => false), undefined, 'nothing eligible: nothing picked')
+      assert.equal(b.isAvailable('a'), false, 'panic routing does not restore anything')
+    })
+  }
+
   it('counts in-flight requests from pick to report', () => {
     const b = createBalancer('round-robin', abc)
     const x = b.pick()!

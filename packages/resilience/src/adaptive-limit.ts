@@ -6,7 +6,8 @@
  * - Queue timeout (Facebook "Fail at Scale"; folly Codel defaults target 5 ms, interval 100 ms —
  *   REFERENCE.md lines 62-63): a waiter may wait up to `intervalMs`; but if the queue has not been empty
  *   at any moment in the last `intervalMs` (a standing queue, so waiting only adds latency), a waiter
- *   times out after `targetMs`. Under a standing queue the freed slot goes to the newest waiter
+ *   times out after `targetMs`. A moment counts as empty only if nobody was dropped in the interval
+ *   before it, so the short timeout holds for as long as the overload does. Under a standing queue the freed slot goes to the newest waiter
  *   (adaptive LIFO, same source): the oldest are the likeliest to have been given up by their clients.
  * - Priority (Stripe's fleet load shedder keeps 20% for critical traffic, REFERENCE.md lines 48-49;
  *   Netflix prioritized shedding, line 59): non-core requests are admitted only while fewer than
@@ -128,11 +129,13 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   const nonCoreQueue: Waiter[] = []
   let inflight = 0
   // When the queue was last empty, for CoDel's "has the queue been empty within the last interval?".
-  // A queue emptied by timing its waiters out does not count: that is the overload itself, and counting
-  // it would switch the short timeout off each time it works (a sawtooth of 100 ms waits). After that,
-  // the queue counts as empty again only when a slot is free with nobody waiting.
+  // An empty queue counts only if no waiter was dropped within the last interval: under overload the
+  // queue keeps being emptied by the drops themselves and by adaptive LIFO serving the newest waiter,
+  // and counting those moments switched the short timeout off each time it worked — a sawtooth in which
+  // most refusals waited the whole 100 ms (bench/overload.ts found it). Overload ends one quiet interval
+  // after the last drop.
   let lastEmptyAt = now()
-  let emptiedByTimeouts = false
+  let lastDropAt = -Infinity
   let timer: ReturnType<typeof setTimeout> | undefined
 
   const capacityFor = (priority: Priority): number =>
@@ -177,12 +180,8 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     return { admitted: true, permit, waitedMs }
   }
 
-  function noteIfEmpty(t: number, slotWasFree = false): void {
-    if (queued() > 0) return
-    if (slotWasFree || inflight < algorithm.limit || !emptiedByTimeouts) {
-      lastEmptyAt = t
-      emptiedByTimeouts = false
-    }
+  function noteIfEmpty(t: number): void {
+    if (queued() === 0 && t - lastDropAt >= queueIntervalMs) lastEmptyAt = t
   }
 
   /** Times out waiters per CoDel; both queues are in arrival order, oldest first. */
@@ -197,7 +196,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         w.resolve(refuse(w.priority, 'queue_timeout', t - w.enqueuedAt))
       }
     }
-    if (dropped > 0 && queued() === 0) emptiedByTimeouts = true
+    if (dropped > 0) lastDropAt = t
   }
 
   function drain(): void {
@@ -245,7 +244,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     expire(t)
     const immediate = tryAdmitNow(priority)
     if (immediate) {
-      noteIfEmpty(t, true)
+      noteIfEmpty(t)
       return Promise.resolve(immediate)
     }
 
@@ -259,7 +258,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     }
 
     return new Promise<Admission>((resolve, reject) => {
-      if (queued() === 0 && !emptiedByTimeouts) lastEmptyAt = t
+      noteIfEmpty(t)
       const queue = priority === 'core' ? coreQueue : nonCoreQueue
       const onAbort = () => {
         const i = queue.indexOf(waiter)
@@ -305,7 +304,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         w.resolve(refuse(w.priority, 'limit', t - w.enqueuedAt))
       }
       lastEmptyAt = t
-      emptiedByTimeouts = false
+      lastDropAt = -Infinity
     },
   }
 }

@@ -245,9 +245,9 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     for (const d of late) assert.ok(d.waitedMs <= 5, `waited ${d.waitedMs} ms at ${d.at} ms under a standing queue`)
     assert.ok(late.filter((d) => d.admitted).length >= 20, 'the upstream stays busy')
 
-    // Load stops: once a slot is free with nobody waiting, the queue counts as empty and the next waiter
-    // may wait the whole interval again.
-    await advance(50)
+    // Load stops: one interval after the last drop, an empty queue counts as empty again and the next
+    // waiter may wait the whole interval again.
+    await advance(150)
     assert.equal(limiter.inflight, 0)
     const held = permitOf(await limiter.acquire())
     let answer: Admission | undefined
@@ -257,5 +257,28 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     held.release()
     await flush()
     assert.equal((answer as Admission | undefined)?.admitted, true)
+  })
+  it('under a sustained overload that the drops keep emptying, the timeout stays at 5 ms (no 100 ms sawtooth)', async () => {
+    // One slot held 8 ms per request (125 requests/s), arrivals in bursts of 4 every 10 ms (400/s), as
+    // arrivals come off an event loop. Each burst: one is admitted, the rest time out 5 ms later; so the
+    // queue is empty, and the slot free, just before the next burst. None of those moments may end the
+    // overload and give the next burst the 100 ms interval again.
+    const decisions: (LimitDecision & { at: number })[] = []
+    const limiter = createAdaptiveLimit({
+      algorithm: createFixedLimit(1),
+      window: false,
+      now: Date.now,
+      onDecision: (d) => decisions.push({ ...d, at: Date.now() }),
+    })
+    const hold = (a: Admission) => void (a.admitted && setTimeout(() => a.permit.release(), 8))
+    for (let at = 0; at < 1_000; at += 10) {
+      for (let i = 0; i < 4; i++) void limiter.acquire().then(hold)
+      await advance(10)
+    }
+    const late = decisions.filter((d) => d.at >= 300)
+    assert.ok(late.filter((d) => d.reason === 'queue_timeout').length >= 50, 'the excess is dropped')
+    assert.ok(late.filter((d) => d.admitted).length >= 50, 'the upstream stays busy')
+    const slowest = Math.max(...late.map((d) => d.waitedMs))
+    assert.ok(slowest <= 5, `under the overload nobody waits longer than the 5 ms target; the slowest waited ${slowest} ms`)
   })
 })

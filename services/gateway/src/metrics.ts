@@ -47,6 +47,7 @@ export function createGatewayMetrics(registry: Registry) {
     upstreamDuration: new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'One attempt to an upstream instance, by outcome (2xx..5xx, error, timeout)', labelNames: ['upstream', 'upstream_instance', 'outcome'] as const, buckets: LATENCY_BUCKETS, registers }),
     instanceAvailable: new Gauge({ name: 'gateway_instance_available', help: '1 when the balancer may pick the instance; 0 when ejected', labelNames: ['upstream', 'upstream_instance'] as const, registers }),
     ejections: new Counter({ name: 'gateway_instance_ejections_total', help: 'Instance ejections by source (health_check, outlier)', labelNames: ['upstream', 'upstream_instance', 'source'] as const, registers }),
+    panicRouted: new Counter({ name: 'gateway_panic_routed_total', help: 'Requests sent to an outlier-ejected instance because every instance was out (panic routing)', labelNames: ['upstream'] as const, registers }),
     failbacks: new Counter({ name: 'gateway_instance_failbacks_total', help: 'Instances brought back by source (health_check, outlier)', labelNames: ['upstream', 'upstream_instance', 'source'] as const, registers }),
     degraded: new Gauge({ name: 'gateway_degraded', help: '1 while non-core routes are degraded', registers }),
     degradationMode: new Gauge({ name: 'gateway_degradation_mode', help: '1 for the current mode (auto, on, off)', labelNames: ['mode'] as const, registers }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from './helpers.ts'
+import { json, startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from './helpers.ts'
 
 describe('routing to the upstream named by the route table', () => {
   let gw: Gateway
@@ -161,5 +161,52 @@ describe('one dead instance of two does not open the upstream breaker', () => {
     assert.ok((await gw.metric('gateway_retries_total', { upstream: 'catalog' })) >= 15, 'about half the requests met the dead instance first')
     assert.equal(await gw.metric('gateway_breaker_state', { upstream: 'catalog' }), 0, 'closed')
     assert.equal(await gw.metric('gateway_breaker_transitions_total', { upstream: 'catalog' }), 0)
+  })
+})
+
+describe('when every instance is out', () => {
+  let gw: Gateway
+  let only: TestUpstream
+  before(async () => {
+    only = await startUpstream('review-only')
+    gw = await startGateway('panic-routing', {
+      upstreams: { review: [only.url] },
+      // Health checks run when a test calls them: a passing check would end the outlier ejection early.
+      env: { HEALTH_CHECK_INTERVAL_MS: '0', HEALTH_UNHEALTHY_THRESHOLD: '2', OUTLIER_CONSECUTIVE_FAILURES: '3', BREAKER_MINIMUM_CALLS: '100000' },
+    })
+  })
+  after(async () => {
+    await gw.close()
+    await only.kill()
+  })
+
+  const ejected = () => gw.app.gateway.upstreams.get('review')!.snapshot().instances[0]!
+
+  test('an instance ejected only for failed calls still gets the requests (panic routing), and the metric counts them', async () => {
+    only.setHandler((_req, res) => json(res, 500, { code: 'INTERNAL', status: 500 }))
+    // One GET, three attempts (retries), three failures in a row: ejected for 30 s.
+    assert.equal((await gw.request({ method: 'GET', url: '/products/p-1/reviews' })).statusCode, 500)
+    assert.equal(ejected().outlierEjected, true)
+    assert.equal(ejected().available, false)
+
+    only.setHandler((_req, res) => json(res, 200, { items: [] }))
+    const res = await gw.request({ method: 'GET', url: '/products/p-1/reviews' })
+    assert.equal(res.statusCode, 200, `served by the ejected instance rather than refused: ${res.body}`)
+    assert.ok((await gw.metric('gateway_panic_routed_total', { upstream: 'review' })) >= 1)
+    assert.equal(ejected().outlierEjected, true, 'still ejected; panic routing restores nothing')
+  })
+
+  test('an instance that fails its health check is not called: 503 GATEWAY_ERR_NO_INSTANCE with Retry-After', async () => {
+    only.setHealthy(false)
+    const review = gw.app.gateway.upstreams.get('review')!
+    await review.checkHealth()
+    await review.checkHealth()
+    assert.equal(ejected().healthCheckEjected, true)
+    const before = only.total()
+    const res = await gw.request({ method: 'GET', url: '/products/p-1/reviews' })
+    assert.equal(res.statusCode, 503)
+    assert.equal(res.json().code, 'GATEWAY_ERR_NO_INSTANCE')
+    assert.ok(res.headers['retry-after'])
+    assert.equal(only.total(), before, 'the instance was not called')
   })
 })

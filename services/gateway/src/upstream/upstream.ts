@@ -147,7 +147,15 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
   const budget = createRetryBudget({ ratio: config.RETRY_BUDGET_RATIO, minPerSecond: config.RETRY_BUDGET_MIN_PER_SECOND })
 
   async function attempt(request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
-    const instance = balancer.pick({ clientIp: request.clientIp })
+    const context = { clientIp: request.clientIp }
+    let instance = balancer.pick(context)
+    if (!instance && outlierDown.size > 0) {
+      // Every instance is out and some only for failed calls: keep calling those (Envoy's panic routing)
+      // rather than refuse everything for the whole ejection time — with one instance, a few timeouts
+      // under load would otherwise be a 30 s outage. An instance failing its health check stays out.
+      instance = balancer.pickInPanic(context, (i) => !healthDown.has(i.id))
+      if (instance) metrics.panicRouted.inc({ upstream: name })
+    }
     if (!instance) throw new NoInstance(name)
     const started = performance.now()
     let ok = false
