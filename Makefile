@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-report \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-report \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak
 
 help: ## list the targets
@@ -97,6 +97,10 @@ bench-gateway: deps ## benchmark: gateway throughput / direct, and nginx as a pl
 
 bench-overload: deps ## benchmark: goodput, admitted p99 and refusal latency at 3x a service's capacity, with and without the gateway's backpressure
 	@infra/local/with-stack.sh node --env-file=.local/stack.env bench/overload.ts
+	@node bench/report.ts
+
+bench-order: deps ## benchmark: order placement (POST /orders on the real path) / a bare Fastify POST handler
+	@infra/local/with-stack.sh node --env-file=.local/stack.env --env-file=.local/auth.env bench/order-placement.ts
 	@node bench/report.ts
 
 bench-report: ## regenerate docs/benchmarks.md and its charts from bench/results/

@@ -19,12 +19,13 @@
  * Writes bench/results/gateway-overhead.json. nginx comes from Debian (nginx-light); without it that arm
  * is skipped and the result says so.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { cpuSeconds, median, startNode, startProcess, stopAll, waitUp } from './lib.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' } } })
 const SECONDS = Number(values.seconds)
@@ -37,51 +38,13 @@ for (const name of ['REDIS_URL', 'AUTH_JWT_PUBLIC_JWK']) {
   if (!env[name]) throw new Error(`${name} is not set: run with --env-file=.local/stack.env after make infra-up (make bench-gateway does both)`)
 }
 
-const children: ChildProcess[] = []
-const stopAll = () => children.forEach((c) => c.kill('SIGTERM'))
-process.on('exit', stopAll)
-
-async function waitUp(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-function start(command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(command, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
-  children.push(child)
-  return child
-}
-
-/** CPU seconds used so far by a process and its children still running (nginx's worker), or undefined off Linux. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    let ticks = Number(fields[11]) + Number(fields[12])
-    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) ticks += (cpuSeconds(Number(child)) ?? 0) * 100
-    return ticks / 100 // USER_HZ is 100 on Linux
-  } catch {
-    return undefined
-  }
-}
-
 const UPSTREAM = 58_101
 const GATEWAY = 58_102
 const NGINX = 58_103
 const BARE_PROXY = 58_104
-const upstreamProcess = start(process.execPath, [join(ROOT, 'bench/fixtures/upstream.ts'), String(UPSTREAM)])
+const upstreamProcess = startNode(join(ROOT, 'bench/fixtures/upstream.ts'), [String(UPSTREAM)])
 await waitUp(`http://127.0.0.1:${UPSTREAM}/health/ready`)
-const gatewayProcess = start(process.execPath, ['--disable-warning=TimeoutNegativeWarning', join(ROOT, 'services/gateway/src/server.ts')], {
+const gatewayProcess = startNode(join(ROOT, 'services/gateway/src/server.ts'), [], {
   PORT: String(GATEWAY),
   CATALOG_URLS: `http://127.0.0.1:${UPSTREAM}`,
   LOG_LEVEL: 'warn',
@@ -94,7 +57,7 @@ const gatewayProcess = start(process.execPath, ['--disable-warning=TimeoutNegati
 await waitUp(`http://127.0.0.1:${GATEWAY}/health/ready`)
 
 // The floor of any Node proxy here: the gateway's proxy path with every feature taken away.
-const bareProxyProcess = start(process.execPath, [join(ROOT, 'bench/fixtures/bare-proxy.ts'), String(BARE_PROXY), `http://127.0.0.1:${UPSTREAM}`])
+const bareProxyProcess = startNode(join(ROOT, 'bench/fixtures/bare-proxy.ts'), [String(BARE_PROXY), `http://127.0.0.1:${UPSTREAM}`])
 await waitUp(`http://127.0.0.1:${BARE_PROXY}/health/ready`)
 
 const nginxBin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p))
@@ -111,7 +74,7 @@ http { access_log off;
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 `,
   )
-  nginxProcess = start(nginxBin, ['-c', join(dir, 'nginx.conf'), '-p', dir])
+  nginxProcess = startProcess(nginxBin, ['-c', join(dir, 'nginx.conf'), '-p', dir])
   await waitUp(`http://127.0.0.1:${NGINX}/health/ready`)
 }
 
@@ -153,7 +116,6 @@ for (const [, port, processes] of arms) await measure(port, processes) // warm-u
 for (let r = 0; r < ROUNDS; r++) for (const [name, port, processes] of arms) samples[name]?.push(await measure(port, processes))
 stopAll()
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const throughput = Object.fromEntries(arms.map(([name]) => [name, Math.round(median((samples[name] ?? []).map((x) => x.perSecond)))]))
 // Per arm and process: the median CPU microseconds per 2xx answer over the rounds.
 const cpuUsPerRequest = Object.fromEntries(

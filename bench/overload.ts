@@ -23,13 +23,13 @@
  *
  * Writes bench/results/overload.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
+import { startNode, stopProcess, waitUp } from './lib.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '5' } } })
 const SECONDS = Number(values.seconds)
@@ -46,36 +46,6 @@ const SERVICE_MS = 200
 const CAPACITY = (WORKERS * 1000) / SERVICE_MS
 const CLIENT_DEADLINE_MS = 2_000
 const GOALS = { goodputShare: 0.9, admittedP99VsCapacity: 2, rejectionP99Ms: 5 }
-
-const children = new Set<ChildProcess>()
-process.on('exit', () => children.forEach((c) => c.kill('SIGTERM')))
-
-function start(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
-  children.add(child)
-  return child
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))])
-  children.delete(child)
-}
-
-async function waitUp(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`)
-    await sleep(100)
-  }
-}
 
 const GATEWAY_BASE = {
   LOG_LEVEL: 'warn',
@@ -209,9 +179,9 @@ let port = 58_111
 for (const [name, multiple, gatewayEnv] of arms) {
   const upstreamPort = port++
   const gatewayPort = port++
-  const upstream = start([join(ROOT, 'bench/fixtures/pool-bound-upstream.ts'), String(upstreamPort), String(WORKERS), String(SERVICE_MS)])
+  const upstream = startNode(join(ROOT, 'bench/fixtures/pool-bound-upstream.ts'), [String(upstreamPort), String(WORKERS), String(SERVICE_MS)])
   await waitUp(`http://127.0.0.1:${upstreamPort}/health/ready`)
-  const gateway = start([join(ROOT, 'services/gateway/src/server.ts')], { ...GATEWAY_BASE, ...gatewayEnv, PORT: String(gatewayPort), CATALOG_URLS: `http://127.0.0.1:${upstreamPort}` })
+  const gateway = startNode(join(ROOT, 'services/gateway/src/server.ts'), [], { ...GATEWAY_BASE, ...gatewayEnv, PORT: String(gatewayPort), CATALOG_URLS: `http://127.0.0.1:${upstreamPort}` })
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
   await waitUp(`${gatewayUrl}/health/ready`)
   const rate = CAPACITY * multiple
@@ -221,8 +191,8 @@ for (const [name, multiple, gatewayEnv] of arms) {
   results[name] = { ...summarize(rate, answers), limitAtEnd }
   const r = results[name]!
   console.log(`goodput ${r.goodputPerSecond}/s, admitted p99 ${r.admittedP99Ms} ms, refused ${r.rejected} (p99 ${r.rejectionP99Ms} ms), failed ${r.failed}`)
-  await stop(gateway)
-  await stop(upstream)
+  await stopProcess(gateway)
+  await stopProcess(upstream)
 }
 
 const atCapacity = results['at-capacity']!

@@ -238,6 +238,35 @@ describe('kafka client on the real broker', () => {
     }
   })
 
+  it('sends made while a request is in flight go out together, and a record too large fails only its own send', async () => {
+    const tiny: TopicDefinition = { name: 'kafka-test.tiny', partitions: 1, config: { 'max.message.bytes': '1024' }, description: 'rejects records over 1 KiB' }
+    const { t } = await topicsFor('group-rejected', { t: tiny })
+    const own = await kafka.createProducer()
+    try {
+      // The first send goes at once, alone; the three made meanwhile wait and go as one group, which the
+      // broker refuses for the big record; sent again one by one, only the big one fails.
+      const first = own.send(t, [{ key: 'a', value: 'first' }])
+      const big = own.send(t, [{ key: 'big', value: Buffer.alloc(8 * 1024, 1) }])
+      const smalls = [own.send(t, [{ key: 'b', value: 'second' }]), own.send(t, [{ key: 'c', value: 'third' }])]
+      await first
+      await assert.rejects(big, /larger than the max message size/)
+      await Promise.all(smalls)
+      assert.equal(await messageCount(kafka, t), 3)
+    } finally {
+      await own.close()
+    }
+  })
+
+  it('close() waits for the sends already made, then refuses new ones', async () => {
+    const { events } = await topicsFor('close-drains', { events: TOPICS.ordersEvents })
+    const own = await kafka.createProducer()
+    const sends = Array.from({ length: 50 }, (_, i) => own.send(events, [{ key: `k${i}`, value: String(i) }]))
+    await own.close()
+    await Promise.all(sends)
+    assert.equal(await messageCount(kafka, events), 50)
+    await assert.rejects(own.send(events, [{ value: 'late' }]), /closed/)
+  })
+
   it('rejects a send after close()', async () => {
     const { events } = await topicsFor('closed', { events: TOPICS.ordersEvents })
     const own = await kafka.createProducer()

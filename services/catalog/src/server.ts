@@ -3,7 +3,7 @@
  * cache, listens and shuts down gracefully.
  */
 import { Redis } from 'ioredis'
-import { createTokenVerifier } from '@flashsale/auth'
+import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
 import { createLogger } from '@flashsale/logging'
@@ -35,7 +35,8 @@ const db = createDatabase({
 })
 for (const m of await migrateCatalog(db.primary)) logger.info({ migration: m.file }, 'migration applied')
 
-const verifier = await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK))
+// A buyer's token is verified once, then reused until its exp (packages/auth/src/token-cache.ts).
+const verifier = createCachingVerifier(await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK)), TOKEN_CACHE_DEFAULTS)
 const app = await buildApp(config, { logger, metrics, db, redis, subscriber, verifier })
 
 app.addHook('onClose', async () => {

@@ -3,7 +3,7 @@
  * runs the reconciler loop and shuts down gracefully.
  */
 import { Redis } from 'ioredis'
-import { createTokenVerifier } from '@flashsale/auth'
+import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createDatabase } from '@flashsale/db'
 import { createLogger } from '@flashsale/logging'
@@ -38,7 +38,8 @@ const db = createDatabase({
 })
 for (const m of await migrateInventory(db.primary)) logger.info({ migration: m.file }, 'migration applied')
 
-const verifier = await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK))
+// A buyer's token is verified once, then reused until its exp (packages/auth/src/token-cache.ts).
+const verifier = createCachingVerifier(await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK)), TOKEN_CACHE_DEFAULTS)
 const app = await buildApp(config, { logger, metrics, db, redis, verifier })
 
 const loop =

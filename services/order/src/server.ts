@@ -3,7 +3,7 @@
  * down (drain, then close the HTTP server, then the clients). `node services/order/src/server.ts`
  */
 import { Redis } from 'ioredis'
-import { createTokenVerifier } from '@flashsale/auth'
+import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
 import { createKafka } from '@flashsale/kafka'
@@ -42,7 +42,8 @@ const inventory = createInventoryClient({
     logger.warn({ state }, 'circuit to inventory changed')
   },
 })
-const verifier = await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK))
+// A buyer's token is verified once, then reused until its exp (packages/auth/src/token-cache.ts).
+const verifier = createCachingVerifier(await createTokenVerifier(JSON.parse(config.AUTH_JWT_PUBLIC_JWK)), TOKEN_CACHE_DEFAULTS)
 
 const dlq = createDeadLetterTooling({
   kafka,

@@ -1,18 +1,20 @@
 /**
  * A bounded cache of verified bearer tokens, keyed by the token string (docs/adr/0022). An ES256 verify
  * (jose: base64url, JSON, an ECDSA P-256 signature check) is the most expensive step of an authenticated
- * request at the gateway, and a buyer sends the same token with every request until it expires.
+ * request, at the gateway and again at each service (ADR 0019: the order API verifies the buyer's token
+ * and the inventory verifies it once more for the reservation), and a buyer sends the same token with
+ * every request until it expires. Every service wraps its verifier in one.
  *
  * - Only successful verifications are kept; an invalid token is verified (and refused) every time.
  * - An entry is good until the token's own `exp` (read from the token that was just verified) or
  *   `maxTtlMs` after it was verified, whichever comes first; after that the next request goes to the
  *   verifier again, which applies its own clock tolerance. So an expired token is never served from the
  *   cache: expiry is the revocation of a bearer token here (no revocation list exists), and it holds.
- * - Bounded in entries (least recently used forgotten first), per gateway process; nothing is shared.
+ * - Bounded in entries (least recently used forgotten first), per process; nothing is shared.
  * - The key is the whole token, so a token differing in any byte (another signature) is a miss.
  */
 import { LRUCache } from 'lru-cache'
-import type { Principal, TokenVerifier } from '@flashsale/auth'
+import type { Principal, TokenVerifier } from './tokens.ts'
 
 export interface TokenCacheOptions {
   /** Verified tokens remembered; 0 turns the cache off (every request is verified). */
@@ -24,6 +26,9 @@ export interface TokenCacheOptions {
   /** Called once per verify with where the answer came from. */
   readonly onResult?: (result: 'hit' | 'verified' | 'rejected') => void
 }
+
+/** What the services use (the gateway's are configurable: TOKEN_CACHE_*). */
+export const TOKEN_CACHE_DEFAULTS: TokenCacheOptions = { maxEntries: 10_000, maxTtlMs: 300_000 }
 
 export interface CachingTokenVerifier extends TokenVerifier {
   readonly size: number

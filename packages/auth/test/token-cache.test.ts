@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { InvalidTokenError, createTokenIssuer, createTokenVerifier, generateSigningKeys, type Principal, type TokenVerifier } from '@flashsale/auth'
-import { createCachingVerifier, tokenExpiryMs } from '../../src/domain/token-cache.ts'
+import { InvalidTokenError, createTokenIssuer, createTokenVerifier, generateSigningKeys, type Principal, type TokenVerifier } from '../src/index.ts'
+import { createCachingVerifier, tokenExpiryMs } from '../src/token-cache.ts'
 
 const T0 = 1_700_000_000_000
 
