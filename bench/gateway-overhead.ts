@@ -24,8 +24,8 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import autocannon from 'autocannon'
-import { cpuSeconds, median, startNode, startProcess, stopAll, waitUp } from './lib.ts'
+import type autocannon from 'autocannon'
+import { ratioOf, runArms, startNode, startProcess, stopAll, waitUp, type Watched } from './lib.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' } } })
 const SECONDS = Number(values.seconds)
@@ -78,50 +78,22 @@ http { access_log off;
   await waitUp(`http://127.0.0.1:${NGINX}/health/ready`)
 }
 
-interface Sample {
-  readonly perSecond: number
-  readonly non2xx: number
-  readonly errors: number
-  /** CPU microseconds per 2xx answer, by process. */
-  readonly cpuUsPerRequest: Record<string, number>
-}
-
-async function measure(port: number, processes: Record<string, ChildProcess | undefined>): Promise<Sample> {
-  const before = Object.fromEntries(Object.entries(processes).map(([name, p]) => [name, cpuSeconds(p?.pid)]))
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}/products/prod-000001`,
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    headers: { accept: 'application/json', 'user-agent': 'flashsale-bench' },
-  })
-  const ok = result['2xx']
-  const cpuUsPerRequest: Record<string, number> = {}
-  for (const [name, p] of Object.entries(processes)) {
-    const [a, b] = [before[name], cpuSeconds(p?.pid)]
-    if (a !== undefined && b !== undefined && ok > 0) cpuUsPerRequest[name] = Math.round(((b - a) * 1e6) / ok)
-  }
-  if (result.non2xx > 0 || result.errors > 0) console.warn(`:${port} answered ${result.non2xx} non-2xx and ${result.errors} errors (not counted)`)
-  // Only 2xx answers are throughput: a 429 or a 503 is cheap to make and is not the work being measured.
-  return { perSecond: ok / result.duration, non2xx: result.non2xx, errors: result.errors, cpuUsPerRequest }
-}
-
-const arms: [string, number, Record<string, ChildProcess | undefined>][] = [
-  ['direct', UPSTREAM, { upstream: upstreamProcess }],
-  ['gateway', GATEWAY, { upstream: upstreamProcess, gateway: gatewayProcess }],
-  ['bare-node-proxy', BARE_PROXY, { upstream: upstreamProcess, proxy: bareProxyProcess }],
-  ...(nginxBin ? ([['nginx', NGINX, { upstream: upstreamProcess, nginx: nginxProcess }]] as [string, number, Record<string, ChildProcess | undefined>][]) : []),
+const get = (port: number): autocannon.Options => ({
+  url: `http://127.0.0.1:${port}/products/prod-000001`,
+  connections: CONNECTIONS,
+  duration: SECONDS,
+  headers: { accept: 'application/json', 'user-agent': 'flashsale-bench' },
+})
+const arms: [string, Watched, autocannon.Options][] = [
+  ['direct', { upstream: upstreamProcess }, get(UPSTREAM)],
+  ['gateway', { upstream: upstreamProcess, gateway: gatewayProcess }, get(GATEWAY)],
+  ['bare-node-proxy', { upstream: upstreamProcess, proxy: bareProxyProcess }, get(BARE_PROXY)],
+  ...(nginxBin ? ([['nginx', { upstream: upstreamProcess, nginx: nginxProcess }, get(NGINX)]] as [string, Watched, autocannon.Options][]) : []),
 ]
-const samples: Record<string, Sample[]> = Object.fromEntries(arms.map(([name]) => [name, []]))
-for (const [, port, processes] of arms) await measure(port, processes) // warm-up: JIT, connection pools, Redis scripts
-for (let r = 0; r < ROUNDS; r++) for (const [name, port, processes] of arms) samples[name]?.push(await measure(port, processes))
+const { throughput, samples, non2xx, cpuUsPerRequest, cpuText } = await runArms(arms, ROUNDS)
 stopAll()
 
-const throughput = Object.fromEntries(arms.map(([name]) => [name, Math.round(median((samples[name] ?? []).map((x) => x.perSecond)))]))
-// Per arm and process: the median CPU microseconds per 2xx answer over the rounds.
-const cpuUsPerRequest = Object.fromEntries(
-  arms.map(([name, , processes]) => [name, Object.fromEntries(Object.keys(processes).map((p) => [p, median((samples[name] ?? []).flatMap((x) => (x.cpuUsPerRequest[p] === undefined ? [] : [x.cpuUsPerRequest[p]!])))]))]),
-)
-const ratio = Math.round(((throughput['gateway'] ?? 0) / (throughput['direct'] ?? 1)) * 100) / 100
+const ratio = ratioOf(throughput['gateway'], throughput['direct'])
 const result = {
   case: 'gateway-overhead',
   date: new Date().toISOString(),
@@ -131,16 +103,14 @@ const result = {
   rounds: ROUNDS,
   connections: CONNECTIONS,
   throughput,
-  samples: Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, xs.map((x) => Math.round(x.perSecond))])),
-  non2xx: Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, xs.reduce((n, x) => n + x.non2xx + x.errors, 0)])),
+  samples,
+  non2xx,
   cpuUsPerRequest,
   ratio,
   goal: 0.7,
-  nginxRatio: throughput['nginx'] ? Math.round((throughput['nginx'] / (throughput['direct'] ?? 1)) * 100) / 100 : null,
-  bareNodeProxyRatio: Math.round(((throughput['bare-node-proxy'] ?? 0) / (throughput['direct'] ?? 1)) * 100) / 100,
-  machine: `${availableParallelism()} cores shared by the load generator, the proxy, the upstream (and Redis for the gateway); the ratio is the result. CPU per 2xx answer: ${Object.entries(cpuUsPerRequest)
-    .map(([arm, byProcess]) => `${arm} ${Object.entries(byProcess).map(([p, us]) => `${p} ${us} µs`).join(' + ')}`)
-    .join('; ')}`,
+  nginxRatio: throughput['nginx'] ? ratioOf(throughput['nginx'], throughput['direct']) : null,
+  bareNodeProxyRatio: ratioOf(throughput['bare-node-proxy'], throughput['direct']),
+  machine: `${availableParallelism()} cores shared by the load generator, the proxy, the upstream (and Redis for the gateway); the ratio is the result. CPU per 2xx answer: ${cpuText}`,
 }
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
 writeFileSync(join(ROOT, 'bench/results/gateway-overhead.json'), `${JSON.stringify(result, null, 2)}\n`)

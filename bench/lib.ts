@@ -1,10 +1,11 @@
 /**
  * What the benchmark scripts share: child processes that stop with the script, waiting for a readiness
- * URL, CPU time per process from /proc, and the median.
+ * URL, CPU time per process from /proc, the median, and autocannon arms measured side by side.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import autocannon from 'autocannon'
 
 const children = new Set<ChildProcess>()
 process.on('exit', () => children.forEach((c) => c.kill('SIGTERM')))
@@ -64,3 +65,55 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
 }
 
 export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+
+/** Processes whose CPU time an arm is charged with, by the name the results use. */
+export type Watched = Readonly<Record<string, { readonly pid?: number | undefined } | undefined>>
+
+export interface Sample {
+  /** 2xx answers per second: a 429 or a 503 is cheap to make and is not the work being measured. */
+  readonly perSecond: number
+  readonly non2xx: number
+  readonly errors: number
+  /** CPU microseconds per 2xx answer, by process. */
+  readonly cpuUsPerRequest: Record<string, number>
+}
+
+/** One autocannon run against an arm, with the CPU its processes spent per 2xx answer. */
+export async function measureArm(processes: Watched, options: autocannon.Options): Promise<Sample> {
+  const before = Object.fromEntries(Object.entries(processes).map(([name, p]) => [name, cpuSeconds(p?.pid)]))
+  const result = await autocannon(options)
+  const ok = result['2xx']
+  const cpuUsPerRequest: Record<string, number> = {}
+  for (const [name, p] of Object.entries(processes)) {
+    const [a, b] = [before[name], cpuSeconds(p?.pid)]
+    if (a !== undefined && b !== undefined && ok > 0) cpuUsPerRequest[name] = Math.round(((b - a) * 1e6) / ok)
+  }
+  if (result.non2xx > 0 || result.errors > 0) console.warn(`${String(options.url)} answered ${result.non2xx} non-2xx and ${result.errors} errors (not counted)`)
+  return { perSecond: ok / result.duration, non2xx: result.non2xx, errors: result.errors, cpuUsPerRequest }
+}
+
+/**
+ * Runs every arm once to warm up (JIT, pools, scripts, caches), then `rounds` times, arms alternating, and
+ * gives the medians: throughput per arm, CPU per answer per arm and process, and the raw samples.
+ */
+export async function runArms(arms: readonly (readonly [name: string, processes: Watched, options: autocannon.Options])[], rounds: number) {
+  const samples: Record<string, Sample[]> = Object.fromEntries(arms.map(([name]) => [name, []]))
+  for (const [, processes, options] of arms) await measureArm(processes, options)
+  for (let r = 0; r < rounds; r++) for (const [name, processes, options] of arms) samples[name]!.push(await measureArm(processes, options))
+  const throughput = Object.fromEntries(arms.map(([name]) => [name, Math.round(median(samples[name]!.map((x) => x.perSecond)))]))
+  const cpuUsPerRequest = Object.fromEntries(
+    arms.map(([name, processes]) => [name, Object.fromEntries(Object.keys(processes).map((p) => [p, median(samples[name]!.flatMap((x) => (x.cpuUsPerRequest[p] === undefined ? [] : [x.cpuUsPerRequest[p]!])))]))]),
+  )
+  return {
+    throughput,
+    samples: Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, xs.map((x) => Math.round(x.perSecond))])),
+    non2xx: Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, xs.reduce((n, x) => n + x.non2xx + x.errors, 0)])),
+    cpuUsPerRequest,
+    /** "arm p1 12 µs + p2 34 µs; ..." for the results' `machine` line. */
+    cpuText: Object.entries(cpuUsPerRequest)
+      .map(([arm, byProcess]) => `${arm} ${Object.entries(byProcess).map(([p, us]) => `${p} ${us} µs`).join(' + ')}`)
+      .join('; '),
+  }
+}
+
+export const ratioOf = (a: number | undefined, b: number | undefined): number => Math.round(((a ?? 0) / (b || 1)) * 100) / 100

@@ -16,16 +16,15 @@
  * Writes bench/results/order-placement.json.
  */
 import { randomUUID } from 'node:crypto'
-import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import autocannon from 'autocannon'
+import type autocannon from 'autocannon'
 import { createTokenIssuer } from '@flashsale/auth'
 import { TOPICS } from '@flashsale/kafka'
 import { createTestDatabase, createTestTopics } from '@flashsale/testkit'
-import { cpuSeconds, median, startNode, stopAll, waitUp } from './lib.ts'
+import { ratioOf, runArms, startNode, stopAll, waitUp } from './lib.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' } } })
 const SECONDS = Number(values.seconds)
@@ -82,45 +81,8 @@ if (sale.status !== 201) throw new Error(`creating the benchmark sale failed: ${
 const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => issuer.issue({ userId: `bench-buyer-${i}`, roles: ['buyer'] }, 3_600)))
 const body = JSON.stringify({ sku, qty: 1 })
 
-interface Sample {
-  readonly perSecond: number
-  readonly non2xx: number
-  readonly errors: number
-  readonly cpuUsPerRequest: Record<string, number>
-}
-
-async function measure(port: number, processes: Record<string, Pick<ChildProcess, 'pid'>>): Promise<Sample> {
-  const before = Object.fromEntries(Object.entries(processes).map(([name, p]) => [name, cpuSeconds(p.pid)]))
-  let n = 0
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    requests: [
-      {
-        method: 'POST',
-        path: '/orders',
-        body,
-        // Every request a new order of one of the buyers: fresh Idempotency-Key, a buyer's token.
-        setupRequest: (request) => ({
-          ...request,
-          headers: { ...request.headers, 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${tokens[n++ % USERS]}`, 'idempotency-key': randomUUID() },
-        }),
-      },
-    ],
-  })
-  const ok = result['2xx']
-  const cpuUsPerRequest: Record<string, number> = {}
-  for (const [name, p] of Object.entries(processes)) {
-    const [a, b] = [before[name], cpuSeconds(p.pid)]
-    if (a !== undefined && b !== undefined && ok > 0) cpuUsPerRequest[name] = Math.round(((b - a) * 1e6) / ok)
-  }
-  if (result.non2xx > 0 || result.errors > 0) console.warn(`:${port} answered ${result.non2xx} non-2xx and ${result.errors} errors (not counted)`)
-  return { perSecond: ok / result.duration, non2xx: result.non2xx, errors: result.errors, cpuUsPerRequest }
-}
-
 /** The stack's own processes (Linux), so the CPU per 202 shows the broker's and Redis's share too. */
-function stackProcess(pattern: RegExp): Pick<ChildProcess, 'pid'> | undefined {
+function stackProcess(pattern: RegExp): { pid: number } | undefined {
   for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       if (pattern.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '))) return { pid: Number(entry) }
@@ -134,22 +96,35 @@ const kafka = stackProcess(/kafka\.Kafka /)
 const redis = stackProcess(/^\S*redis-server /)
 const infraProcesses = { ...(kafka ? { kafka } : {}), ...(redis ? { redis } : {}) }
 
-const arms: [string, number, Record<string, Pick<ChildProcess, 'pid'>>][] = [
-  ['bare-fastify', BARE, { bare: bareProcess }],
-  ['order-placement', ORDER, { order: orderProcess, inventory: inventoryProcess, ...infraProcesses }],
-]
-const samples: Record<string, Sample[]> = Object.fromEntries(arms.map(([name]) => [name, []]))
-for (const [, port, processes] of arms) await measure(port, processes) // warm-up: JIT, pools, Lua scripts, the sale cache
-for (let r = 0; r < ROUNDS; r++) for (const [name, port, processes] of arms) samples[name]!.push(await measure(port, processes))
-
+let n = 0
+const post = (port: number): autocannon.Options => ({
+  url: `http://127.0.0.1:${port}`,
+  connections: CONNECTIONS,
+  duration: SECONDS,
+  requests: [
+    {
+      method: 'POST',
+      path: '/orders',
+      body,
+      // Every request a new order of one of the buyers: fresh Idempotency-Key, a buyer's token.
+      setupRequest: (request) => ({
+        ...request,
+        headers: { ...request.headers, 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${tokens[n++ % USERS]}`, 'idempotency-key': randomUUID() },
+      }),
+    },
+  ],
+})
+const { throughput, samples, non2xx, cpuUsPerRequest, cpuText } = await runArms(
+  [
+    ['bare-fastify', { bare: bareProcess }, post(BARE)],
+    ['order-placement', { order: orderProcess, inventory: inventoryProcess, ...infraProcesses }, post(ORDER)],
+  ],
+  ROUNDS,
+)
 stopAll()
 await Promise.all([db.cleanup(), topics.cleanup()])
 
-const throughput = Object.fromEntries(arms.map(([name]) => [name, Math.round(median(samples[name]!.map((x) => x.perSecond)))]))
-const cpuUsPerRequest = Object.fromEntries(
-  arms.map(([name, , processes]) => [name, Object.fromEntries(Object.keys(processes).map((p) => [p, median(samples[name]!.flatMap((x) => (x.cpuUsPerRequest[p] === undefined ? [] : [x.cpuUsPerRequest[p]!])))]))]),
-)
-const ratio = Math.round(((throughput['order-placement'] ?? 0) / (throughput['bare-fastify'] ?? 1)) * 100) / 100
+const ratio = ratioOf(throughput['order-placement'], throughput['bare-fastify'])
 const result = {
   case: 'order-placement',
   date: new Date().toISOString(),
@@ -160,14 +135,12 @@ const result = {
   connections: CONNECTIONS,
   users: USERS,
   throughput,
-  samples: Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, xs.map((x) => Math.round(x.perSecond))])),
-  non2xx: Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, xs.reduce((n, x) => n + x.non2xx + x.errors, 0)])),
+  samples,
+  non2xx,
   cpuUsPerRequest,
   ratio,
   goal: 0.5,
-  machine: `${availableParallelism()} cores shared by the load generator, the service(s), Redis, Kafka and PostgreSQL; the ratio is the result. CPU per 202: ${Object.entries(cpuUsPerRequest)
-    .map(([arm, byProcess]) => `${arm} ${Object.entries(byProcess).map(([p, us]) => `${p} ${us} µs`).join(' + ')}`)
-    .join('; ')}`,
+  machine: `${availableParallelism()} cores shared by the load generator, the service(s), Redis, Kafka and PostgreSQL; the ratio is the result. CPU per 202: ${cpuText}`,
 }
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
 writeFileSync(join(ROOT, 'bench/results/order-placement.json'), `${JSON.stringify(result, null, 2)}\n`)
