@@ -24,6 +24,7 @@ import { createOrderEffects } from './sweeper.ts'
 import { createOrderLifecycleStore } from './store/order-lifecycle-store.ts'
 import { createOrdersReader } from './store/orders-store.ts'
 import { createIdempotencyStore, createStatusCache } from './store/redis-stores.ts'
+import { createOrderApiMetrics } from './metrics.ts'
 
 export interface AppDeps {
   readonly logger: Logger
@@ -55,12 +56,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   await app.register(authentication, { verifier: deps.verifier })
 
   const statusCache = createStatusCache(deps.redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
+  const metrics = createOrderApiMetrics(deps.metrics.registry)
   await app.register(orderRoutes, {
+    placed: metrics.placed,
     place: {
       idempotency: createIdempotencyStore(deps.redis, { ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS }),
       sales: deps.inventory,
       gate: deps.inventory,
-      queue: createOrderQueue(deps.producer, { timeoutMs: config.KAFKA_SEND_TIMEOUT_MS, ...(deps.ordersRequestedTopic ? { topic: deps.ordersRequestedTopic } : {}) }),
+      queue: createOrderQueue(deps.producer, {
+        timeoutMs: config.KAFKA_SEND_TIMEOUT_MS,
+        onEnqueued: metrics.enqueued,
+        ...(deps.ordersRequestedTopic ? { topic: deps.ordersRequestedTopic } : {}),
+      }),
       statusCache,
       newOrderId: () => uuidv7(),
       now: () => new Date(),

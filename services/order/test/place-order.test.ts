@@ -51,6 +51,29 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     assert.equal((await h.orderRows(saleId)).length, 1, 'the refused order never reached the worker')
   })
 
+  it('counts every placement by outcome in order_placements_total, and times the enqueue of each accepted one', async () => {
+    const sample = async (name: string, labels: string): Promise<number> => {
+      const text = (await h.app.inject({ url: '/metrics' })).body
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels))
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
+    }
+    const before = {
+      accepted: await sample('order_placements_total', 'outcome="accepted",replayed="false"'),
+      replayed: await sample('order_placements_total', 'outcome="accepted",replayed="true"'),
+      soldOut: await sample('order_placements_total', 'outcome="sold_out",replayed="false"'),
+      enqueued: await sample('order_enqueue_duration_seconds_count', 'outcome="ok"'),
+    }
+    const { sku } = await h.createSale({ totalUnits: 1, perUserLimit: 1 })
+    const key = randomUUID()
+    assert.equal((await h.placeOrder('counted-1', { sku, qty: 1 }, key)).statusCode, 202)
+    assert.equal((await h.placeOrder('counted-1', { sku, qty: 1 }, key)).statusCode, 202)
+    assert.equal((await h.placeOrder('counted-2', { sku, qty: 1 })).statusCode, 409)
+    assert.equal(await sample('order_placements_total', 'outcome="accepted",replayed="false"'), before.accepted + 1)
+    assert.equal(await sample('order_placements_total', 'outcome="accepted",replayed="true"'), before.replayed + 1)
+    assert.equal(await sample('order_placements_total', 'outcome="sold_out",replayed="false"'), before.soldOut + 1)
+    assert.equal(await sample('order_enqueue_duration_seconds_count', 'outcome="ok"'), before.enqueued + 1, 'one enqueue: the replay and the refusal queue nothing')
+  })
+
   it('the same Idempotency-Key sent 20 times at once makes one order, one decrement, and the same answer', async () => {
     const { saleId, sku } = await h.createSale({ totalUnits: 10, perUserLimit: 5 })
     const key = randomUUID()

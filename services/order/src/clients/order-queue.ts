@@ -7,11 +7,25 @@ import { TOPICS, eventHeaders, type OrderRequested, type Producer } from '@flash
 import { withTimeout } from '@flashsale/resilience'
 import type { OrderQueue } from '../domain/ports.ts'
 
-export function createOrderQueue(producer: Producer, { timeoutMs, topic = TOPICS.ordersRequested.name }: { timeoutMs: number; topic?: string }): OrderQueue {
+export interface OrderQueueOptions {
+  readonly timeoutMs: number
+  readonly topic?: string
+  /** Called once per enqueue with its duration and whether it was acknowledged in time. */
+  readonly onEnqueued?: (ms: number, ok: boolean) => void
+}
+
+export function createOrderQueue(producer: Producer, { timeoutMs, topic = TOPICS.ordersRequested.name, onEnqueued }: OrderQueueOptions): OrderQueue {
   return {
     async enqueue(event: OrderRequested) {
-      // Keyed by order id: a hot SKU's orders spread over every partition (docs/adr: partition key).
-      await withTimeout(() => producer.send(topic, [{ key: event.orderId, value: JSON.stringify(event), headers: eventHeaders(event) }]), timeoutMs)
+      const started = performance.now()
+      let ok = false
+      try {
+        // Keyed by order id: a hot SKU's orders spread over every partition (docs/adr: partition key).
+        await withTimeout(() => producer.send(topic, [{ key: event.orderId, value: JSON.stringify(event), headers: eventHeaders(event) }]), timeoutMs)
+        ok = true
+      } finally {
+        onEnqueued?.(performance.now() - started, ok)
+      }
     },
   }
 }

@@ -47,10 +47,12 @@ const REFUSAL_ERRORS: Readonly<Record<GateRefusal, new (saleId: string) => Error
 
 export interface OrderRoutesOptions {
   readonly place: Omit<PlaceOrderDeps, 'log'>
+  /** Told every placement's outcome (order_placements_total). */
+  readonly placed?: (result: PlaceOrderResult) => void
   readonly get: Omit<GetOrderDeps, 'log'>
 }
 
-export async function orderRoutes(app: FastifyInstance, { place, get }: OrderRoutesOptions): Promise<void> {
+export async function orderRoutes(app: FastifyInstance, { place, get, placed }: OrderRoutesOptions): Promise<void> {
   app.post<{ Body: Static<typeof PlaceOrderBody> }>(
     '/orders',
     { onRequest: app.requireUser, bodyLimit: 1024, schema: { body: PlaceOrderBody } },
@@ -60,6 +62,7 @@ export async function orderRoutes(app: FastifyInstance, { place, get }: OrderRou
       const user = request.user!
       const bearerToken = request.headers.authorization!.slice('Bearer '.length)
       const result = await placeOrder({ ...place, log: request.log }, { userId: user.userId, bearerToken, idempotencyKey: key, ...request.body })
+      placed?.(result)
       return answer(reply, result)
     },
   )
