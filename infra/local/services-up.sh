@@ -101,16 +101,20 @@ await_ready() { # NAME
   local name=$1 port pidfile log i
   read -r _ port _ <<<"$(process_line "$name")"
   pidfile="$RUN_DIR/svc-$name.pid" log="$LOG_DIR/svc-$name.log"
+  # pid_alive, not svc_alive: for a moment after launch the pid is still the subshell about to exec node,
+  # whose command line does not name the service yet (svc_alive's check against recycled pids). Taking
+  # that moment for "exited" failed a start now and then on a busy machine, and left the node it became
+  # running without a pid file. A pid we started seconds ago cannot have been recycled.
   for ((i = 0; i < READY_TIMEOUT * 4; i++)); do
     if ready "$port"; then
       [[ " ${STARTED[*]} " == *" $name "* ]] && ok "$name ready on :$port (pid $(cat "$pidfile"))"
       return 0
     fi
-    svc_alive "$pidfile" || break
+    pid_alive "$pidfile" || break
     sleep 0.25
   done
   local why="did not answer GET /health/ready on :$port within ${READY_TIMEOUT}s"
-  if ! svc_alive "$pidfile"; then
+  if ! pid_alive "$pidfile"; then
     why="exited before it was ready"
   elif [[ " ${STARTED[*]} " == *" $name "* ]]; then
     kill "$(cat "$pidfile")" 2>/dev/null || true # ours, started just now: do not leave a half-started process
