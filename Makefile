@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-report \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-report chaos-order-instance chaos-kafka chaos-replica \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak
 
 help: ## list the targets
@@ -85,6 +85,15 @@ typecheck: deps ## tsc --noEmit over every workspace
 	@npx tsc -p tsconfig.json
 
 check: lint typecheck test compose-check ## lint, typecheck, test and the compose/monitoring checks: what a pull request must pass
+
+chaos-order-instance: ## drill: SIGKILL order API instance 1 while buyers order, restart it, then verify (stack up: make demo)
+	@tools/chaos/drill.sh order-instance $(ARGS)
+
+chaos-kafka: ## drill: SIGKILL the Kafka broker while buyers order, start it again, then verify (stack up: make demo)
+	@tools/chaos/drill.sh kafka $(ARGS)
+
+chaos-replica: ## drill: stop a PostgreSQL replica while buyers browse and order, start it again, then verify
+	@tools/chaos/drill.sh replica $(ARGS)
 
 bench-worker: deps ## benchmark: worker persistence, batched vs one transaction per order (ratio to bench/results/)
 	@infra/local/with-stack.sh node --env-file=.local/stack.env bench/worker-batching.ts

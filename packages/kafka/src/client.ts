@@ -27,7 +27,7 @@ export interface IncomingMessage {
 export interface Producer {
   /**
    * Resolves only when every message is acknowledged by all in-sync replicas (acks=all). Rejects after
-   * 8 retries (about 25 s of backoff plus each attempt's own timeout) or at once on an error retrying
+   * 8 retries (at most 1 s apart, about 8 s of backoff plus each attempt's own timeout) or at once on an error retrying
    * cannot fix (a record over the topic's max.message.bytes); a rejection means
    * "outcome unknown": the messages may or may not have been written. One produce request is in flight at
    * a time, in call order; sends made meanwhile go out together in the next one (group commit), and the
@@ -121,8 +121,12 @@ export function createKafka(options: KafkaOptions): KafkaClient {
       // Java-compatible murmur2 one, so a key lands on the same partition whichever client produced it.
       // Retries are bounded explicitly (kafkajs's own default for an idempotent producer is unbounded), so
       // a send to a dead broker fails and the order API can answer 503; wrapProducer makes the bound safe.
+      // maxRetryTime 1 s (kafkajs's default is 30 s): while the broker is down a send keeps retrying, and
+      // with one request in flight the sends behind it wait for it; waits that grew to 10-30 s kept the
+      // order API refusing orders that long after the broker was back (make chaos-kafka). Capped, a send
+      // gives up after about 8 s and the next request finds a returned broker within a second.
       const make = () =>
-        kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner, retry: { initialRetryTime: 100, retries: 8 } })
+        kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner, retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 8 } })
       const producer = make()
       await producer.connect()
       return wrapProducer(producer, make)

@@ -1,0 +1,267 @@
+/**
+ * One chaos drill: buyers order (and browse) through the gateway at a steady rate; at `--fault-at` one
+ * part of the stack is broken (tools/chaos/fault.sh inject), at `--recover-at` it is brought back
+ * (fault.sh recover); the run goes on to `--seconds`. Every answer is recorded with its time, so the
+ * report can say, second by second, what buyers saw: availability (answers that were real answers: 2xx,
+ * a 404 of a read, a 409 of the business), refusals the system meant (429, a 503 with a problem code and
+ * Retry-After), errors (other 5xx, timeouts, resets), and the time to recover: from the fault to the end
+ * of the last second in which fewer than 95% of order attempts were answered. `make verify` runs after it
+ * (tools/chaos/drill.sh), so "nothing lost, nothing oversold" is checked against the stores, not trusted.
+ *
+ * Load is open-loop (sent on schedule whatever the answers, as buyers arrive), each order a fresh
+ * Idempotency-Key of one of the drill's buyers on a sale of its own (stock no run exhausts), each buyer
+ * with an address of its own (the demo gateway trusts X-Forwarded-For, ADR 0023).
+ *
+ *   node --env-file=.local/stack.env --env-file=.local/auth.env --env-file=.local/services.env \
+ *     tools/chaos/src/drill.ts DRILL [--seconds 60] [--fault-at 10] [--recover-at 30] [--rate 20]
+ */
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import { Agent, request } from 'undici'
+import { createTokenIssuer } from '@flashsale/auth'
+import { Type, loadConfig } from '@flashsale/config'
+
+const DRILLS = ['order-instance', 'kafka', 'replica'] as const
+type Drill = (typeof DRILLS)[number]
+const ROOT = join(import.meta.dirname, '..', '..', '..')
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    seconds: { type: 'string', default: '60' },
+    'fault-at': { type: 'string', default: '10' },
+    'recover-at': { type: 'string', default: '30' },
+    rate: { type: 'string', default: '20' },
+  },
+})
+const drill = positionals[0] as Drill
+if (!DRILLS.includes(drill)) throw new Error(`unknown drill '${positionals[0] ?? ''}': one of ${DRILLS.join(', ')}`)
+const SECONDS = Number(values.seconds)
+const FAULT_AT = Number(values['fault-at'])
+const RECOVER_AT = Number(values['recover-at'])
+const RATE = Number(values.rate)
+if (!(FAULT_AT >= 0 && RECOVER_AT > FAULT_AT && SECONDS > RECOVER_AT && RATE > 0 && RATE <= 200)) {
+  throw new Error(`need 0 <= --fault-at (${FAULT_AT}) < --recover-at (${RECOVER_AT}) < --seconds (${SECONDS}) and 0 < --rate (${RATE}) <= 200`)
+}
+const env = loadConfig(
+  Type.Object({
+    GATEWAY_URL: Type.String({ default: 'http://127.0.0.1:8080' }),
+    INVENTORY_URLS: Type.String({ default: 'http://127.0.0.1:3002' }),
+    ORDER_URLS: Type.String({ default: 'http://127.0.0.1:3003,http://127.0.0.1:3103' }),
+    AUTH_JWT_PRIVATE_JWK: Type.String({ minLength: 2 }),
+  }),
+  process.env,
+)
+const inventoryUrl = env.INVENTORY_URLS.split(',')[0]!
+
+// The drill's sale and buyers.
+const issuer = await createTokenIssuer(JSON.parse(env.AUTH_JWT_PRIVATE_JWK))
+const admin = await issuer.issue({ userId: 'chaos-drill', roles: ['admin'] }, 3_600)
+const stamp = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)
+const sku = `DRILL-${stamp}`
+const created = await fetch(new URL('/admin/sales', inventoryUrl), {
+  method: 'POST',
+  headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ id: `drill-${drill}-${stamp}`, sku, title: `Chaos drill ${drill}`, totalUnits: 1_000_000, perUserLimit: 1_000, startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString() }),
+})
+if (created.status !== 201) throw new Error(`creating the drill's sale failed: ${created.status} ${await created.text()}`)
+const BUYERS = 200
+const buyers = await Promise.all(
+  Array.from({ length: BUYERS }, async (_, i) => ({ token: await issuer.issue({ userId: `drill-buyer-${i}`, roles: ['buyer'] }, 3_600), ip: `10.200.${Math.floor(i / 254)}.${(i % 254) + 1}` })),
+)
+
+type Kind = 'order' | 'read'
+type Outcome = 'served' | 'refused' | 'error'
+interface Answer {
+  readonly kind: Kind
+  /** Seconds since the drill started, when it was sent (scheduled). */
+  readonly at: number
+  readonly status: number
+  readonly code?: string
+  readonly outcome: Outcome
+  readonly ms: number
+}
+
+function classify(kind: Kind, status: number, code: string | undefined): Outcome {
+  if (status >= 200 && status < 300) return 'served'
+  if (status === 409 || (kind === 'read' && status === 404)) return 'served'
+  if (status === 429 || (status === 503 && code !== undefined)) return 'refused'
+  return 'error'
+}
+
+const agent = new Agent({ connections: null, keepAliveTimeout: 10_000 })
+const t0 = performance.now() + 50
+async function send(kind: Kind, i: number, scheduled: number): Promise<Answer> {
+  const buyer = buyers[i % BUYERS]!
+  const at = (scheduled - t0) / 1000
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'flashsale-chaos-drill', 'x-forwarded-for': buyer.ip, authorization: `Bearer ${buyer.token}` }
+  try {
+    const res =
+      kind === 'order'
+        ? await request(new URL('/orders', env.GATEWAY_URL), {
+            method: 'POST',
+            dispatcher: agent,
+            headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+            body: JSON.stringify({ sku, qty: 1 }),
+            signal: AbortSignal.timeout(5_000),
+          })
+        : await request(new URL(`/products/prod-${String(i % 10_000).padStart(6, '0')}`, env.GATEWAY_URL), { dispatcher: agent, headers, signal: AbortSignal.timeout(5_000) })
+    const text = await res.body.text()
+    let code: string | undefined
+    try {
+      code = (JSON.parse(text) as { code?: string }).code
+    } catch {
+      /* not JSON */
+    }
+    return { kind, at, status: res.statusCode, ...(code ? { code } : {}), outcome: classify(kind, res.statusCode, code), ms: performance.now() - scheduled }
+  } catch (err) {
+    return { kind, at, status: 0, code: (err as Error).name, outcome: 'error', ms: performance.now() - scheduled }
+  }
+}
+
+/** Order attempts the gateway has sent to each order instance so far, by instance number (1-based, ORDER_URLS order). */
+async function ordersByInstance(): Promise<number[]> {
+  const text = await (await fetch(new URL('/metrics', env.GATEWAY_URL))).text()
+  return env.ORDER_URLS.split(',').map((url) => {
+    const host = new URL(url).host
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('gateway_upstream_request_duration_seconds_count{') && l.includes('upstream="order"') && l.includes(`upstream_instance="${host}"`))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+  })
+}
+const ordersAtStart = drill === 'order-instance' ? await ordersByInstance() : []
+
+/**
+ * The order instance to kill: the one that took the most orders since the drill began. The gateway's
+ * P2C/peak-EWMA balancer may send nearly everything to one instance, and killing the idle one would show
+ * nothing.
+ */
+async function busiestOrderInstance(): Promise<number> {
+  const now = await ordersByInstance()
+  const taken = now.map((n, i) => n - (ordersAtStart[i] ?? 0))
+  return taken.indexOf(Math.max(...taken)) + 1
+}
+
+let victim: number | undefined
+async function fault(action: 'inject' | 'recover'): Promise<{ at: number; ok: boolean }> {
+  const started = (performance.now() - t0) / 1000
+  if (drill === 'order-instance' && victim === undefined) {
+    victim = await busiestOrderInstance()
+    console.log(`\n    order-${victim} took the most orders so far: it is the one killed`)
+  }
+  return new Promise((resolve) => {
+    const child = spawn(join(ROOT, 'tools/chaos/fault.sh'), [action, drill], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, ...(victim === undefined ? {} : { ORDER_INSTANCE: String(victim) }) },
+    })
+    child.once('exit', (code) => resolve({ at: started, ok: code === 0 }))
+  })
+}
+
+console.log(`drill ${drill}: ${RATE} order attempts/s and ${RATE / 2} product reads/s for ${SECONDS} s; fault at ${FAULT_AT} s, recovery at ${RECOVER_AT} s`)
+const pending: Promise<Answer>[] = []
+const events: Promise<{ at: number; ok: boolean }>[] = []
+let faultStarted = false
+let recoverStarted = false
+const total = SECONDS * RATE
+for (let i = 0; i < total; i++) {
+  const scheduled = t0 + (i * 1000) / RATE
+  const wait = scheduled - performance.now()
+  if (wait > 1) await sleep(wait)
+  const now = (scheduled - t0) / 1000
+  if (!faultStarted && now >= FAULT_AT) {
+    faultStarted = true
+    events.push(fault('inject'))
+  }
+  if (!recoverStarted && now >= RECOVER_AT) {
+    recoverStarted = true
+    events.push(fault('recover'))
+  }
+  pending.push(send('order', i, scheduled))
+  if (i % 2 === 0) pending.push(send('read', i, scheduled))
+  if (i % RATE === 0 && i > 0) process.stdout.write(`\r    ${i / RATE} s`)
+}
+const answers = await Promise.all(pending)
+const [injected, recovered] = await Promise.all(events)
+await agent.close()
+process.stdout.write('\n')
+if (!injected?.ok || !recovered?.ok) throw new Error(`the fault could not be ${injected?.ok ? 'undone' : 'injected'}: see the lines above`)
+
+// Second by second, per kind: the share of answers that were real answers.
+const perSecond = (kind: Kind) =>
+  Array.from({ length: SECONDS }, (_, s) => {
+    const xs = answers.filter((a) => a.kind === kind && Math.floor(a.at) === s)
+    const served = xs.filter((a) => a.outcome === 'served').length
+    return xs.length === 0 ? 1 : served / xs.length
+  })
+const count = (kind: Kind, outcome: Outcome) => answers.filter((a) => a.kind === kind && a.outcome === outcome).length
+const byAnswer = (kind: Kind) => {
+  const m: Record<string, number> = {}
+  for (const a of answers.filter((x) => x.kind === kind)) m[`${a.status || 'none'}${a.code ? ` ${a.code}` : ''}`] = (m[`${a.status || 'none'}${a.code ? ` ${a.code}` : ''}`] ?? 0) + 1
+  return m
+}
+/** From the fault to the end of the last second under 95% served, or 0 when no second fell under it. */
+function timeToRecover(series: number[]): number {
+  let last = -1
+  for (let s = Math.floor(injected!.at); s < series.length; s++) if (series[s]! < 0.95) last = s
+  return last < 0 ? 0 : Math.round((last + 1 - injected!.at) * 10) / 10
+}
+const orders = perSecond('order')
+const reads = perSecond('read')
+const round3 = (x: number) => Math.round(x * 1000) / 1000
+const result = {
+  drill,
+  date: new Date().toISOString(),
+  sku,
+  rate: RATE,
+  seconds: SECONDS,
+  ...(victim === undefined ? {} : { killed: `order-${victim}` }),
+  faultAt: Math.round(injected!.at * 10) / 10,
+  recoverAt: Math.round(recovered!.at * 10) / 10,
+  orders: {
+    attempts: answers.filter((a) => a.kind === 'order').length,
+    accepted: answers.filter((a) => a.kind === 'order' && a.status === 202).length,
+    availability: round3(count('order', 'served') / Math.max(1, answers.filter((a) => a.kind === 'order').length)),
+    refused: count('order', 'refused'),
+    errors: count('order', 'error'),
+    timeToRecoverSeconds: timeToRecover(orders),
+    answers: byAnswer('order'),
+    servedBySecond: orders.map(round3),
+  },
+  reads: {
+    attempts: answers.filter((a) => a.kind === 'read').length,
+    availability: round3(count('read', 'served') / Math.max(1, answers.filter((a) => a.kind === 'read').length)),
+    refused: count('read', 'refused'),
+    errors: count('read', 'error'),
+    timeToRecoverSeconds: timeToRecover(reads),
+    answers: byAnswer('read'),
+    servedBySecond: reads.map(round3),
+  },
+}
+const dir = join(ROOT, 'tools/chaos/results')
+mkdirSync(dir, { recursive: true })
+const file = join(dir, `${drill}-${stamp}.json`)
+writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
+writeFileSync(join(dir, `${drill}.latest.json`), `${JSON.stringify(result, null, 2)}\n`)
+
+const bar = (series: number[]) => series.map((x) => (x >= 0.95 ? '█' : x >= 0.5 ? '▄' : x > 0 ? '▁' : '·')).join('')
+const fmt = (x: Record<string, number>) =>
+  Object.entries(x)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${n} × ${k}`)
+    .join(' · ')
+console.log(`
+drill ${drill}: fault at ${result.faultAt} s, recovery started at ${result.recoverAt} s (of ${SECONDS} s)
+  orders   ${bar(orders)}
+  reads    ${bar(reads)}
+           █ >= 95% answered  ▄ >= 50%  ▁ some  · none   (one column per second)
+  orders   availability ${(result.orders.availability * 100).toFixed(1)}% · accepted ${result.orders.accepted} · refused ${result.orders.refused} · errors ${result.orders.errors} · time to recover ${result.orders.timeToRecoverSeconds} s
+           ${fmt(result.orders.answers)}
+  reads    availability ${(result.reads.availability * 100).toFixed(1)}% · refused ${result.reads.refused} · errors ${result.reads.errors} · time to recover ${result.reads.timeToRecoverSeconds} s
+           ${fmt(result.reads.answers)}
+  results  ${file}`)
