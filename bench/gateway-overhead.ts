@@ -25,18 +25,14 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type autocannon from 'autocannon'
-import { ratioOf, runArms, startNode, startProcess, stopAll, waitUp, type Watched } from './lib.ts'
+import { ratioOf, requireEnv, runArms, startNode, startProcess, stopAll, waitUp, type Watched } from './lib.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' } } })
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CONNECTIONS = Number(values.connections)
 const ROOT = join(import.meta.dirname, '..')
-const env = process.env
-
-for (const name of ['REDIS_URL', 'AUTH_JWT_PUBLIC_JWK']) {
-  if (!env[name]) throw new Error(`${name} is not set: run with --env-file=.local/stack.env after make infra-up (make bench-gateway does both)`)
-}
+requireEnv(['REDIS_URL', 'AUTH_JWT_PUBLIC_JWK'], 'run with --env-file=.local/stack.env after make infra-up (make bench-gateway does both)')
 
 const UPSTREAM = 58_101
 const GATEWAY = 58_102

@@ -117,3 +117,8 @@ export async function runArms(arms: readonly (readonly [name: string, processes:
 }
 
 export const ratioOf = (a: number | undefined, b: number | undefined): number => Math.round(((a ?? 0) / (b || 1)) * 100) / 100
+
+/** Stops with how to run the benchmark when a variable the stack's env files give is missing. */
+export function requireEnv(names: readonly string[], how: string): void {
+  for (const name of names) if (!process.env[name]) throw new Error(`${name} is not set: ${how}`)
+}

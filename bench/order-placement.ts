@@ -24,7 +24,7 @@ import type autocannon from 'autocannon'
 import { createTokenIssuer } from '@flashsale/auth'
 import { TOPICS } from '@flashsale/kafka'
 import { createTestDatabase, createTestTopics } from '@flashsale/testkit'
-import { ratioOf, runArms, startNode, stopAll, waitUp } from './lib.ts'
+import { ratioOf, requireEnv, runArms, startNode, stopAll, waitUp } from './lib.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' } } })
 const SECONDS = Number(values.seconds)
@@ -32,15 +32,13 @@ const ROUNDS = Number(values.rounds)
 const CONNECTIONS = Number(values.connections)
 const USERS = 500
 const ROOT = join(import.meta.dirname, '..')
-const env = process.env
-for (const name of ['PG_PRIMARY_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'AUTH_JWT_PRIVATE_JWK']) {
-  if (!env[name]) throw new Error(`${name} is not set: run with --env-file=.local/stack.env --env-file=.local/auth.env after make infra-up (make bench-order does both)`)
-}
+
+requireEnv(['PG_PRIMARY_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'AUTH_JWT_PRIVATE_JWK'], 'run with --env-file=.local/stack.env --env-file=.local/auth.env after make infra-up (make bench-order does both)')
 
 const INVENTORY = 58_121
 const ORDER = 58_122
 const BARE = 58_123
-const issuer = await createTokenIssuer(JSON.parse(env['AUTH_JWT_PRIVATE_JWK']!))
+const issuer = await createTokenIssuer(JSON.parse(process.env['AUTH_JWT_PRIVATE_JWK']!))
 const adminToken = await issuer.issue({ userId: 'bench-operator', roles: ['admin'] }, 3_600)
 
 // A database and topics of the benchmark's own, the schema applied as make demo applies it.

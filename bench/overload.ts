@@ -29,17 +29,14 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
-import { startNode, stopProcess, waitUp } from './lib.ts'
+import { requireEnv, startNode, stopProcess, waitUp } from './lib.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '5' } } })
 const SECONDS = Number(values.seconds)
 const WARMUP = Number(values.warmup)
 if (!(SECONDS > WARMUP && WARMUP >= 0)) throw new Error(`--seconds (${SECONDS}) must be greater than --warmup (${WARMUP})`)
 const ROOT = join(import.meta.dirname, '..')
-const env = process.env
-for (const name of ['REDIS_URL', 'AUTH_JWT_PUBLIC_JWK']) {
-  if (!env[name]) throw new Error(`${name} is not set: run with --env-file=.local/stack.env after make infra-up (make bench-overload does both)`)
-}
+requireEnv(['REDIS_URL', 'AUTH_JWT_PUBLIC_JWK'], 'run with --env-file=.local/stack.env after make infra-up (make bench-overload does both)')
 
 const WORKERS = 20
 const SERVICE_MS = 200
