@@ -30,7 +30,16 @@ describe('read router on the real primary and its two streaming replicas', () =>
       const replica = new pg.Client({ connectionString: url })
       await replica.connect()
       try {
-        await waitFor(`row 1 on replica :${portOf(url)}`, async () => (await replica.query('SELECT body FROM notes WHERE id = 1')).rows[0]?.body === 'hello')
+        // The CREATE TABLE replays asynchronously too: until it has, the replica has no such table (42P01).
+        const rowIsThere = async () => {
+          try {
+            return (await replica.query('SELECT body FROM notes WHERE id = 1')).rows[0]?.body === 'hello'
+          } catch (err) {
+            if ((err as { code?: string }).code === '42P01') return false
+            throw err
+          }
+        }
+        await waitFor(`row 1 on replica :${portOf(url)}`, rowIsThere)
       } finally {
         await replica.end()
       }
