@@ -114,6 +114,11 @@ export interface RetryOptions {
   readonly isRetryable?: (error: unknown) => boolean
   /** Only idempotent calls are retried: a retried POST /orders could create two orders. */
   readonly idempotent: boolean
+  /**
+   * Errors that prove the request never left (a refused connection): such an attempt may be retried even
+   * when the call is not idempotent, since the other side saw nothing. Default: none.
+   */
+  readonly neverSent?: (error: unknown) => boolean
   /** The caller's signal: stops retrying and aborts the attempt in flight. */
   readonly signal?: AbortSignal
   /** Latency budget for all attempts and waits together. */
@@ -142,6 +147,7 @@ async function retryLoop<T>(fn: (signal: AbortSignal, attempt: number) => Promis
     backoff = { baseMs: 25, capMs: 1_000 },
     isRetryable = () => true,
     idempotent,
+    neverSent = () => false,
     random = Math.random,
     onRetry,
     onGiveUp,
@@ -164,7 +170,7 @@ async function retryLoop<T>(fn: (signal: AbortSignal, attempt: number) => Promis
 
   function giveUpReason(error: unknown, attempt: number): RetryGiveUp | undefined {
     if (signal.aborted) return 'aborted'
-    if (!idempotent) return 'not_idempotent'
+    if (!idempotent && !neverSent(error)) return 'not_idempotent'
     if (isClientError(error)) return 'client_error'
     if (!isRetryable(error)) return 'not_retryable'
     if (attempt >= maxAttempts) return 'max_attempts'

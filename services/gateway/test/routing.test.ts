@@ -210,3 +210,33 @@ describe('when every instance is out', () => {
     assert.equal(only.total(), before, 'the instance was not called')
   })
 })
+
+describe('a POST to an instance that refuses the connection', () => {
+  let gw: Gateway
+  let a: TestUpstream
+  let b: TestUpstream
+  before(async () => {
+    ;[a, b] = await Promise.all([startUpstream('order-a'), startUpstream('order-b')])
+    gw = await startGateway('post-refused', {
+      upstreams: { order: [a.url, b.url] },
+      balancing: { order: 'round-robin' },
+      env: { HEALTH_CHECK_INTERVAL_MS: '0', OUTLIER_CONSECUTIVE_FAILURES: '100000', BREAKER_MINIMUM_CALLS: '100000' },
+    })
+  })
+  after(async () => {
+    await gw.close()
+    await Promise.all([a.kill(), b.kill()])
+  })
+
+  test('goes to the other instance (nothing was sent, so it cannot be a second order), exactly once', async () => {
+    await a.kill()
+    const token = await gw.buyerToken('alice')
+    for (let i = 0; i < 4; i++) {
+      const res = await gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `k-refused-${i}` }, payload: { sku: 'SKU-1', qty: 1 } })
+      assert.equal(res.statusCode, 200, res.body)
+      assert.equal(res.json().instance, 'order-b')
+    }
+    assert.equal(b.total(), 4, 'each POST reached the live instance once')
+    assert.ok((await gw.metric('gateway_retries_total', { upstream: 'order' })) >= 1)
+  })
+})

@@ -205,6 +205,9 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
           budget,
           signal,
           idempotent: request.retryable,
+          // A refused connection means the instance saw nothing: even POST /orders may go to another one.
+          // A reset is not that (the request may have been read), so it is never retried for a POST.
+          neverSent: (e) => (e as { code?: string } | null)?.code === 'ECONNREFUSED',
           maxAttempts: config.RETRY_MAX_ATTEMPTS,
           timeoutMs: request.timeoutMs,
           isRetryable: (e) => !isNoInstance(e),
