@@ -212,6 +212,19 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     }
   }
 
+  /** One slot; every decision recorded with its time; `hold` keeps an admitted request `holdMs`. */
+  function oneSlotLimiter(holdMs: number) {
+    const decisions: (LimitDecision & { at: number })[] = []
+    const limiter = createAdaptiveLimit({
+      algorithm: createFixedLimit(1),
+      window: false,
+      now: Date.now,
+      onDecision: (d) => decisions.push({ ...d, at: Date.now() }),
+    })
+    const hold = (a: Admission) => void (a.admitted && setTimeout(() => a.permit.release(), holdMs))
+    return { limiter, decisions, hold }
+  }
+
   it('without a standing queue a waiter may wait up to the interval (100 ms), then gets `queue_timeout`', async () => {
     const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false, now: Date.now })
     permitOf(await limiter.acquire())
@@ -225,14 +238,7 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
 
   it('once the queue has not been empty for 100 ms, waiters time out after 5 ms and the newest is served first (adaptive LIFO)', async () => {
     // One slot held for 10 ms per request, one arrival every 5 ms: twice what the upstream can take.
-    const decisions: (LimitDecision & { at: number })[] = []
-    const limiter = createAdaptiveLimit({
-      algorithm: createFixedLimit(1),
-      window: false,
-      now: Date.now,
-      onDecision: (d) => decisions.push({ ...d, at: Date.now() }),
-    })
-    const hold = (a: Admission) => void (a.admitted && setTimeout(() => a.permit.release(), 10))
+    const { limiter, decisions, hold } = oneSlotLimiter(10)
     for (let at = 0; at < 400; at += 5) {
       void limiter.acquire().then(hold)
       if (at === 150) assert.equal(limiter.snapshot().standingQueue, true)
@@ -258,19 +264,13 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     await flush()
     assert.equal((answer as Admission | undefined)?.admitted, true)
   })
+
   it('under a sustained overload that the drops keep emptying, the timeout stays at 5 ms (no 100 ms sawtooth)', async () => {
     // One slot held 8 ms per request (125 requests/s), arrivals in bursts of 4 every 10 ms (400/s), as
     // arrivals come off an event loop. Each burst: one is admitted, the rest time out 5 ms later; so the
     // queue is empty, and the slot free, just before the next burst. None of those moments may end the
     // overload and give the next burst the 100 ms interval again.
-    const decisions: (LimitDecision & { at: number })[] = []
-    const limiter = createAdaptiveLimit({
-      algorithm: createFixedLimit(1),
-      window: false,
-      now: Date.now,
-      onDecision: (d) => decisions.push({ ...d, at: Date.now() }),
-    })
-    const hold = (a: Admission) => void (a.admitted && setTimeout(() => a.permit.release(), 8))
+    const { limiter, decisions, hold } = oneSlotLimiter(8)
     for (let at = 0; at < 1_000; at += 10) {
       for (let i = 0; i < 4; i++) void limiter.acquire().then(hold)
       await advance(10)

@@ -202,7 +202,10 @@ const perSecond = (kind: Kind) =>
 const count = (kind: Kind, outcome: Outcome) => answers.filter((a) => a.kind === kind && a.outcome === outcome).length
 const byAnswer = (kind: Kind) => {
   const m: Record<string, number> = {}
-  for (const a of answers.filter((x) => x.kind === kind)) m[`${a.status || 'none'}${a.code ? ` ${a.code}` : ''}`] = (m[`${a.status || 'none'}${a.code ? ` ${a.code}` : ''}`] ?? 0) + 1
+  for (const a of answers.filter((x) => x.kind === kind)) {
+    const key = `${a.status || 'none'}${a.code ? ` ${a.code}` : ''}`
+    m[key] = (m[key] ?? 0) + 1
+  }
   return m
 }
 /** From the fault to the end of the last second under 95% served, or 0 when no second fell under it. */
