@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-report chaos-order-instance chaos-kafka chaos-replica \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak
 
 help: ## list the targets
@@ -110,6 +110,13 @@ bench-overload: deps ## benchmark: goodput, admitted p99 and refusal latency at 
 
 bench-order: deps ## benchmark: order placement (POST /orders on the real path) / a bare Fastify POST handler
 	@infra/local/with-stack.sh node --env-file=.local/stack.env --env-file=.local/auth.env bench/order-placement.ts
+	@node bench/report.ts
+
+# The services as make services-up runs them (started here, and stopped after, when none answer yet).
+bench-burst: deps ## benchmark: 1,000 buyers at once (x5) and 5,000, one attempt each, through the whole stack vs the stock gate alone; make verify after each (ARGS="--reps 5 --buyers 1000 --big-buyers 5000 --stock 100")
+	@infra/local/with-stack.sh bash -c 'source infra/local/lib.sh; \
+	if ! curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$$GATEWAY_PORT/health/ready"; then trap "infra/local/services-down.sh" EXIT; infra/local/services-up.sh; fi; \
+	node --env-file=.local/stack.env --env-file=.local/auth.env --env-file-if-exists=.local/services.env bench/flash-burst.ts $(ARGS)'
 	@node bench/report.ts
 
 bench-report: ## regenerate docs/benchmarks.md and its charts from bench/results/
