@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
 .PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica \
-	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak
+	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -77,6 +77,10 @@ load-browse: ## k6: catalog- and review-heavy reads of the seeded catalog
 
 load-soak: ## k6: long and low (DURATION=30m), with buyers who pay; not for CI
 	@k6/run.sh soak
+
+# burst creates its own sale as an admin: DEMO_ADMIN_SECRET and INVENTORY_URLS come from .local/services.env.
+load-burst: ## k6: BUYERS=1000 buyers at the same instant, one attempt each, for a fresh sale of STOCK=100 units
+	@set -a; [ ! -f .local/services.env ] || source .local/services.env; set +a; k6/run.sh burst
 
 lint: deps ## eslint
 	@npx eslint .
