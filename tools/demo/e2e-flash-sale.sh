@@ -4,7 +4,12 @@
 # k6 flash sale through the gateway, then `verify`. Fails when an invariant is violated or no order got
 # through. k6's latency thresholds are reported but do not fail the build: these machines are shared and
 # noisy, and a wall-clock threshold is not a test (the benchmarks measure speed, as ratios).
-#   E2E_DURATION=20s E2E_USERS=1000 E2E_HOT_UNITS=100
+# Then a small burst (k6/scenarios/burst.js): E2E_BURST_BUYERS buyers at the same instant, one attempt
+# each, for a fresh sale of E2E_BURST_STOCK units, then `verify` again. Broken invariants always fail the
+# build. The burst's thresholds count outcomes, not time (every unit sold, >= 99% definitive answers):
+# with E2E_BURST_STRICT=1 (the default) a crossed one fails the build too; E2E_BURST_STRICT=0 only reports
+# it (while the gateway's burst behaviour is being worked on).
+#   E2E_DURATION=20s E2E_USERS=1000 E2E_HOT_UNITS=100 E2E_BURST_BUYERS=500 E2E_BURST_STOCK=50 E2E_BURST_STRICT=1
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
 # shellcheck source=steps.sh
@@ -24,4 +29,19 @@ DURATION=${E2E_DURATION:-20s} USERS=${E2E_USERS:-1000} run_flash_sale
 run_verify "$DEMO_DIR/e2e-verify.json"
 summarize "$DEMO_DIR/e2e-verify.json" "$degraded_before" --e2e
 [ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the flash sale (listed above)" "read docs/runbooks/verify-failed.md; the services' logs are in $LOG_DIR"
+
+burst_buyers=${E2E_BURST_BUYERS:-500} burst_stock=${E2E_BURST_STOCK:-50}
+say "end to end: a burst of $burst_buyers buyers at the same instant, one attempt each, for $burst_stock units, then verify"
+run_burst "$burst_buyers" "$burst_stock"
+run_verify "$DEMO_DIR/e2e-burst-verify.json"
+[ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the burst (listed above)" "read docs/runbooks/verify-failed.md; the services' logs are in $LOG_DIR"
+if [ "$BURST_STATUS" != 0 ]; then
+  if [ "${E2E_BURST_STRICT:-1}" = 1 ]; then
+    die "end to end: the burst crossed its thresholds (the FAIL lines of its summary above; $BURST_LATEST); the invariants hold" \
+      "the gateway turned buyers away at the opening: make bench-burst measures it against the stock gate alone (docs/benchmarks.md); E2E_BURST_STRICT=0 reports this without failing"
+  fi
+  warn "the burst crossed its thresholds (the FAIL lines above); E2E_BURST_STRICT=0, so it is reported, not fatal: the invariants hold"
+else
+  ok "the burst sold every unit with definitive answers for >= 99% of buyers"
+fi
 ok "end to end: orders went through and every invariant holds"

@@ -4,6 +4,7 @@
 
 DEMO_DIR="$LOCAL_DIR/demo"
 K6_LATEST="$ROOT/k6/results/flash-sale.latest.json"
+BURST_LATEST="$ROOT/k6/results/burst.latest.json"
 mkdir -p "$DEMO_DIR"
 
 # Degradation episodes the gateway has counted since it started (the summary shows one run's difference).
@@ -24,6 +25,23 @@ run_flash_sale() {
   local status=0
   "$ROOT/k6/run.sh" flash-sale || status=$?
   [ "$status" = 0 ] || warn "k6 exited $status: a threshold was crossed (see above); the invariants decide"
+}
+
+# run_burst BUYERS STOCK: k6's burst scenario: a fresh sale of STOCK units of its own, BUYERS buyers at the
+# same instant, one attempt each. Sets BURST_STATUS: 0 its thresholds held, 99 one was crossed (its summary
+# prints FAIL lines); any other exit means the burst could not run (its sale, the tokens), which stops here.
+# The scenario creates its sale as an admin: DEMO_ADMIN_SECRET and INVENTORY_URLS come from services.env.
+run_burst() {
+  rm -f "$BURST_LATEST" # never report a previous run
+  BURST_STATUS=0
+  (
+    set -a
+    [ ! -f "$SERVICES_ENV" ] || source "$SERVICES_ENV"
+    set +a
+    BUYERS=$1 STOCK=$2 exec "$ROOT/k6/run.sh" burst
+  ) || BURST_STATUS=$?
+  [ "$BURST_STATUS" = 0 ] || [ "$BURST_STATUS" = 99 ] ||
+    die "the k6 burst could not run (k6 exited $BURST_STATUS; the lines above say why)" "make infra-status; make services-up; DEMO_ADMIN_SECRET must be in $SERVICES_ENV"
 }
 
 # run_verify JSON: make verify, its report kept in JSON; sets VERIFY_STATUS (0 = every invariant holds).
