@@ -119,7 +119,7 @@ bench-order: deps ## benchmark: order placement (POST /orders on the real path) 
 # The services as make services-up runs them (started here, and stopped after, when none answer yet).
 bench-burst: deps ## benchmark: 1,000 buyers at once (x5) and 5,000, one attempt each, through the whole stack vs the stock gate alone; make verify after each (ARGS="--reps 5 --buyers 1000 --big-buyers 5000 --stock 100")
 	@infra/local/with-stack.sh bash -c 'source infra/local/lib.sh; \
-	if ! curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$$GATEWAY_PORT/health/ready"; then trap "infra/local/services-down.sh" EXIT; infra/local/services-up.sh; fi; \
+	if ! curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$$GATEWAY_PORT/health/ready" 2>/dev/null; then trap "infra/local/services-down.sh" EXIT; infra/local/services-up.sh; fi; \
 	node --env-file=.local/stack.env --env-file=.local/auth.env --env-file-if-exists=.local/services.env bench/flash-burst.ts $(ARGS)'
 	@node bench/report.ts
 
