@@ -15,6 +15,15 @@
  *   requests are served before waiting non-core ones; a core arrival at a full queue displaces the newest
  *   non-core waiter; a non-core arrival that cannot be admitted while core requests wait, or while the
  *   queue is standing, is shed at once.
+ * - Deadline admission for core requests (`coreQueue: 'deadline'`, what the gateway uses): a core request
+ *   carries the moment its answer is due. It waits its turn, first come first served, unless its expected
+ *   wait — its queue position ÷ the rate the queue has been served at — plus the expected service time
+ *   cannot fit before that moment; then it is refused at once (`deadline`), with the time the queue needs
+ *   to drain (`expectedWaitMs`) for a Retry-After. A waiter whose remaining time can no longer cover the
+ *   service time leaves with `deadline` too. Why FIFO here and CoDel + adaptive LIFO for the rest: in a
+ *   flash sale every buyer has the same budget, so the oldest waiter is the one closest to giving up and
+ *   the fair one to serve; refusing only what cannot be served in time turns a burst into answers, not
+ *   503s (ADR 0026).
  * - Every refusal is an answer, never an exception: `{ admitted: false, reason }`, so the gateway can
  *   reply 503 with Retry-After in microseconds.
  *
@@ -30,9 +39,10 @@ export type Priority = 'core' | 'non-core'
  * - `limit`: at the limit and there is no queue (maxQueue 0), or `tryAcquire` found no free slot;
  * - `queue_full`: the wait queue is at maxQueue;
  * - `queue_timeout`: waited longer than the CoDel queue timeout;
- * - `shed`: non-core, refused or displaced so core traffic keeps its share.
+ * - `shed`: non-core, refused or displaced so core traffic keeps its share;
+ * - `deadline`: a core request whose expected wait does not fit before its deadline (deadline admission).
  */
-export type RejectionReason = 'limit' | 'queue_full' | 'queue_timeout' | 'shed'
+export type RejectionReason = 'limit' | 'queue_full' | 'queue_timeout' | 'shed' | 'deadline'
 
 export interface Permit {
   readonly priority: Priority
@@ -48,7 +58,23 @@ export interface Permit {
 
 export type Admission =
   | { readonly admitted: true; readonly permit: Permit; readonly waitedMs: number }
-  | { readonly admitted: false; readonly reason: RejectionReason; readonly waitedMs: number }
+  | {
+      readonly admitted: false
+      readonly reason: RejectionReason
+      readonly waitedMs: number
+      /** How long the queue is expected to take to drain, when the limiter can tell (for Retry-After). */
+      readonly expectedWaitMs?: number
+    }
+
+export interface AcquireOptions {
+  /** Leaves the queue and rejects the acquire with the signal's reason. */
+  readonly signal?: AbortSignal
+  /**
+   * When the answer is due, on the limiter's clock. Used by deadline admission of core requests; without
+   * it a core waiter may wait `queueIntervalMs`.
+   */
+  readonly deadline?: number
+}
 
 /** One admission decision, for metrics (admitted/rejected counters by reason, queue-wait histogram). */
 export interface LimitDecision {
@@ -74,8 +100,10 @@ export interface AdaptiveLimitOptions {
   readonly queueIntervalMs?: number
   /** Share of the limit non-core requests may occupy. Default 0.8. */
   readonly nonCoreShare?: number
-  /** Serve the newest waiter first while the queue is standing. Default true. */
+  /** Serve the newest waiter first while the queue is standing. Default true. Never for deadline-admitted core waiters. */
   readonly adaptiveLifo?: boolean
+  /** Queue discipline of core requests: CoDel (default) or FIFO with deadline admission (see the top of this file). */
+  readonly coreQueue?: 'codel' | 'deadline'
   /** Milliseconds on a monotonic clock. Default performance.now. */
   readonly now?: () => number
   readonly onDecision?: (decision: LimitDecision) => void
@@ -88,11 +116,15 @@ export interface LimiterSnapshot {
   readonly queuedNonCore: number
   /** The queue has not been empty for a whole interval: CoDel's overload signal. */
   readonly standingQueue: boolean
+  /** Waiters served per second lately, while there was a queue (deadline admission's estimate); 0 = unknown. */
+  readonly servedPerSecond: number
+  /** Smoothed service time of completed requests, in ms; 0 = unknown. */
+  readonly serviceMs: number
 }
 
 export interface AdaptiveLimiter {
   /** Admits now, or waits in the queue; resolves with the decision. Rejects only if `signal` aborts while waiting. */
-  acquire(priority?: Priority, signal?: AbortSignal): Promise<Admission>
+  acquire(priority?: Priority, options?: AcquireOptions): Promise<Admission>
   /** Admits now or refuses with `limit`; never waits. */
   tryAcquire(priority?: Priority): Admission
   readonly limit: number
@@ -105,6 +137,8 @@ export interface AdaptiveLimiter {
 interface Waiter {
   readonly priority: Priority
   readonly enqueuedAt: number
+  /** Deadline-admitted core waiters only. */
+  readonly deadline?: number
   readonly resolve: (admission: Admission) => void
   readonly cleanup: () => void
 }
@@ -118,6 +152,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     queueIntervalMs = 100,
     nonCoreShare = 0.8,
     adaptiveLifo = true,
+    coreQueue: coreDiscipline = 'codel',
     now = () => performance.now(),
     onDecision,
   } = options
@@ -137,6 +172,10 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   let lastEmptyAt = now()
   let lastDropAt = -Infinity
   let timer: ReturnType<typeof setTimeout> | undefined
+  const deadlineMode = coreDiscipline === 'deadline'
+  const served = createServiceRate()
+  // Service time: an EWMA of the RTT samples of completed requests (what a newly admitted one will take).
+  let serviceMs = 0
 
   const capacityFor = (priority: Priority): number =>
     priority === 'core' ? algorithm.limit : Math.floor(algorithm.limit * nonCoreShare)
@@ -147,10 +186,26 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     onDecision?.({ priority, admitted, waitedMs, inflight, limit: algorithm.limit, ...(reason ? { reason } : {}) })
   }
 
-  function refuse(priority: Priority, reason: RejectionReason, waitedMs = 0): Admission {
+  function refuse(priority: Priority, reason: RejectionReason, waitedMs = 0, expectedWaitMs?: number): Admission {
     decide(priority, false, waitedMs, reason)
-    return { admitted: false, reason, waitedMs }
+    return expectedWaitMs === undefined ? { admitted: false, reason, waitedMs } : { admitted: false, reason, waitedMs, expectedWaitMs }
   }
+
+  /** Waiters served per ms while queued; Little's law (limit ÷ service time) until enough were served. */
+  function serviceRatePerMs(t: number): number | undefined {
+    const measured = served.perMs(t)
+    if (measured !== undefined) return measured
+    return serviceMs > 0 ? algorithm.limit / serviceMs : undefined
+  }
+
+  /** Expected wait of the waiter at 1-based `position` in the core queue; undefined while nothing is known. */
+  function expectedWait(position: number, t: number): number | undefined {
+    const rate = serviceRatePerMs(t)
+    return rate === undefined ? undefined : position / rate
+  }
+
+  /** A deadline waiter that can no longer be served before its deadline. */
+  const tooLate = (w: Waiter, t: number) => w.deadline !== undefined && t + serviceMs > w.deadline
 
   function admit(priority: Priority, waitedMs: number): Admission {
     inflight++
@@ -165,6 +220,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         inflight--
         const end = now()
         const sample = { rttMs: rttMs ?? end - startedAt, inflight: inflightAtStart, dropped }
+        if (!dropped) serviceMs = serviceMs === 0 ? sample.rttMs : serviceMs * 0.9 + sample.rttMs * 0.1
         if (sampler) sampler.add(end, sample)
         else algorithm.update(sample)
         drain()
@@ -188,7 +244,19 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   function expire(t: number): void {
     const timeout = isStanding(t) ? queueTargetMs : queueIntervalMs
     let dropped = 0
-    for (const queue of [coreQueue, nonCoreQueue]) {
+    if (deadlineMode && coreQueue.length > 0) {
+      // FIFO with deadlines that may differ by route: look at every waiter, keep the order.
+      let kept = 0
+      for (const w of coreQueue) {
+        if (tooLate(w, t)) {
+          dropped++
+          w.cleanup()
+          w.resolve(refuse(w.priority, 'deadline', t - w.enqueuedAt))
+        } else coreQueue[kept++] = w
+      }
+      coreQueue.length = kept
+    }
+    for (const queue of deadlineMode ? [nonCoreQueue] : [coreQueue, nonCoreQueue]) {
       while (queue.length > 0 && t - queue[0]!.enqueuedAt >= timeout) {
         const w = queue.shift()!
         dropped++
@@ -211,8 +279,9 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         queue = nonCoreQueue
       }
       if (!queue) break
-      const w = (lifo ? queue.pop() : queue.shift())!
+      const w = (lifo && !(deadlineMode && queue === coreQueue) ? queue.pop() : queue.shift())!
       w.cleanup()
+      served.record(t)
       w.resolve(admit(w.priority, t - w.enqueuedAt))
     }
     noteIfEmpty(t)
@@ -224,11 +293,18 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     if (timer !== undefined) clearTimeout(timer)
     timer = undefined
     if (queued() === 0) return
-    const oldest = Math.min(coreQueue[0]?.enqueuedAt ?? Infinity, nonCoreQueue[0]?.enqueuedAt ?? Infinity)
-    // Before the queue stands, the next change is either the oldest reaching `interval` or the queue
-    // becoming standing (lastEmptyAt + interval <= oldest + interval), whichever comes first.
-    const deadline = isStanding(t) ? oldest + queueTargetMs : lastEmptyAt + queueIntervalMs
-    timer = setTimeout(drain, Math.max(1, Math.ceil(deadline - t)))
+    let next = Infinity
+    const codelQueued = deadlineMode ? nonCoreQueue.length > 0 : true
+    if (codelQueued) {
+      const oldest = Math.min(deadlineMode ? Infinity : (coreQueue[0]?.enqueuedAt ?? Infinity), nonCoreQueue[0]?.enqueuedAt ?? Infinity)
+      // Before the queue stands, the next change is either the oldest reaching `interval` or the queue
+      // becoming standing (lastEmptyAt + interval <= oldest + interval), whichever comes first.
+      next = isStanding(t) ? oldest + queueTargetMs : lastEmptyAt + queueIntervalMs
+    }
+    // The first deadline waiter to run out of time (a scan: deadlines differ by route; at most once per timer).
+    if (deadlineMode) for (const w of coreQueue) next = Math.min(next, w.deadline! - serviceMs)
+    if (next === Infinity) return
+    timer = setTimeout(drain, Math.max(1, Math.ceil(next - t)))
     if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
   }
 
@@ -238,7 +314,8 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     return !waitingAhead && inflight < capacityFor(priority) ? admit(priority, 0) : undefined
   }
 
-  function acquire(priority: Priority = 'core', signal?: AbortSignal): Promise<Admission> {
+  function acquire(priority: Priority = 'core', options: AcquireOptions = {}): Promise<Admission> {
+    const { signal } = options
     if (signal?.aborted) return Promise.reject(signal.reason)
     const t = now()
     expire(t)
@@ -249,6 +326,15 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     }
 
     if (maxQueue === 0) return Promise.resolve(refuse(priority, 'limit'))
+    let deadline: number | undefined
+    if (deadlineMode && priority === 'core') {
+      deadline = options.deadline ?? t + queueIntervalMs
+      const wait = expectedWait(coreQueue.length + 1, t)
+      if (t + (wait ?? 0) + serviceMs > deadline) {
+        lastDropAt = t
+        return Promise.resolve(refuse(priority, 'deadline', 0, wait === undefined ? undefined : expectedWait(coreQueue.length, t)))
+      }
+    }
     if (priority === 'non-core' && (coreQueue.length > 0 || isStanding(t))) return Promise.resolve(refuse(priority, 'shed'))
     if (queued() >= maxQueue) {
       if (priority === 'non-core' || nonCoreQueue.length === 0) return Promise.resolve(refuse(priority, 'queue_full'))
@@ -268,6 +354,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       const waiter: Waiter = {
         priority,
         enqueuedAt: t,
+        ...(deadline === undefined ? {} : { deadline }),
         resolve,
         cleanup: () => signal?.removeEventListener('abort', onAbort),
       }
@@ -293,6 +380,8 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         queuedCore: coreQueue.length,
         queuedNonCore: nonCoreQueue.length,
         standingQueue: isStanding(now()),
+        servedPerSecond: (served.perMs(now()) ?? 0) * 1000,
+        serviceMs,
       }
     },
     close() {
@@ -305,6 +394,31 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       }
       lastEmptyAt = t
       lastDropAt = -Infinity
+    },
+  }
+}
+
+/**
+ * The rate at which waiters have been served from the queue: the span of the last `size` dequeues, as long
+ * as the newest is recent (`maxAgeMs`). Undefined until `minSamples` were seen, or once the queue has been
+ * idle that long (a new burst measures afresh, meanwhile Little's law answers).
+ */
+function createServiceRate({ size = 64, minSamples = 16, maxAgeMs = 1_000 } = {}) {
+  const times = new Float64Array(size)
+  let count = 0
+  let next = 0
+  return {
+    record(t: number): void {
+      times[next] = t
+      next = (next + 1) % size
+      count = Math.min(size, count + 1)
+    },
+    perMs(t: number): number | undefined {
+      if (count < minSamples) return undefined
+      const newest = times[(next - 1 + size) % size]!
+      const oldest = times[(next - count + size) % size]!
+      if (t - newest > maxAgeMs || newest <= oldest) return undefined
+      return (count - 1) / (newest - oldest)
     },
   }
 }

@@ -32,3 +32,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
+
+/**
+ * A Retry-After (RFC 9110 §10.2.3, whole seconds) for a refusal, from how long the refuser expects it to
+ * take until it could serve the client (`expectedMs`), spread uniformly over [base, 2 × base] seconds where
+ * base = max(1, ceil(expectedMs / 1000)): clients refused together in one burst come back spread over that
+ * range instead of as one wave (the same reasoning as full jitter above).
+ */
+export function jitteredRetryAfterSeconds(expectedMs: number | undefined, random: () => number = Math.random): number {
+  const base = Math.max(1, Math.ceil((expectedMs ?? 0) / 1000))
+  return base + Math.min(base, Math.floor(random() * (base + 1)))
+}

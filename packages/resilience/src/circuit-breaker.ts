@@ -59,6 +59,12 @@ export interface CircuitBreakerOptions {
   readonly halfOpenCalls?: number
   /** Which errors count as failures (e.g. not a 4xx). Uncounted errors pass through untouched. Default: all. */
   readonly isFailure?: (error: unknown) => boolean
+  /**
+   * How long the dependency itself took for a call that returned `value`, when the caller knows better than
+   * the wall time around `fn` (a proxy's round trip includes its own event-loop delay: ADR 0025). Default:
+   * the wall time. Only successes are judged by it; a failure is a failure however long it took.
+   */
+  readonly durationOf?: (value: unknown, elapsedMs: number) => number
   /** Milliseconds; measures call durations and ages the window. Default Date.now (cockatiel's clock). */
   readonly now?: () => number
 }
@@ -100,6 +106,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     halfOpenAfterMs = 5_000,
     halfOpenCalls = 5,
     isFailure = () => true,
+    durationOf = (_value: unknown, elapsedMs: number) => elapsedMs,
     now = Date.now,
   } = options
   const window = createCallWindow({ windowMs, now })
@@ -120,7 +127,7 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
         const start = now()
         try {
           const value = await fn(inner)
-          const slow = now() - start >= slowCallMs
+          const slow = durationOf(value, now() - start) >= slowCallMs
           window.record({ failed: false, slow })
           return { value, slow }
         } catch (error) {

@@ -1,4 +1,4 @@
-export { fullJitterDelay, sleep, type BackoffOptions } from './backoff.ts'
+export { fullJitterDelay, jitteredRetryAfterSeconds, sleep, type BackoffOptions } from './backoff.ts'
 export {
   createAimdLimit,
   createFixedLimit,
@@ -15,6 +15,7 @@ export {
 export {
   createAdaptiveLimit,
   type AdaptiveLimiter,
+  type AcquireOptions,
   type AdaptiveLimitOptions,
   type Admission,
   type LimitDecision,
@@ -36,7 +37,8 @@ export {
   type CircuitBreakerOptions,
   type WindowStats,
 } from './circuit-breaker.ts'
-export { DeadlineExceededError, isDeadlineExceeded, withTimeout } from './timeout.ts'
+export { DeadlineExceededError, isDeadlineExceeded, withLoopAwareDeadline, withTimeout } from './timeout.ts'
+export { createLoopStallClock, processLoopStall, type LoopStallClock, type LoopStallClockOptions } from './loop-stall.ts'
 export {
   createRetryBudget,
   isClientError,

@@ -3,8 +3,10 @@
  * Redis outage would become a full outage of the sale) or failing wide open (bots would get everything).
  * Decision and consequences: docs/adr/0013-rate-limits-fail-open-to-a-local-limiter.md.
  */
-import { BrokenCircuitError, ConsecutiveBreaker, TaskCancelledError, TimeoutStrategy, circuitBreaker, handleAll, timeout, wrap } from 'cockatiel'
+import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel'
 import type { RateLimitChain, RateLimiter, RateLimitPolicy } from './gcra.ts'
+import { processLoopStall, type LoopStallClock } from './loop-stall.ts'
+import { isDeadlineExceeded, withLoopAwareDeadline } from './timeout.ts'
 
 export interface LocalLimiterOptions extends RateLimitPolicy {
   /** Subjects remembered; the least recently used is forgotten first (it comes back with a full bucket). Default 10,000. */
@@ -54,12 +56,21 @@ export function createLocalLimiter(options: LocalLimiterOptions): RateLimiter {
 }
 
 export interface FallbackLimiterOptions {
-  /** A Redis check slower than this counts as down. Default 50 ms. */
+  /**
+   * A Redis check that has not answered after this much of the process's responsive time counts as down
+   * (time the event loop was stalled is not counted: a busy gateway is not an unreachable Redis). Default 50 ms.
+   */
   readonly timeoutMs?: number
   /** After a failure, go straight to the local limiter for this long before trying Redis again. Default 1 s. */
   readonly retryPrimaryAfterMs?: number
-  /** For a log line: the primary failed (then `local` answered). Count fallbacks by `result.source === 'local'`. */
-  readonly onPrimaryError?: (error: unknown) => void
+  /**
+   * For a log line and a metric: the primary failed and `local` answered. `reason`: `timeout` (no answer in
+   * `timeoutMs` of responsive time) or `error` (Redis refused or the connection is down). Count fallbacks
+   * by `result.source === 'local'`.
+   */
+  readonly onPrimaryError?: (error: unknown, reason: 'timeout' | 'error') => void
+  /** Default: the process's loop-stall clock. */
+  readonly stall?: LoopStallClock
 }
 
 /**
@@ -84,19 +95,16 @@ export function createFallbackChain(primary: RateLimitChain, local: RateLimitCha
   }
 }
 
-function createFallback({ timeoutMs = 50, retryPrimaryAfterMs = 1_000, onPrimaryError }: FallbackLimiterOptions) {
-  const policy = wrap(
-    circuitBreaker(handleAll, { halfOpenAfter: retryPrimaryAfterMs, breaker: new ConsecutiveBreaker(1) }),
-    // No abort after the check returns: nothing is left to cancel, and the abort costs a DOMException per check.
-    timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
-  )
+function createFallback({ timeoutMs = 50, retryPrimaryAfterMs = 1_000, onPrimaryError, stall = processLoopStall() }: FallbackLimiterOptions) {
+  const breaker = circuitBreaker(handleAll, { halfOpenAfter: retryPrimaryAfterMs, breaker: new ConsecutiveBreaker(1) })
   return async <T>(primary: () => Promise<T>, local: () => Promise<T>): Promise<T> => {
     try {
-      return await policy.execute(primary)
+      return await breaker.execute(() => withLoopAwareDeadline(primary(), timeoutMs, { stall }))
     } catch (error) {
       if (error instanceof RangeError) throw error // a bad argument, not an outage
       if (!(error instanceof BrokenCircuitError)) {
-        onPrimaryError?.(error instanceof TaskCancelledError ? new Error(`rate-limit check took over ${timeoutMs} ms`, { cause: error }) : error)
+        const timedOut = isDeadlineExceeded(error)
+        onPrimaryError?.(timedOut ? new Error(`rate-limit check: no answer from Redis within ${timeoutMs} ms of responsive time`, { cause: error }) : error, timedOut ? 'timeout' : 'error')
       }
       return local()
     }

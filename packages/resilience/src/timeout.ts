@@ -7,6 +7,7 @@
  * deadline or by the parent, not after `fn` settles (see TIMEOUT_OPTIONS).
  */
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel'
+import type { LoopStallClock } from './loop-stall.ts'
 
 export class DeadlineExceededError extends Error {
   readonly code = 'DEADLINE_EXCEEDED'
@@ -40,4 +41,50 @@ export async function withTimeout<T>(fn: (signal: AbortSignal) => PromiseLike<T>
     if (error instanceof TaskCancelledError) throw new DeadlineExceededError(ms, { cause: error })
     throw error
   }
+}
+
+/**
+ * Settles with `promise`, or rejects with `DeadlineExceededError` once the other side has had `ms` of this
+ * process's *responsive* time to answer. Two things make a plain timer lie on a busy event loop:
+ * - it fires late, in the timers phase, before the poll phase that would read an answer which arrived
+ *   meanwhile — so the check looks again after that poll phase (setImmediate) before judging;
+ * - the time the loop was stalled is our delay, not the other side's: it is not counted (loop-stall.ts),
+ *   so a deadline only expires after `ms` during which we could have read the answer.
+ * `capMs` bounds the wait in wall time whatever the loop does. The promise is not cancelled.
+ */
+export function withLoopAwareDeadline<T>(promise: Promise<T>, ms: number, { stall, capMs = Math.max(1_000, ms * 10), now = () => performance.now() }: { stall: LoopStallClock; capMs?: number; now?: () => number }): Promise<T> {
+  if (!(ms > 0)) throw new RangeError(`timeout must be positive, got ${ms}`)
+  const start = now()
+  const stalledAtStart = stall.stalledMs()
+  return new Promise<T>((resolve, reject) => {
+    let settled = false
+    let timer: NodeJS.Timeout | undefined
+    const judge = () => {
+      if (settled) return
+      const elapsed = now() - start
+      const responsive = elapsed - (stall.stalledMs() - stalledAtStart)
+      if (responsive >= ms || elapsed >= capMs) {
+        settled = true
+        reject(new DeadlineExceededError(ms))
+      } else {
+        timer = setTimeout(check, Math.max(1, Math.ceil(ms - responsive)))
+      }
+    }
+    const check = () => void setImmediate(judge)
+    timer = setTimeout(check, ms)
+    promise.then(
+      (value) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
 }

@@ -149,7 +149,7 @@ describe('adaptive limit: admission', () => {
     const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false })
     const held = permitOf(await limiter.acquire())
     const ac = new AbortController()
-    const waiting = limiter.acquire('core', ac.signal)
+    const waiting = limiter.acquire('core', { signal: ac.signal })
     assert.equal(limiter.snapshot().queuedCore, 1)
     ac.abort(new Error('client went away'))
     await assert.rejects(waiting, /client went away/)
@@ -280,5 +280,94 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     assert.ok(late.filter((d) => d.admitted).length >= 50, 'the upstream stays busy')
     const slowest = Math.max(...late.map((d) => d.waitedMs))
     assert.ok(slowest <= 5, `under the overload nobody waits longer than the 5 ms target; the slowest waited ${slowest} ms`)
+  })
+})
+
+describe('adaptive limit: deadline admission of core requests (FIFO; mock clock and timers)', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 }))
+  afterEach(() => mock.timers.reset())
+
+  /** A fixed limit whose service time the limiter has learned: one request released after `serviceMs`. */
+  async function deadlineLimiter(limit: number, serviceMs: number) {
+    const decisions: LimitDecision[] = []
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(limit), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, onDecision: (d) => decisions.push(d) })
+    const first = permitOf(await limiter.acquire('core', { deadline: Date.now() + 1_000 }))
+    first.release(serviceMs)
+    decisions.length = 0
+    return { limiter, decisions }
+  }
+
+  /** Admitted requests are each released `serviceMs` after admission (the first `firstMs`); resolves with every admission. */
+  function serveAll(admissions: Promise<Admission>[], serviceMs: number, firstMs = serviceMs) {
+    return admissions.map((p, i) => p.then((a) => (a.admitted && setTimeout(() => a.permit.release(serviceMs), i === 0 ? firstMs : serviceMs), a)))
+  }
+
+  async function advance(ms: number, step = 1) {
+    for (let i = 0; i < ms; i += step) {
+      mock.timers.tick(step)
+      await flush()
+    }
+  }
+
+  it('a burst the upstream can serve within the budget is admitted whole, first come first served', async () => {
+    // 10 slots x 10 ms each: 1 per ms. 300 arrivals need ~300 ms, well inside a 2 s budget.
+    const { limiter, decisions } = await deadlineLimiter(10, 10)
+    const order: number[] = []
+    const burst = serveAll(
+      Array.from({ length: 300 }, (_, i) => limiter.acquire('core', { deadline: 2_000 }).then((a) => (a.admitted && order.push(i), a))),
+      10,
+    )
+    await advance(400, 5)
+    const answers = await Promise.all(burst)
+    assert.equal(answers.filter((a) => a.admitted).length, 300, `refused: ${JSON.stringify(decisions.filter((d) => !d.admitted).slice(0, 3))}`)
+    assert.deepEqual(order, [...order].sort((a, b) => a - b), 'served in arrival order')
+  })
+
+  it('a burst beyond what fits in the budget: the excess is refused at once (waited 0 ms) with the time the queue needs to drain', async () => {
+    // 2 slots x 100 ms: 1 per 50 ms. With a 1 s deadline about 18 can be served in time; 100 arrive.
+    const { limiter, decisions } = await deadlineLimiter(2, 100)
+    const burst = Array.from({ length: 100 }, () => limiter.acquire('core', { deadline: 1_000 }))
+    const settledAtOnce: Admission[] = []
+    for (const p of burst) void p.then((a) => settledAtOnce.push(a))
+    await flush()
+    const refused = settledAtOnce.filter((a) => !a.admitted)
+    const admittedOrQueued = 100 - refused.length
+    assert.ok(admittedOrQueued >= 15 && admittedOrQueued <= 21, `${admittedOrQueued} kept in line`)
+    for (const r of refused) {
+      assert.equal(r.admitted, false)
+      if (r.admitted) continue
+      assert.equal(r.reason, 'deadline')
+      assert.equal(r.waitedMs, 0, 'refused on arrival, not after waiting')
+      assert.ok(r.expectedWaitMs !== undefined && r.expectedWaitMs >= 700 && r.expectedWaitMs <= 1_100, `expected wait ${r.expectedWaitMs}`)
+    }
+    // The ones kept are all served before their deadline. (The first request finishes early, so the two slots
+    // free up 50 ms apart, as they do in a real service, rather than in lockstep.)
+    const kept = serveAll(burst, 100, 50)
+    await flush() // the releases of the two admitted at once are timed from now (0 ms)
+    await advance(1_100)
+    const final = await Promise.all(kept)
+    assert.equal(final.filter((a) => a.admitted).length, admittedOrQueued, `everyone kept in line was served; dropped later: ${JSON.stringify(decisions.filter((d) => !d.admitted && d.waitedMs > 0))}`)
+  })
+
+  it('a waiter that can no longer be served before its deadline leaves the queue with `deadline`, ahead of the deadline', async () => {
+    const { limiter } = await deadlineLimiter(1, 50)
+    const held = permitOf(await limiter.acquire('core', { deadline: 10_000 })) // the slot is taken and not given back
+    const waiting = limiter.acquire('core', { deadline: 300 })
+    const seen: { answer?: Admission } = {}
+    void waiting.then((a) => (seen.answer = a))
+    await advance(240)
+    assert.equal(seen.answer, undefined, 'still inside its budget')
+    await advance(20) // at 250 = 300 - 50 ms of service, it could not finish in time any more
+    const answer = seen.answer as Admission | undefined
+    assert.ok(answer !== undefined && !answer.admitted && answer.reason === 'deadline', JSON.stringify(answer))
+    held.release()
+  })
+
+  it('non-core requests keep CoDel: a standing queue still times them out at the 5 ms target', async () => {
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', now: Date.now })
+    permitOf(await limiter.acquire('non-core')) // non-core may hold 80% of 2: one slot
+    const waiter = limiter.acquire('non-core')
+    await advance(100)
+    assert.deepEqual(await waiter, { admitted: false, reason: 'queue_timeout', waitedMs: 100 })
   })
 })

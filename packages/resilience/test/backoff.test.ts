@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { fullJitterDelay, sleep } from '../src/index.ts'
+import { fullJitterDelay, jitteredRetryAfterSeconds, sleep } from '../src/index.ts'
 
 describe('fullJitterDelay', () => {
   const opts = { baseMs: 100, capMs: 5_000 }
@@ -38,5 +38,16 @@ describe('sleep', () => {
     const pending = sleep(60_000, ac.signal)
     ac.abort(new Error('shutting down'))
     await assert.rejects(pending, /shutting down/)
+  })
+})
+
+describe('jitteredRetryAfterSeconds', () => {
+  it('spreads whole seconds over [base, 2 x base], base = the expected wait rounded up, at least 1', () => {
+    assert.equal(jitteredRetryAfterSeconds(undefined, () => 0), 1)
+    assert.equal(jitteredRetryAfterSeconds(0, () => 0.999), 2)
+    assert.equal(jitteredRetryAfterSeconds(1_200, () => 0), 2)
+    assert.equal(jitteredRetryAfterSeconds(1_200, () => 0.999), 4)
+    const seen = new Set(Array.from({ length: 2_000 }, () => jitteredRetryAfterSeconds(2_500)))
+    assert.deepEqual([...seen].sort(), [3, 4, 5, 6], 'every second of the range is used, nothing outside it')
   })
 })

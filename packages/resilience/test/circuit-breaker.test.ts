@@ -121,4 +121,18 @@ describe('circuit breaker (cockatiel state machine, our error-rate and slow-call
     assert.equal(b.state, 'closed')
     assert.equal(BREAKER_STATE_VALUE[b.state], 0)
   })
+
+  it('judges slowness by durationOf when given: a call the caller measured at 900 ms but the dependency answered in 20 ms is not slow', async () => {
+    const b = circuitBreaker({ minimumCalls: 10, windowMs: 60_000, durationOf: (value) => (value as { ownMs: number }).ownMs })
+    for (let i = 0; i < 20; i++) {
+      await b.execute(() => {
+        mock.timers.tick(900) // our own event loop was busy: the wall time says 900 ms
+        return { ownMs: 20 }
+      })
+    }
+    assert.deepEqual(b.stats(), { calls: 20, failures: 0, slowCalls: 0 })
+    assert.equal(b.state, 'closed')
+    for (let i = 0; i < 20; i++) await b.execute(() => ({ ownMs: 700 })) // the dependency itself is slow
+    assert.equal(b.state, 'open', 'slow by its own account opens it')
+  })
 })

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
 import { createTestDatabase, type TestDatabase } from '@flashsale/testkit'
-import { PROBLEM_CONTENT_TYPE, defineError, serviceDefaults, serviceFastifyOptions, startServer, type ReadinessCheck } from '../src/index.ts'
+import { PROBLEM_CONTENT_TYPE, defineError, serverTimingDuration, serviceDefaults, serviceFastifyOptions, startServer, type ReadinessCheck } from '../src/index.ts'
 
 const SoldOut = defineError('TEST_ERR_SOLD_OUT', 409, 'SKU %s is sold out')
 const QueueDown = defineError('TEST_ERR_QUEUE_UNAVAILABLE', 503, 'Orders cannot be queued right now')
@@ -183,5 +183,30 @@ describe('graceful shutdown (real socket, real PostgreSQL pool)', () => {
     await closed
     await assert.rejects(fetch(`${server.url}/health/live`), 'the listener is closed')
     assert.equal(pool.ending, true, 'onClose hooks closed the pool')
+  })
+})
+
+describe('Server-Timing: every answer says how long this process spent on it (W3C Server Timing)', () => {
+  let app: FastifyInstance
+  before(async () => ({ app } = await buildApp()))
+  after(() => app.close())
+
+  it('a success and a problem answer both carry app;dur in milliseconds', async () => {
+    for (const sku of ['ok', 'gone']) {
+      const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku, qty: 1 } })
+      const dur = serverTimingDuration(res.headers['server-timing'] as string)
+      assert.ok(dur !== undefined && dur >= 0 && dur < 60_000, `server-timing ${res.headers['server-timing']}`)
+    }
+  })
+
+  it('parses the last app;dur of a header and ignores other metrics and malformed values', () => {
+    assert.equal(serverTimingDuration('app;dur=12.5'), 12.5)
+    assert.equal(serverTimingDuration('db;dur=3, app;desc="x";dur=7'), 7)
+    assert.equal(serverTimingDuration('upstream;dur=40, app;dur=2'), 2)
+    assert.equal(serverTimingDuration('upstream;dur=40, app;dur=2', 'upstream'), 40)
+    assert.equal(serverTimingDuration('app;dur=-1'), undefined)
+    assert.equal(serverTimingDuration('app;dur=abc'), undefined)
+    assert.equal(serverTimingDuration('app'), undefined)
+    assert.equal(serverTimingDuration(undefined), undefined)
   })
 })
