@@ -5,20 +5,22 @@
  * The pipeline of a proxied request, in order (README has the diagram):
  *   onRequest:   blocklist (403) → token verification (401 for an invalid token) → route auth rule (401)
  *   validation:  the route's JSON schema (400, no upstream touched)
- *   handler:     bot score (403 / throttle) → per-IP and per-user GCRA (429) → degradation (stale / 503)
- *                → upstream.call: concurrency limit (503) → breaker (503) → balancer → retries
+ *   handler:     bot score (403 / throttle) → sold out at the edge (409, order placement) → per-IP and
+ *                per-user GCRA (429) → degradation (stale / 503) → upstream.call: concurrency limit with
+ *                deadline admission (503) → breaker (503) → balancer → retries
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { authentication, createCachingVerifier, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
-import { chainOf, createFallbackChain, createGcraChain, createLocalLimiter, type RateLimitPolicy } from '@flashsale/resilience'
+import { chainOf, createFallbackChain, createGcraChain, createLocalLimiter, processLoopStall, type RateLimitPolicy } from '@flashsale/resilience'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import type { Config } from './config.ts'
 import { createBlocklist, type Blocklist } from './domain/blocklist.ts'
 import { createBotScorer } from './domain/bot-score.ts'
 import { createDegradation, percentile99, type Degradation, type DegradationState } from './domain/degradation.ts'
+import { createSoldOutEdge, parseStockMessage, type SoldOutEdge } from './domain/sold-out-edge.ts'
 import { createStaleCache } from './domain/stale-cache.ts'
 import { Blocked, InvalidToken } from './errors.ts'
 import { createGatewayMetrics } from './metrics.ts'
@@ -43,6 +45,8 @@ export interface GatewayInternals {
   readonly upstreams: ReadonlyMap<string, Upstream>
   readonly degradation: Degradation
   readonly blocklist: Blocklist
+  /** Sold out at the edge; undefined when SOLD_OUT_EDGE_TTL_MS is 0. */
+  readonly soldOut: SoldOutEdge | undefined
   /** Samples the load signals once and feeds the degradation state machine (the timer calls this). */
   sampleLoad(now?: number): DegradationState
 }
@@ -60,6 +64,10 @@ const UNGUARDED = new Set(['/health/live', '/health/ready', '/metrics'])
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({ ...serviceFastifyOptions(deps.logger), trustProxy: config.TRUST_PROXY })
   const metrics = createGatewayMetrics(deps.metrics.registry)
+  // How long our own event loop was stalled: taken out of every round trip the limit, the breaker,
+  // degradation and the rate-limit timeout judge an upstream by (ADR 0025).
+  const stall = processLoopStall()
+  metrics.watchLoopStall(stall)
   await app.register(serviceDefaults, { metrics: deps.metrics })
 
   // 1. Blocklist, before anything else is spent on the request.
@@ -99,7 +107,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   })
 
   // 3-4. Rate limits: GCRA in Redis, per IP then per user, both in ONE script call per request (ADR 0022);
-  // the local buckets when Redis is down (fail-open, ADR 0013).
+  // the local buckets when Redis is down (fail-open, ADR 0013). The local limiter is for an outage of
+  // Redis, not for a busy gateway: the timeout counts only our responsive time (ADR 0025).
   const perIpPolicy: RateLimitPolicy = { name: 'per-ip', ratePerPeriod: config.RATE_PER_IP_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_IP_BURST }
   const perUserPolicy: RateLimitPolicy = { name: 'per-user', ratePerPeriod: config.RATE_PER_USER_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_USER_BURST }
   const localShare = (policy: RateLimitPolicy) => createLocalLimiter({ ...policy, ratePerPeriod: policy.ratePerPeriod / config.GATEWAY_INSTANCES })
@@ -107,7 +116,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     // batch: the checks of all requests in one event-loop turn share one script call (each still its own chain).
     createGcraChain(deps.redis, [perIpPolicy, perUserPolicy], { keyPrefix: 'gateway:rl:', batch: true }),
     chainOf([localShare(perIpPolicy), localShare(perUserPolicy)]),
-    { timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, onPrimaryError: (err) => app.log.warn({ err }, 'rate limits: Redis unreachable, the local limiter answers') },
+    {
+      timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,
+      stall,
+      onPrimaryError: (err, reason) => {
+        metrics.rateLimitFallbacks.inc({ reason })
+        app.log.warn({ err, reason }, reason === 'timeout' ? 'rate limits: Redis did not answer in time, the local limiter answers' : 'rate limits: Redis unreachable, the local limiter answers')
+      },
+    },
   )
 
   const bots = createBotScorer({
@@ -135,6 +151,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   }
   showMode('auto')
   metrics.degraded.set(0)
+  // Core latency for degradation: the upstreams' own time (ADR 0025), not the gateway's round trip.
   let coreLatencies: number[] = []
   let calls = 0
   let failures = 0
@@ -152,7 +169,25 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   }
 
   const upstreams = new Map<string, Upstream>()
-  for (const [name, def] of Object.entries(deps.routeTable.upstreams)) upstreams.set(name, createUpstream(name, def, config, metrics, app.log))
+  for (const [name, def] of Object.entries(deps.routeTable.upstreams)) upstreams.set(name, createUpstream(name, def, config, metrics, app.log, stall))
+
+  // Sold out at the edge (ADR 0027): the inventory's stock channel, on a subscriber connection of its own.
+  const soldOut = config.SOLD_OUT_EDGE_TTL_MS > 0 ? createSoldOutEdge({ ttlMs: config.SOLD_OUT_EDGE_TTL_MS, now: () => performance.now(), onChange: (change, source) => metrics.soldOutMarks.inc({ change, source }) }) : undefined
+  const subscriber = soldOut ? deps.redis.duplicate({ enableOfflineQueue: true, lazyConnect: true, connectionName: `gateway-stock-${process.pid}` }) : undefined
+  if (soldOut && subscriber) {
+    // The inventory's scripts publish on the channel under the same key prefix as their keys.
+    const channel = `${deps.redis.options.keyPrefix ?? ''}${config.STOCK_CHANNEL}`
+    subscriber.on('message', (_channel: string, payload: string) => {
+      const message = parseStockMessage(payload)
+      if (message) soldOut.apply(message)
+      else app.log.warn({ payload: payload.slice(0, 200) }, 'stock channel: not a stock message; ignored')
+    })
+    // While the subscription is down a "units back" message may be missed: trust no mark meanwhile.
+    subscriber.on('close', () => soldOut.clear())
+    subscriber.on('error', (err) => app.log.warn({ err }, 'stock channel: subscriber connection error; sold out at the edge waits for it'))
+    await subscriber.connect().catch((err: unknown) => app.log.warn({ err }, 'stock channel unreachable at boot; sold out at the edge learns from proxied answers until it is back'))
+    await subscriber.subscribe(channel).catch((err: unknown) => app.log.warn({ err }, 'stock channel: subscribe failed; retried on reconnect'))
+  }
 
   app.decorate('gateway', {
     upstreams,
@@ -165,6 +200,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       },
     },
     blocklist,
+    soldOut,
     sampleLoad,
   } satisfies GatewayInternals)
 
@@ -178,9 +214,10 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     botThrottleCost: config.BOT_THROTTLE_COST,
     degradation,
     staleCache: createStaleCache({ maxEntries: config.STALE_CACHE_ENTRIES, ttlMs: config.STALE_CACHE_TTL_MS }),
+    soldOut,
     metrics,
-    observe: ({ core, ms, upstreamFailed }) => {
-      if (core && coreLatencies.length < 10_000) coreLatencies.push(ms)
+    observe: ({ core, upstreamMs, upstreamFailed }) => {
+      if (core && upstreamMs !== undefined && coreLatencies.length < 10_000) coreLatencies.push(upstreamMs)
       if (upstreamFailed !== undefined) {
         calls++
         if (upstreamFailed) failures++
@@ -197,6 +234,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   })
   app.addHook('onClose', async () => {
     for (const t of timers) clearInterval(t)
+    subscriber?.disconnect()
     await Promise.all([...upstreams.values()].map((u) => u.close()))
   })
   return app

@@ -15,7 +15,10 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: logLevel,
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
   REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis: rate limits and the blocklist (shared by every gateway instance)' }),
-  REDIS_COMMAND_TIMEOUT_MS: positive(50, 'a Redis command (or rate-limit check) slower than this fails; rate limits then answer from the local limiter (ADR 0013)'),
+  REDIS_COMMAND_TIMEOUT_MS: positive(1_000, 'a Redis command with no answer after this much wall time fails (a hung connection); the rate-limit budget is RATE_LIMIT_TIMEOUT_MS'),
+  RATE_LIMIT_TIMEOUT_MS: positive(50, 'a rate-limit check Redis has not answered after this much of the gateway\'s responsive time (event-loop stalls not counted, ADR 0025) is answered by the local limiter (ADR 0013)'),
+  STOCK_CHANNEL: Type.String({ default: 'inv:stock', minLength: 1, description: 'Redis pub/sub channel on which the inventory announces sold out / units back (after the Redis key prefix, if any)' }),
+  SOLD_OUT_EDGE_TTL_MS: Type.Integer({ default: 2_000, minimum: 0, description: 'longest the gateway answers sold out for a SKU without a fresh signal; bounds a missed units-back message (ADR 0027); 0 switches sold out at the edge off' }),
 
   ROUTE_TABLE_FILE: Type.String({ default: '', description: 'JSON route table to use instead of the bundled src/route-table.json' }),
   ORDER_URLS: Type.String({ default: '', description: 'comma-separated order service instances; overrides the route table' }),
@@ -48,7 +51,7 @@ export const ConfigSchema = Type.Object({
   LIMIT_INITIAL: positive(20, 'initial concurrency limit per upstream (the limit with LIMIT_ALGORITHM=fixed)'),
   LIMIT_MIN: positive(20, 'lowest concurrency limit per upstream'),
   LIMIT_MAX: positive(200, 'highest concurrency limit per upstream'),
-  LIMIT_QUEUE: Type.Integer({ default: 100, minimum: 0, description: 'bounded wait queue per upstream; 0 = refuse at once when at the limit' }),
+  LIMIT_QUEUE: Type.Integer({ default: 2_000, minimum: 0, description: 'most requests waiting per upstream (a memory bound; core requests are admitted by deadline, ADR 0026); 0 = refuse at once when at the limit' }),
   LIMIT_NON_CORE_SHARE: Type.Number({ default: 0.8, exclusiveMinimum: 0, maximum: 1, description: 'share of the limit non-core routes may occupy' }),
 
   BREAKER_FAILURE_RATE: ratio(0.05, 'open the breaker above this failure rate'),

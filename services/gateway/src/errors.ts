@@ -18,3 +18,6 @@ export const Degraded = defineError('GATEWAY_ERR_DEGRADED', 503, 'This feature i
 export const DemoTokensForbidden = defineError('GATEWAY_ERR_DEMO_ADMIN_FORBIDDEN', 403, 'An admin demo token needs the x-demo-admin-secret header')
 export const InvalidCidr = defineError('GATEWAY_ERR_INVALID_CIDR', 400, '%s is not an IP address or CIDR range')
 export const BlocklistUnavailable = defineError('GATEWAY_ERR_BLOCKLIST_UNAVAILABLE', 503, 'The blocklist store cannot be changed right now')
+// The order service's own code and message, on purpose: a buyer gets the same answer whether the gateway
+// (sold out at the edge, ADR 0027) or the order service said it. One meaning, one code.
+export const SoldOutAtEdge = defineError('ORDER_ERR_SOLD_OUT', 409, 'Sale %s is sold out')

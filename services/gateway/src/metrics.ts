@@ -8,7 +8,14 @@ export function createGatewayMetrics(registry: Registry) {
   const registers = [registry]
   // Read at scrape time rather than set on every admission decision (two label lookups per request saved).
   const limiters = new Map<string, { readonly limit: number; readonly inflight: number }>()
+  let stallClock: { stalledMs(): number } | undefined
+  let stallReported = 0
   return {
+    /** The loop-stall clock, read when /metrics is scraped. */
+    watchLoopStall(clock: { stalledMs(): number }) {
+      stallClock = clock
+      stallReported = clock.stalledMs()
+    },
     /** The adaptive limiter of an upstream, read when /metrics is scraped. */
     watchLimiter(upstream: string, limiter: { readonly limit: number; readonly inflight: number }) {
       limiters.set(upstream, limiter)
@@ -44,7 +51,28 @@ export function createGatewayMetrics(registry: Registry) {
     breakerTransitions: new Counter({ name: 'gateway_breaker_transitions_total', help: 'Circuit breaker state changes per upstream, by new state', labelNames: ['upstream', 'state'] as const, registers }),
     retries: new Counter({ name: 'gateway_retries_total', help: 'Retries made per upstream', labelNames: ['upstream'] as const, registers }),
     retryGiveUps: new Counter({ name: 'gateway_retry_give_ups_total', help: 'Failed calls not retried, by upstream and reason (not_idempotent, client_error, not_retryable, max_attempts, budget_exhausted, aborted)', labelNames: ['upstream', 'reason'] as const, registers }),
-    upstreamDuration: new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'One attempt to an upstream instance, by outcome (2xx..5xx, error, timeout)', labelNames: ['upstream', 'upstream_instance', 'outcome'] as const, buckets: LATENCY_BUCKETS, registers }),
+    upstreamDuration: new Histogram({ name: 'gateway_upstream_request_duration_seconds', help: 'One attempt to an upstream instance as the gateway saw it (its own event-loop delay included), by outcome (2xx..5xx, error, timeout)', labelNames: ['upstream', 'upstream_instance', 'outcome'] as const, buckets: LATENCY_BUCKETS, registers }),
+    upstreamOwnDuration: new Histogram({
+      name: 'gateway_upstream_own_duration_seconds',
+      help: 'The upstream\'s own time for an answer, which the limit, the breaker and degradation judge it by (ADR 0025): source=server_timing (its Server-Timing app;dur) or stall_corrected (round trip less the gateway\'s event-loop stall)',
+      labelNames: ['upstream', 'source'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    loopStall: new Counter({
+      name: 'gateway_event_loop_stall_seconds_total',
+      help: 'Time the gateway\'s event loop was stalled (callbacks waiting for a busy loop); subtracted from round trips (ADR 0025)',
+      registers,
+      collect() {
+        if (!stallClock) return
+        const ms = stallClock.stalledMs()
+        this.inc((ms - stallReported) / 1000)
+        stallReported = ms
+      },
+    }),
+    soldOutAnswers: new Counter({ name: 'gateway_sold_out_answers_total', help: 'POST /orders answered 409 ORDER_ERR_SOLD_OUT at the edge, without a limiter slot or an upstream call, by when (arrival, after_queue)', labelNames: ['when'] as const, registers }),
+    soldOutMarks: new Counter({ name: 'gateway_sold_out_marks_total', help: 'Sold-out marks of the edge, by change (sold_out, reopened, expired, cleared) and source (published, proxied, resubscribed)', labelNames: ['change', 'source'] as const, registers }),
+    rateLimitFallbacks: new Counter({ name: 'gateway_rate_limit_fallbacks_total', help: 'Rate-limit checks the local limiter answered because Redis failed, by reason: timeout (no answer within RATE_LIMIT_TIMEOUT_MS of responsive time) or error', labelNames: ['reason'] as const, registers }),
     instanceAvailable: new Gauge({ name: 'gateway_instance_available', help: '1 when the balancer may pick the instance; 0 when ejected', labelNames: ['upstream', 'upstream_instance'] as const, registers }),
     ejections: new Counter({ name: 'gateway_instance_ejections_total', help: 'Instance ejections by source (health_check, outlier)', labelNames: ['upstream', 'upstream_instance', 'source'] as const, registers }),
     panicRouted: new Counter({ name: 'gateway_panic_routed_total', help: 'Requests sent to an outlier-ejected instance because every instance was out (panic routing)', labelNames: ['upstream'] as const, registers }),

@@ -25,6 +25,11 @@ export interface RouteDefinition {
   /** May be retried: idempotent requests only. */
   readonly retryable: boolean
   readonly auth: 'none' | 'user'
+  /**
+   * Order placement: the body is `{sku, qty}` and the gateway answers 409 ORDER_ERR_SOLD_OUT itself while
+   * the SKU is sold out (domain/sold-out-edge.ts, ADR 0027).
+   */
+  readonly soldOutEdge?: boolean
   readonly schema?: Readonly<Record<'params' | 'querystring' | 'body' | 'headers', unknown>>
 }
 
@@ -70,6 +75,12 @@ export function checkRouteTable(table: RouteTable): RouteTable {
     if (!(Number.isInteger(r.timeoutMs) && r.timeoutMs > 0)) problems.push(`route ${id}: timeoutMs must be a positive integer`)
     if (r.retryable && !IDEMPOTENT.includes(r.method)) problems.push(`route ${id}: only idempotent methods may be retryable`)
     if (r.auth !== 'none' && r.auth !== 'user') problems.push(`route ${id}: auth must be none or user`)
+    if (r.soldOutEdge !== undefined && typeof r.soldOutEdge !== 'boolean') problems.push(`route ${id}: soldOutEdge must be true or false`)
+    if (r.soldOutEdge) {
+      const body = r.schema?.body as { required?: unknown } | undefined
+      const required = Array.isArray(body?.required) ? body.required : []
+      if (r.method !== 'POST' || !required.includes('sku') || !required.includes('qty')) problems.push(`route ${id}: soldOutEdge needs a POST whose body schema requires sku and qty`)
+    }
     if (r.path?.startsWith('/admin') || r.path?.startsWith('/health') || r.path === '/metrics' || r.path?.startsWith('/auth/')) {
       problems.push(`route ${id}: ${r.path} belongs to the gateway itself`)
     }

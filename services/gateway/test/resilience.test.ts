@@ -33,7 +33,8 @@ describe('circuit breaker per upstream', () => {
     assert.equal(res.statusCode, 503, 'the breaker opened')
     assert.ok(passedThrough >= 5, 'not before the minimum number of calls')
     assert.equal(res.json().code, 'GATEWAY_ERR_CIRCUIT_OPEN')
-    assert.equal(res.headers['retry-after'], '60')
+    const retryAfter = Number(res.headers['retry-after'])
+    assert.ok(retryAfter >= 60 && retryAfter <= 120, `Retry-After ${retryAfter}: the half-open wait, jittered up to twice (refused clients do not come back as one wave)`)
     assert.equal(order.total(), passedThrough, 'the refused call never reached the upstream')
 
     const again = await pay()
@@ -149,7 +150,7 @@ describe('backpressure: a concurrency limit per upstream with priority shedding'
     const shedNonCore = await history()
     assert.equal(shedNonCore.statusCode, 503, 'non-core is at its share of the limit')
     assert.equal(shedNonCore.json().code, 'GATEWAY_ERR_OVERLOADED')
-    assert.equal(shedNonCore.headers['retry-after'], '1')
+    assert.ok(['1', '2'].includes(String(shedNonCore.headers['retry-after'])), `Retry-After ${shedNonCore.headers['retry-after']}: 1 s, jittered`)
 
     const core = status()
     await waitFor(() => order.inflight() === 2, 'the core request admitted beside it')

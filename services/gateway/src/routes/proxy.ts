@@ -8,8 +8,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { formatRateLimit, formatRateLimitPolicy, type RateLimitChain, type RateLimitPolicy, type RateLimitResult } from '@flashsale/resilience'
 import type { BotScorer } from '../domain/bot-score.ts'
 import type { Degradation } from '../domain/degradation.ts'
+import type { SoldOutEdge } from '../domain/sold-out-edge.ts'
 import type { StaleCache } from '../domain/stale-cache.ts'
-import { BotBlocked, Degraded, RateLimited } from '../errors.ts'
+import { BotBlocked, Degraded, RateLimited, SoldOutAtEdge } from '../errors.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { RouteDefinition } from '../route-table.ts'
 import type { Upstream } from '../upstream/upstream.ts'
@@ -23,9 +24,14 @@ export interface ProxyRoutesOptions {
   readonly botThrottleCost: number
   readonly degradation: Degradation
   readonly staleCache: StaleCache
+  /** Sold out at the edge, for routes with `soldOutEdge` (ADR 0027); undefined = switched off. */
+  readonly soldOut?: SoldOutEdge | undefined
   readonly metrics: GatewayMetrics
-  /** Load signals for automatic degradation: latency of core routes, and upstream call outcomes. */
-  readonly observe: (sample: { core: boolean; ms: number; upstreamFailed: boolean | undefined }) => void
+  /**
+   * Load signals for automatic degradation: the upstream's own time for answers of core routes (ADR 0025;
+   * undefined when there was no answer), and upstream call outcomes.
+   */
+  readonly observe: (sample: { core: boolean; upstreamMs: number | undefined; upstreamFailed: boolean | undefined }) => void
 }
 
 // Only these request headers reach a service. Identity travels only as the Authorization header, which
@@ -44,6 +50,22 @@ function forwardHeaders(request: FastifyRequest): Record<string, string> {
   return out
 }
 
+function soldOutFailure(saleId: string, sku: string) {
+  const err = new SoldOutAtEdge(saleId)
+  err.details = { saleId, sku }
+  return err
+}
+
+/** The saleId of a 409 ORDER_ERR_SOLD_OUT problem the order service answered, else undefined. */
+function soldOutSaleOf(body: Buffer): string | undefined {
+  try {
+    const problem = JSON.parse(body.toString('utf8')) as { code?: unknown; saleId?: unknown }
+    return problem.code === SoldOutAtEdge.code && typeof problem.saleId === 'string' ? problem.saleId : undefined
+  } catch {
+    return undefined
+  }
+}
+
 function rateLimitFailure(scope: string, policy: RateLimitPolicy, result: RateLimitResult) {
   const err = new RateLimited(scope)
   err.retryAfterSeconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000))
@@ -52,7 +74,7 @@ function rateLimitFailure(scope: string, policy: RateLimitPolicy, result: RateLi
 }
 
 export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions): Promise<void> {
-  const { upstreams, rateLimits, bots, degradation, staleCache, metrics } = opts
+  const { upstreams, rateLimits, bots, degradation, staleCache, soldOut, metrics } = opts
   const SCOPES = ['ip', 'user'] as const
   // RateLimit-Policy is the same for every answer of a policy: formatted once.
   const policyHeaders = new Map<string, string>()
@@ -85,12 +107,15 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
   for (const route of opts.routes) {
     const upstream = upstreams.get(route.upstream)!
     const core = route.priority === 'core'
+    const edge = route.soldOutEdge ? soldOut : undefined
     app.route({
       method: route.method,
       url: route.path,
       ...(route.schema ? { schema: route.schema } : {}),
       ...(route.auth === 'user' ? { onRequest: app.requireUser } : {}),
       handler: async (request, reply) => {
+        // The route's latency budget runs from here: rate limits and the wait for a slot spend it too.
+        const deadline = performance.now() + route.timeoutMs
         const userId = request.user?.userId
 
         // Bot score first: a blocked client should not even spend rate-limit quota.
@@ -101,6 +126,16 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           const err = new BotBlocked(verdict.reasons.join(', '))
           err.details = { score: verdict.score, reasons: verdict.reasons }
           throw err
+        }
+
+        // Sold out at the edge: before rate limits and the limiter, so a doomed attempt costs neither a
+        // Redis call nor a slot (ADR 0027). Checked again once a queued request gets its slot.
+        const order = edge ? (request.body as { sku: string; qty: number }) : undefined
+        const soldOutNow = () => (order ? edge!.soldOutSale(order.sku) : undefined)
+        const soldOutAtArrival = soldOutNow()
+        if (soldOutAtArrival !== undefined) {
+          metrics.soldOutAnswers.inc({ when: 'arrival' })
+          throw soldOutFailure(soldOutAtArrival, order!.sku)
         }
 
         await checkRate(request.ip, verdict.action === 'throttle' ? opts.botThrottleCost : 1, userId, reply)
@@ -124,8 +159,8 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           throw err
         }
 
-        const started = performance.now()
         let upstreamFailed: boolean | undefined
+        let upstreamMs: number | undefined
         try {
           const answer = await upstream.call({
             method: request.method,
@@ -134,10 +169,26 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
             body: request.body === undefined || request.body === null ? undefined : JSON.stringify(request.body),
             clientIp: request.ip,
             priority: route.priority,
-            timeoutMs: route.timeoutMs,
+            deadline,
             retryable: route.retryable,
+            ...(order
+              ? {
+                  admitted: () => {
+                    const saleId = soldOutNow()
+                    if (saleId === undefined) return
+                    metrics.soldOutAnswers.inc({ when: 'after_queue' })
+                    throw soldOutFailure(saleId, order.sku)
+                  },
+                }
+              : {}),
           })
           upstreamFailed = answer.status >= 500
+          upstreamMs = answer.upstreamMs
+          // One unit refused as sold out means none is left: every instance of this gateway may say so now.
+          if (order && order.qty === 1 && answer.status === 409) {
+            const saleId = soldOutSaleOf(answer.body)
+            if (saleId !== undefined) edge!.markSoldOut(order.sku, saleId, 'proxied')
+          }
           if (!core && request.method === 'GET' && answer.status === 200) {
             staleCache.remember(userId, request.url, { ...answer, storedAt: Date.now() })
           }
@@ -148,7 +199,7 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           if (code === 'GATEWAY_ERR_UPSTREAM_TIMEOUT' || code === 'GATEWAY_ERR_UPSTREAM_UNAVAILABLE') upstreamFailed = true
           throw err
         } finally {
-          opts.observe({ core, ms: performance.now() - started, upstreamFailed })
+          opts.observe({ core, upstreamMs, upstreamFailed })
         }
       },
     })

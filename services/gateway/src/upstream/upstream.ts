@@ -7,11 +7,17 @@
  *
  * Responses are buffered (they are small JSON): a retry needs the whole answer to decide, the stale cache
  * keeps it, and a 5xx is told apart before the client sees a byte. ADR 0020 has the proxy choice.
+ *
+ * Every latency-driven decision here judges the upstream by its own time (ADR 0025): the `app;dur` it
+ * reports in Server-Timing, or, when it reports none, the round trip less the time this gateway's event
+ * loop was stalled meanwhile. Core requests are admitted by deadline (ADR 0026): they wait their turn when
+ * their expected wait fits the route's budget and are refused at once when it cannot.
  */
 import { Pool } from 'undici'
 import { createBalancer, createOutlierDetector, type Instance } from '@flashsale/balancer'
 import {
   BREAKER_STATE_VALUE,
+  DeadlineExceededError,
   circuitBreaker,
   createAdaptiveLimit,
   createFixedLimit,
@@ -20,9 +26,12 @@ import {
   createVegasLimit,
   isBrokenCircuitError,
   isDeadlineExceeded,
+  jitteredRetryAfterSeconds,
   retryWithBudget,
+  type LoopStallClock,
   type Priority,
 } from '@flashsale/resilience'
+import { SERVER_TIMING_HEADER, serverTimingDuration } from '@flashsale/service-defaults'
 import type { Config } from '../config.ts'
 import { CircuitOpen, NoInstance, Overloaded, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts'
 import type { GatewayMetrics } from '../metrics.ts'
@@ -32,6 +41,8 @@ export interface UpstreamAnswer {
   readonly status: number
   readonly headers: Record<string, string>
   readonly body: Buffer
+  /** The upstream's own time for this answer, in ms (ADR 0025). */
+  readonly upstreamMs: number
 }
 
 export interface UpstreamRequest {
@@ -42,8 +53,11 @@ export interface UpstreamRequest {
   readonly body?: string | undefined
   readonly clientIp: string
   readonly priority: Priority
-  readonly timeoutMs: number
+  /** When the client's answer is due, on performance.now()'s clock: the route's latency budget from arrival. */
+  readonly deadline: number
   readonly retryable: boolean
+  /** Called once a slot is granted, before any upstream call; may throw to answer without calling (the slot is given back). */
+  readonly admitted?: () => void
 }
 
 /** A 5xx answer, thrown inside the retry loop so the loop may retry it and, when the last attempt fails too, the breaker counts it. */
@@ -57,15 +71,23 @@ class UpstreamStatusError extends Error {
   }
 }
 
-// Hop-by-hop (RFC 9110 §7.6.1) and length headers are the gateway's own business.
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'trailer', 'te'])
+/**
+ * A deadline that ran out while this gateway's event loop, not the upstream, held most of the time: a
+ * 504 for the client, but no evidence against the upstream (the breaker does not count it).
+ */
+class StalledDeadline extends DeadlineExceededError {}
 
-function responseHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+// Hop-by-hop (RFC 9110 §7.6.1) and length headers are the gateway's own business; the upstream's
+// Server-Timing is passed on as `upstream;dur=` (the gateway adds its own `app;dur`).
+const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'trailer', 'te', SERVER_TIMING_HEADER])
+
+function responseHeaders(raw: Record<string, string | string[] | undefined>, upstreamMs: number): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined || DROPPED_RESPONSE_HEADERS.has(k)) continue
     out[k] = Array.isArray(v) ? v.join(', ') : v
   }
+  out[SERVER_TIMING_HEADER] = `upstream;dur=${upstreamMs.toFixed(1)}`
   return out
 }
 
@@ -76,7 +98,7 @@ export interface UpstreamLog {
   info(obj: object, msg: string): void
 }
 
-export function createUpstream(name: string, def: UpstreamDefinition, config: Config, metrics: GatewayMetrics, log: UpstreamLog) {
+export function createUpstream(name: string, def: UpstreamDefinition, config: Config, metrics: GatewayMetrics, log: UpstreamLog, stall: LoopStallClock) {
   const instances: Instance[] = def.instances.map((url) => {
     const origin = new URL(url).origin
     return { id: new URL(url).host, url: origin, weight: def.weights?.[url] ?? 1 }
@@ -118,6 +140,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
         : createGradient2Limit({ initialLimit: config.LIMIT_INITIAL, minLimit: config.LIMIT_MIN, maxLimit: config.LIMIT_MAX })
   const limiter = createAdaptiveLimit({
     algorithm,
+    coreQueue: 'deadline',
     maxQueue: config.LIMIT_QUEUE,
     nonCoreShare: config.LIMIT_NON_CORE_SHARE,
     onDecision: (d) => {
@@ -135,8 +158,10 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     minimumCalls: config.BREAKER_MINIMUM_CALLS,
     windowMs: config.BREAKER_WINDOW_MS,
     halfOpenAfterMs: config.BREAKER_HALF_OPEN_AFTER_MS,
-    // "No instance" says nothing about the service's answers; everything else that was thrown does.
-    isFailure: (e) => !isNoInstance(e),
+    // "No instance" says nothing about the service's answers, nor does a deadline our own stalled event
+    // loop used up; everything else that was thrown does. Slow means slow by the upstream's own time.
+    isFailure: (e) => !isNoInstance(e) && !(e instanceof StalledDeadline),
+    durationOf: (answer) => (answer as UpstreamAnswer).upstreamMs,
   })
   metrics.breakerState.set({ upstream: name }, BREAKER_STATE_VALUE[breaker.state])
   breaker.onStateChange((state) => {
@@ -158,6 +183,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     }
     if (!instance) throw new NoInstance(name)
     const started = performance.now()
+    const stalledAtStart = stall.stalledMs()
     let ok = false
     let outcome = 'error'
     try {
@@ -171,7 +197,11 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
       const body = Buffer.from(await res.body.arrayBuffer())
       outcome = `${Math.floor(res.statusCode / 100)}xx`
       ok = res.statusCode < 500
-      const answer: UpstreamAnswer = { status: res.statusCode, headers: responseHeaders(res.headers), body }
+      const timing = res.headers[SERVER_TIMING_HEADER]
+      const reported = serverTimingDuration(Array.isArray(timing) ? timing.join(', ') : timing)
+      const upstreamMs = reported ?? Math.max(0, performance.now() - started - (stall.stalledMs() - stalledAtStart))
+      metrics.upstreamOwnDuration.observe({ upstream: name, source: reported === undefined ? 'stall_corrected' : 'server_timing' }, upstreamMs / 1000)
+      const answer: UpstreamAnswer = { status: res.statusCode, headers: responseHeaders(res.headers, upstreamMs), body, upstreamMs }
       if (!ok) throw new UpstreamStatusError(name, answer)
       return answer
     } catch (err) {
@@ -185,44 +215,69 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     }
   }
 
+  /** Runs the retry loop; a deadline mostly spent in our own stalled event loop becomes a StalledDeadline. */
+  async function attempts(request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
+    const started = performance.now()
+    const stalledAtStart = stall.stalledMs()
+    try {
+      return await retryWithBudget((s) => attempt(request, s), {
+        budget,
+        signal,
+        idempotent: request.retryable,
+        // A refused connection means the instance saw nothing: even POST /orders may go to another one.
+        // A reset is not that (the request may have been read), so it is never retried for a POST.
+        neverSent: (e) => (e as { code?: string } | null)?.code === 'ECONNREFUSED',
+        maxAttempts: config.RETRY_MAX_ATTEMPTS,
+        // What is left of the route's budget after the wait for a slot (never less than 1 ms).
+        timeoutMs: Math.max(1, request.deadline - started),
+        isRetryable: (e) => !isNoInstance(e),
+        onRetry: () => metrics.retries.inc({ upstream: name }),
+        onGiveUp: (reason) => metrics.retryGiveUps.inc({ upstream: name, reason }),
+      })
+    } catch (err) {
+      if (isDeadlineExceeded(err)) {
+        const elapsed = performance.now() - started
+        if (stall.stalledMs() - stalledAtStart > elapsed / 2) throw new StalledDeadline(err.timeoutMs, { cause: err })
+      }
+      throw err
+    }
+  }
+
   /** The upstream's answer (any status), or a gateway error (503 shed/open/no instance, 504, 502). */
   async function call(request: UpstreamRequest): Promise<UpstreamAnswer> {
-    const admission = await limiter.acquire(request.priority)
+    const admission = await limiter.acquire(request.priority, { deadline: request.deadline })
     if (!admission.admitted) {
       const err = new Overloaded(name, admission.reason)
-      err.retryAfterSeconds = 1
+      // From how long the queue needs to drain, jittered, so refused buyers do not come back as one wave.
+      err.retryAfterSeconds = jitteredRetryAfterSeconds(admission.expectedWaitMs)
       err.details = { reason: admission.reason, upstream: name }
       throw err
     }
     const { permit } = admission
     try {
+      request.admitted?.()
+    } catch (err) {
+      permit.ignore()
+      throw err
+    }
+    try {
       // The breaker judges the service by what its clients get: a request that one dead instance failed
       // and the retry on another answered is a success. Instance failures are the balancer's business
       // (outlier ejection, health checks); counting each attempt opened the whole upstream when one of
       // two instances died.
-      const answer = await breaker.execute((signal) =>
-        retryWithBudget((s) => attempt(request, s), {
-          budget,
-          signal,
-          idempotent: request.retryable,
-          // A refused connection means the instance saw nothing: even POST /orders may go to another one.
-          // A reset is not that (the request may have been read), so it is never retried for a POST.
-          neverSent: (e) => (e as { code?: string } | null)?.code === 'ECONNREFUSED',
-          maxAttempts: config.RETRY_MAX_ATTEMPTS,
-          timeoutMs: request.timeoutMs,
-          isRetryable: (e) => !isNoInstance(e),
-          onRetry: () => metrics.retries.inc({ upstream: name }),
-          onGiveUp: (reason) => metrics.retryGiveUps.inc({ upstream: name, reason }),
-        }),
-      )
-      permit.release()
+      const answer = await breaker.execute((signal) => attempts(request, signal))
+      permit.release(answer.upstreamMs)
       return answer
     } catch (err) {
       if (err instanceof UpstreamStatusError) {
         // The service's own 5xx (a problem+json) goes back to the client as it is; a 503 means it is
         // overloaded, which the limit must hear as a drop.
-        permit.release(undefined, err.status === 503)
+        permit.release(err.answer.upstreamMs, err.status === 503)
         return err.answer
+      }
+      if (err instanceof StalledDeadline) {
+        permit.ignore() // says nothing about the upstream's capacity
+        throw new UpstreamTimeout(name)
       }
       if (isDeadlineExceeded(err)) {
         permit.release(undefined, true)
@@ -232,14 +287,14 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
       if (isBrokenCircuitError(err)) {
         metrics.shed.inc({ upstream: name, priority: request.priority, reason: 'circuit_open' })
         const open = new CircuitOpen(name)
-        open.retryAfterSeconds = Math.ceil(config.BREAKER_HALF_OPEN_AFTER_MS / 1000)
+        open.retryAfterSeconds = jitteredRetryAfterSeconds(config.BREAKER_HALF_OPEN_AFTER_MS)
         open.details = { reason: 'circuit_open', upstream: name }
         throw open
       }
       if (isNoInstance(err)) {
         metrics.shed.inc({ upstream: name, priority: request.priority, reason: 'no_instance' })
         const none = err as InstanceType<typeof NoInstance>
-        none.retryAfterSeconds = 1
+        none.retryAfterSeconds = jitteredRetryAfterSeconds(undefined)
         throw none
       }
       log.warn({ upstream: name, err }, 'upstream unreachable')

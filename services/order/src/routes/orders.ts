@@ -84,7 +84,8 @@ function answer(reply: FastifyReply, result: PlaceOrderResult) {
     }
     case 'refused': {
       if (result.replayed) reply.header('idempotent-replayed', 'true')
-      throw new REFUSAL_ERRORS[result.reason](result.saleId)
+      // saleId as a member too, so a client (or the gateway's sold-out edge) need not parse the title.
+      throw Object.assign(new REFUSAL_ERRORS[result.reason](result.saleId), { details: { saleId: result.saleId } })
     }
     case 'no_sale':
       throw new UnknownSale(`for SKU ${result.sku}`)

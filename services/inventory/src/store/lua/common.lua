@@ -13,6 +13,11 @@
 -- (paid); released / expired are tombstones.
 local META, AVAIL, USERS, RES, EXP, COMMITS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 
+-- Stock changes that matter to the edge go out on a pub/sub channel of the same key prefix: the gateway
+-- answers sold out without calling anyone while a sale has nothing left (announce below).
+local KEY_PREFIX, SALE_ID = string.match(META, '^(.*)inv:{sale:(.*)}:meta$')
+local STOCK_CHANNEL = (KEY_PREFIX or '') .. 'inv:stock'
+
 local UNCOMMITTED = { reserved = true, committing = true }
 local PERSISTED = { committed = true, confirmed = true }
 local RANK = { reserved = 0, committing = 1, committed = 2, confirmed = 3 }
@@ -47,9 +52,21 @@ local function bump(now, activity)
   return seq
 end
 
+-- Publishes {sku, saleId, available} when the sale's availability crossed zero (sold out, or units back),
+-- or always when `force`. Only crossings: a flash sale's refusals publish nothing.
+local function announce(before, force)
+  local after = tonumber(redis.call('GET', AVAIL) or '0')
+  if force or (before > 0) ~= (after > 0) then
+    local sku = redis.call('HGET', META, 'sku') or ''
+    redis.call('PUBLISH', STOCK_CHANNEL, cjson.encode({ sku = sku, saleId = SALE_ID, available = after }))
+  end
+end
+
 -- Gives a live reservation's units back to the gate and to its buyer, and leaves a tombstone.
 local function release_one(orderId, r, tombstone)
+  local before = tonumber(redis.call('GET', AVAIL) or '0')
   redis.call('INCRBY', AVAIL, r.qty)
+  announce(before, false)
   local left = redis.call('HINCRBY', USERS, r.user, -r.qty)
   if left <= 0 then redis.call('HDEL', USERS, r.user) end
   if UNCOMMITTED[r.state] then

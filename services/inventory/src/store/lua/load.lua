@@ -51,4 +51,5 @@ redis.call('HSET', META, 'state', ARGV[4], 'starts_at', ARGV[5], 'ends_at', ARGV
   'uncommitted', unc, 'committed', com)
 redis.call('HDEL', META, 'gate', 'rebuild_token', 'rebuild_at')
 local seq = bump(ARGV[3], true)
+announce(available, true) -- a (re)loaded sale states its stock afresh, whatever it was before
 return { 'loaded', int(available), int(unc), int(com), int(late), int(seq) }

@@ -29,6 +29,7 @@ if drift ~= 0 and quiet and ARGV[6] == '1' then
   if target < 0 then target = 0 end
   if target ~= available then
     redis.call('SET', AVAIL, target)
+    announce(available, false)
     bump(ARGV[2], false)
     repaired = 1
   end

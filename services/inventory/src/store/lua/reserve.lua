@@ -34,6 +34,7 @@ if available < qty then return { 'sold_out', int(available) } end
 
 local r = { user = userId, qty = qty, expires = int(now + tonumber(m[5])), state = 'reserved', cseq = 0 }
 redis.call('DECRBY', AVAIL, qty)
+announce(available, false)
 redis.call('HINCRBY', USERS, userId, qty)
 redis.call('HSET', RES, orderId, encode(r))
 redis.call('ZADD', EXP, r.expires, orderId)

@@ -1,0 +1,110 @@
+/**
+ * Sold out at the edge (ADR 0027), on real Redis: the gateway learns from the inventory's stock channel
+ * (both ways) and from a sold-out answer it proxies, and answers POST /orders 409 ORDER_ERR_SOLD_OUT itself
+ * meanwhile: no limiter slot, no upstream call. It never keeps answering sold out once units are back.
+ */
+import assert from 'node:assert/strict'
+import { after, before, beforeEach, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { json, startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from './helpers.ts'
+
+const SALE = 'sale-edge-1'
+
+describe('sold out at the edge', () => {
+  let gw: Gateway
+  let order: TestUpstream
+  let soldOutUpstream = false
+  let n = 0
+  before(async () => {
+    order = await startUpstream('order-1')
+    order.setHandler((_req, res) =>
+      soldOutUpstream
+        ? json(res, 409, { type: 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT', title: `Sale ${SALE} is sold out`, status: 409, code: 'ORDER_ERR_SOLD_OUT', saleId: SALE })
+        : json(res, 202, { orderId: 'x', status: 'pending' }),
+    )
+    gw = await startGateway('sold_out_edge', { upstreams: { order: [order.url] } })
+  })
+  after(async () => {
+    await gw.close()
+    await order.kill()
+  })
+  beforeEach(() => {
+    soldOutUpstream = false
+    order.hits.clear()
+  })
+
+  const place = async (sku: string, qty = 1) =>
+    gw.request({ method: 'POST', url: '/orders', token: await gw.buyerToken(`buyer-${++n}`), headers: { 'idempotency-key': `k-${n}` }, payload: { sku, qty } })
+  const publish = (message: object) => gw.redis.publish(`${gw.prefix}inv:stock`, JSON.stringify(message))
+  const edgeSays = (sku: string) => gw.app.gateway.soldOut?.soldOutSale(sku) !== undefined
+
+  test('a sold-out message makes every POST /orders for the SKU a 409 from the gateway itself; a units-back message reopens it', async () => {
+    assert.equal((await place('SKU-A')).statusCode, 202, 'open: passed through')
+    await publish({ sku: 'SKU-A', saleId: SALE, available: 0 })
+    await waitFor(() => edgeSays('SKU-A'), 'the gateway heard the sold-out message')
+
+    const hitsBefore = order.total()
+    const refused = await Promise.all(Array.from({ length: 20 }, () => place('SKU-A')))
+    for (const res of refused) {
+      assert.equal(res.statusCode, 409)
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+      const body = res.json()
+      assert.equal(body.code, 'ORDER_ERR_SOLD_OUT')
+      assert.equal(body.type, 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT')
+      assert.equal(body.title, `Sale ${SALE} is sold out`, 'the order service\'s own words')
+      assert.equal(body.saleId, SALE)
+    }
+    assert.equal(order.total(), hitsBefore, 'no upstream call')
+    assert.equal(await gw.metric('gateway_admitted_total', { upstream: 'order' }), 1, 'no limiter slot either: only the first, open request was admitted')
+    assert.equal(await gw.metric('gateway_sold_out_answers_total', { when: 'arrival' }), 20)
+    assert.equal((await place('SKU-B')).statusCode, 202, 'another SKU is not affected')
+
+    await publish({ sku: 'SKU-A', saleId: SALE, available: 3 })
+    await waitFor(() => !edgeSays('SKU-A'), 'the gateway heard the units-back message')
+    assert.equal((await place('SKU-A')).statusCode, 202, 'reopened: passed through again')
+  })
+
+  test('a one-unit order the order service refused as sold out marks the SKU; a two-unit refusal does not ("2 asked, 1 left")', async () => {
+    soldOutUpstream = true
+    assert.equal((await place('SKU-C', 2)).statusCode, 409)
+    assert.equal(edgeSays('SKU-C'), false, 'qty 2 refused says nothing about the next buyer')
+    assert.equal((await place('SKU-C', 1)).statusCode, 409)
+    assert.equal(edgeSays('SKU-C'), true)
+    const hits = order.total()
+    assert.equal((await place('SKU-C', 1)).statusCode, 409)
+    assert.equal(order.total(), hits, 'answered at the edge')
+    await publish({ sku: 'SKU-C', saleId: SALE, available: 1 })
+    await waitFor(() => !edgeSays('SKU-C'), 'units back reopen a proxied mark too')
+  })
+
+  test('a mark holds at most SOLD_OUT_EDGE_TTL_MS without a fresh signal: a lost units-back message withholds units only that long', async () => {
+    await publish({ sku: 'SKU-D', saleId: SALE, available: 0 })
+    await waitFor(() => edgeSays('SKU-D'), 'marked')
+    await sleep(gw.config.SOLD_OUT_EDGE_TTL_MS + 100)
+    assert.equal((await place('SKU-D')).statusCode, 202, 'after the TTL the request goes to the order service again')
+  })
+
+  test('when the subscription drops, every mark is forgotten (a units-back message may be missed meanwhile)', async () => {
+    await publish({ sku: 'SKU-E', saleId: SALE, available: 0 })
+    await waitFor(() => edgeSays('SKU-E'), 'marked')
+    // Only this process's subscriber: other suites share the Redis server.
+    const clients = String(await gw.redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n')
+    const mine = clients.find((line) => line.includes(` name=gateway-stock-${process.pid} `))
+    assert.ok(mine, 'the subscriber connection is there')
+    await gw.redis.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(mine)![1]!)
+    await waitFor(() => !edgeSays('SKU-E'), 'forgotten when the connection closed')
+    // ioredis reconnects and resubscribes: marks come from new messages again.
+    await waitFor(async () => {
+      await publish({ sku: 'SKU-E', saleId: SALE, available: 0 })
+      return edgeSays('SKU-E')
+    }, 'resubscribed')
+  })
+
+  test('a message that is not a stock message is ignored', async () => {
+    await gw.redis.publish(`${gw.prefix}inv:stock`, 'not json')
+    await publish({ sku: 'SKU-F', available: 0 })
+    await sleep(50)
+    assert.equal(edgeSays('SKU-F'), false)
+    assert.equal((await place('SKU-F')).statusCode, 202)
+  })
+})
