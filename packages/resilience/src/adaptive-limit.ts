@@ -191,11 +191,16 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     return expectedWaitMs === undefined ? { admitted: false, reason, waitedMs } : { admitted: false, reason, waitedMs, expectedWaitMs }
   }
 
-  /** Waiters served per ms while queued; Little's law (limit ÷ service time) until enough were served. */
+  /**
+   * Waiters served per ms: the higher of the rate measured lately and Little's law (limit ÷ service time).
+   * Optimistic on purpose: a burst's first dequeues are its slowest (the upstream warming up), and a waiter
+   * the estimate let in wrongly still leaves ahead of its deadline (`tooLate`), never sent upstream late.
+   */
   function serviceRatePerMs(t: number): number | undefined {
     const measured = served.perMs(t)
-    if (measured !== undefined) return measured
-    return serviceMs > 0 ? algorithm.limit / serviceMs : undefined
+    const little = serviceMs > 0 ? algorithm.limit / serviceMs : undefined
+    if (measured === undefined) return little
+    return little === undefined ? measured : Math.max(measured, little)
   }
 
   /** Expected wait of the waiter at 1-based `position` in the core queue; undefined while nothing is known. */

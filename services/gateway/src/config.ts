@@ -15,7 +15,7 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: logLevel,
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
   REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis: rate limits and the blocklist (shared by every gateway instance)' }),
-  REDIS_COMMAND_TIMEOUT_MS: positive(1_000, 'a Redis command with no answer after this much wall time fails (a hung connection); the rate-limit budget is RATE_LIMIT_TIMEOUT_MS'),
+  REDIS_COMMAND_TIMEOUT_MS: positive(5_000, 'a Redis command with no answer after this much wall time fails (a hung connection); the rate-limit budget is RATE_LIMIT_TIMEOUT_MS'),
   RATE_LIMIT_TIMEOUT_MS: positive(50, 'a rate-limit check Redis has not answered after this much of the gateway\'s responsive time (event-loop stalls not counted, ADR 0025) is answered by the local limiter (ADR 0013)'),
   STOCK_CHANNEL: Type.String({ default: 'inv:stock', minLength: 1, description: 'Redis pub/sub channel on which the inventory announces sold out / units back (after the Redis key prefix, if any)' }),
   SOLD_OUT_EDGE_TTL_MS: Type.Integer({ default: 2_000, minimum: 0, description: 'longest the gateway answers sold out for a SKU without a fresh signal; bounds a missed units-back message (ADR 0027); 0 switches sold out at the edge off' }),
