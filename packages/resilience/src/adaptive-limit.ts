@@ -173,6 +173,8 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   let lastDropAt = -Infinity
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadlineMode = coreDiscipline === 'deadline'
+  // No core waiter's deadline is earlier than this (a lower bound; see expire and arm).
+  let earliestDeadline = Infinity
   const served = createServiceRate()
   // Service time: an EWMA of the RTT samples of completed requests (what a newly admitted one will take).
   let serviceMs = 0
@@ -249,15 +251,20 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   function expire(t: number): void {
     const timeout = isStanding(t) ? queueTargetMs : queueIntervalMs
     let dropped = 0
-    if (deadlineMode && coreQueue.length > 0) {
-      // FIFO with deadlines that may differ by route: look at every waiter, keep the order.
+    // FIFO with deadlines that may differ by route: when the earliest may have run out, look at every
+    // waiter (keeping the order) and learn the new earliest. Otherwise nobody can be too late: no scan.
+    if (deadlineMode && coreQueue.length > 0 && t + serviceMs > earliestDeadline) {
       let kept = 0
+      earliestDeadline = Infinity
       for (const w of coreQueue) {
         if (tooLate(w, t)) {
           dropped++
           w.cleanup()
           w.resolve(refuse(w.priority, 'deadline', t - w.enqueuedAt))
-        } else coreQueue[kept++] = w
+        } else {
+          coreQueue[kept++] = w
+          earliestDeadline = Math.min(earliestDeadline, w.deadline!)
+        }
       }
       coreQueue.length = kept
     }
@@ -306,8 +313,9 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       // becoming standing (lastEmptyAt + interval <= oldest + interval), whichever comes first.
       next = isStanding(t) ? oldest + queueTargetMs : lastEmptyAt + queueIntervalMs
     }
-    // The first deadline waiter to run out of time (a scan: deadlines differ by route; at most once per timer).
-    if (deadlineMode) for (const w of coreQueue) next = Math.min(next, w.deadline! - serviceMs)
+    // The first deadline waiter to run out of time. `earliestDeadline` may be a waiter already served (it is
+    // only lowered on arrival, relearned by the scan in expire): then the timer fires early and rearms.
+    if (deadlineMode && coreQueue.length > 0) next = Math.min(next, earliestDeadline - serviceMs)
     if (next === Infinity) return
     timer = setTimeout(drain, Math.max(1, Math.ceil(next - t)))
     if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
@@ -356,6 +364,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         if (i >= 0) queue.splice(i, 1)
         reject(signal?.reason)
       }
+      if (deadline !== undefined) earliestDeadline = Math.min(earliestDeadline, deadline)
       const waiter: Waiter = {
         priority,
         enqueuedAt: t,
@@ -399,6 +408,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       }
       lastEmptyAt = t
       lastDropAt = -Infinity
+      earliestDeadline = Infinity
     },
   }
 }

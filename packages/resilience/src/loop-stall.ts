@@ -15,7 +15,17 @@
 export interface LoopStallClock {
   /** Milliseconds the loop has been stalled since the clock started; never decreases. */
   stalledMs(): number
+  /** Starts measuring one span of work (a call): its wall time, and how much of it the loop was stalled. */
+  span(): StallSpan
   stop(): void
+}
+
+export interface StallSpan {
+  elapsedMs(): number
+  /** Of `elapsedMs`, the time this process's loop was stalled: ours, not the other side's. */
+  stalledMs(): number
+  /** `elapsedMs - stalledMs`: the time the other side had while we could have read its answer. */
+  responsiveMs(): number
 }
 
 export interface LoopStallClockOptions {
@@ -34,8 +44,19 @@ export function createLoopStallClock({ resolutionMs = 10, now = () => performanc
     due = t + resolutionMs
   }, resolutionMs)
   timer.unref()
+  const stalledMs = () => stalled + Math.max(0, now() - due)
   return {
-    stalledMs: () => stalled + Math.max(0, now() - due),
+    stalledMs,
+    span() {
+      const startedAt = now()
+      const stalledAt = stalledMs()
+      const span: StallSpan = {
+        elapsedMs: () => now() - startedAt,
+        stalledMs: () => stalledMs() - stalledAt,
+        responsiveMs: () => span.elapsedMs() - span.stalledMs(),
+      }
+      return span
+    },
     stop: () => clearInterval(timer),
   }
 }

@@ -52,18 +52,16 @@ export async function withTimeout<T>(fn: (signal: AbortSignal) => PromiseLike<T>
  *   so a deadline only expires after `ms` during which we could have read the answer.
  * `capMs` bounds the wait in wall time whatever the loop does. The promise is not cancelled.
  */
-export function withLoopAwareDeadline<T>(promise: Promise<T>, ms: number, { stall, capMs = Math.max(5_000, ms * 10), now = () => performance.now() }: { stall: LoopStallClock; capMs?: number; now?: () => number }): Promise<T> {
+export function withLoopAwareDeadline<T>(promise: Promise<T>, ms: number, { stall, capMs = Math.max(5_000, ms * 10) }: { stall: LoopStallClock; capMs?: number }): Promise<T> {
   if (!(ms > 0)) throw new RangeError(`timeout must be positive, got ${ms}`)
-  const start = now()
-  const stalledAtStart = stall.stalledMs()
+  const span = stall.span()
   return new Promise<T>((resolve, reject) => {
     let settled = false
     let timer: NodeJS.Timeout | undefined
     const judge = () => {
       if (settled) return
-      const elapsed = now() - start
-      const responsive = elapsed - (stall.stalledMs() - stalledAtStart)
-      if (responsive >= ms || elapsed >= capMs) {
+      const responsive = span.responsiveMs()
+      if (responsive >= ms || span.elapsedMs() >= capMs) {
         settled = true
         reject(new DeadlineExceededError(ms))
       } else {

@@ -182,8 +182,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
       if (instance) metrics.panicRouted.inc({ upstream: name })
     }
     if (!instance) throw new NoInstance(name)
-    const started = performance.now()
-    const stalledAtStart = stall.stalledMs()
+    const span = stall.span()
     let ok = false
     let outcome = 'error'
     try {
@@ -199,7 +198,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
       ok = res.statusCode < 500
       const timing = res.headers[SERVER_TIMING_HEADER]
       const reported = serverTimingDuration(Array.isArray(timing) ? timing.join(', ') : timing)
-      const upstreamMs = reported ?? Math.max(0, performance.now() - started - (stall.stalledMs() - stalledAtStart))
+      const upstreamMs = reported ?? Math.max(0, span.responsiveMs())
       metrics.upstreamOwnDuration.observe({ upstream: name, source: reported === undefined ? 'stall_corrected' : 'server_timing' }, upstreamMs / 1000)
       const answer: UpstreamAnswer = { status: res.statusCode, headers: responseHeaders(res.headers, upstreamMs), body, upstreamMs }
       if (!ok) throw new UpstreamStatusError(name, answer)
@@ -208,7 +207,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
       if (signal.aborted) outcome = 'timeout'
       throw err
     } finally {
-      const ms = performance.now() - started
+      const ms = span.elapsedMs()
       balancer.report(instance, { latencyMs: ms, ok })
       outliers.report(instance.id, ok)
       metrics.upstreamDuration.observe({ upstream: name, upstream_instance: instance.id, outcome }, ms / 1000)
@@ -217,8 +216,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
 
   /** Runs the retry loop; a deadline mostly spent in our own stalled event loop becomes a StalledDeadline. */
   async function attempts(request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
-    const started = performance.now()
-    const stalledAtStart = stall.stalledMs()
+    const span = stall.span()
     try {
       return await retryWithBudget((s) => attempt(request, s), {
         budget,
@@ -229,15 +227,14 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
         neverSent: (e) => (e as { code?: string } | null)?.code === 'ECONNREFUSED',
         maxAttempts: config.RETRY_MAX_ATTEMPTS,
         // What is left of the route's budget after the wait for a slot (never less than 1 ms).
-        timeoutMs: Math.max(1, request.deadline - started),
+        timeoutMs: Math.max(1, request.deadline - performance.now()),
         isRetryable: (e) => !isNoInstance(e),
         onRetry: () => metrics.retries.inc({ upstream: name }),
         onGiveUp: (reason) => metrics.retryGiveUps.inc({ upstream: name, reason }),
       })
     } catch (err) {
       if (isDeadlineExceeded(err)) {
-        const elapsed = performance.now() - started
-        if (stall.stalledMs() - stalledAtStart > elapsed / 2) throw new StalledDeadline(err.timeoutMs, { cause: err })
+        if (span.stalledMs() > span.elapsedMs() / 2) throw new StalledDeadline(err.timeoutMs, { cause: err })
       }
       throw err
     }
