@@ -17,9 +17,11 @@
  *   queue is standing, is shed at once.
  * - Deadline admission for core requests (`coreQueue: 'deadline'`, what the gateway uses): a core request
  *   carries the moment its answer is due. It waits its turn, first come first served, unless its expected
- *   wait — its queue position ÷ the rate the queue has been served at — plus the expected service time
- *   cannot fit before that moment; then it is refused at once (`deadline`), with the time the queue needs
- *   to drain (`expectedWaitMs`) for a Retry-After. A waiter whose remaining time can no longer cover the
+ *   wait — the waiters ahead that may need the upstream ÷ the rate the queue has been served at — plus the
+ *   expected service time cannot fit before that moment; then it is refused at once (`deadline`), with the
+ *   time the queue needs to drain (`expectedWaitMs`) for a Retry-After. Waiters that compete for something
+ *   finite say so (`group`, e.g. one sale's units): of a group only as many as `groupBound` can still need
+ *   the upstream, the others get their answer without it when their turn comes, so they cost no wait. A waiter whose remaining time can no longer cover the
  *   service time leaves with `deadline` too. Why FIFO here and CoDel + adaptive LIFO for the rest: in a
  *   flash sale every buyer has the same budget, so the oldest waiter is the one closest to giving up and
  *   the fair one to serve; refusing only what cannot be served in time turns a burst into answers, not
@@ -54,6 +56,11 @@ export interface Permit {
   release(rttMs?: number, dropped?: boolean): void
   /** The request finished without saying anything about the upstream's capacity (e.g. a 4xx). */
   ignore(): void
+  /**
+   * The slot is given back before any upstream call: by the time it came the answer was already known
+   * (a waiter of a group with nothing left, see `AcquireOptions.group`). Not counted as served.
+   */
+  unused(): void
 }
 
 export type Admission =
@@ -74,6 +81,13 @@ export interface AcquireOptions {
    * it a core waiter may wait `queueIntervalMs`.
    */
   readonly deadline?: number
+  /**
+   * What the request competes for when that is finite, such as the units of one sale. Of a group's
+   * waiters at most `groupBound(group)` can still need the upstream; the rest will be answered without it
+   * when their turn comes (their slot comes back `unused`). Deadline admission counts only the waiters
+   * ahead that may need the upstream, so a crowd after the last units is not refused for its size.
+   */
+  readonly group?: string
 }
 
 /** One admission decision, for metrics (admitted/rejected counters by reason, queue-wait histogram). */
@@ -104,6 +118,12 @@ export interface AdaptiveLimitOptions {
   readonly adaptiveLifo?: boolean
   /** Queue discipline of core requests: CoDel (default) or FIFO with deadline admission (see the top of this file). */
   readonly coreQueue?: 'codel' | 'deadline'
+  /**
+   * At most how many waiters of `group` can still need the upstream (e.g. the units a sale has left), or
+   * undefined when unknown (all of them may). Read on each deadline-admission decision; a wrong answer
+   * only misjudges expected waits, which the in-queue deadline check bounds.
+   */
+  readonly groupBound?: (group: string) => number | undefined
   /** Milliseconds on a monotonic clock. Default performance.now. */
   readonly now?: () => number
   readonly onDecision?: (decision: LimitDecision) => void
@@ -116,7 +136,7 @@ export interface LimiterSnapshot {
   readonly queuedNonCore: number
   /** The queue has not been empty for a whole interval: CoDel's overload signal. */
   readonly standingQueue: boolean
-  /** Waiters served per second lately, while there was a queue (deadline admission's estimate); 0 = unknown. */
+  /** Requests completed per second lately while core requests queued (deadline admission's estimate); 0 = unknown. */
   readonly servedPerSecond: number
   /** Smoothed service time of completed requests, in ms; 0 = unknown. */
   readonly serviceMs: number
@@ -139,6 +159,7 @@ interface Waiter {
   readonly enqueuedAt: number
   /** Deadline-admitted core waiters only. */
   readonly deadline?: number
+  readonly group?: string | undefined
   readonly resolve: (admission: Admission) => void
   readonly cleanup: () => void
 }
@@ -153,6 +174,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     nonCoreShare = 0.8,
     adaptiveLifo = true,
     coreQueue: coreDiscipline = 'codel',
+    groupBound,
     now = () => performance.now(),
     onDecision,
   } = options
@@ -175,7 +197,10 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   const deadlineMode = coreDiscipline === 'deadline'
   // No core waiter's deadline is earlier than this (a lower bound; see expire and arm).
   let earliestDeadline = Infinity
+  // Upstream calls completed per unit of time while requests queued: what the queue drains at.
   const served = createServiceRate()
+  // Core waiters per group (deadline admission only).
+  const groupQueued = new Map<string, number>()
   // Service time: an EWMA of the RTT samples of completed requests (what a newly admitted one will take).
   let serviceMs = 0
 
@@ -205,10 +230,34 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     return little === undefined ? measured : Math.max(measured, little)
   }
 
-  /** Expected wait of the waiter at 1-based `position` in the core queue; undefined while nothing is known. */
-  function expectedWait(position: number, t: number): number | undefined {
+  /** Expected wait behind `ahead` waiters that need the upstream; undefined while nothing is known. */
+  function expectedWait(ahead: number, t: number): number | undefined {
     const rate = serviceRatePerMs(t)
-    return rate === undefined ? undefined : position / rate
+    return rate === undefined ? undefined : ahead / rate
+  }
+
+  /**
+   * Core waiters that may still need the upstream: all of them, less each group's waiters beyond its bound.
+   * O(groups queued): a sale's burst is a handful of groups, whatever its size.
+   */
+  function workQueued(): number {
+    let moot = 0
+    if (groupBound) {
+      for (const [group, n] of groupQueued) {
+        const bound = groupBound(group)
+        if (bound !== undefined && n > bound) moot += n - Math.max(0, bound)
+      }
+    }
+    return coreQueue.length - moot
+  }
+
+  /** A waiter leaves its queue (served, refused or gone): stop listening and uncount its group. */
+  function leave(w: Waiter): void {
+    w.cleanup()
+    if (w.group === undefined) return
+    const n = groupQueued.get(w.group)! - 1
+    if (n === 0) groupQueued.delete(w.group)
+    else groupQueued.set(w.group, n)
   }
 
   /** A deadline waiter that can no longer be served before its deadline. */
@@ -219,6 +268,10 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     const startedAt = now()
     const inflightAtStart = inflight
     let done = false
+    // A completion while others wait is a measure of how fast the queue drains.
+    const completed = (end: number) => {
+      if (coreQueue.length > 0) served.record(end)
+    }
     const permit: Permit = {
       priority,
       release(rttMs, dropped = false) {
@@ -226,6 +279,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         done = true
         inflight--
         const end = now()
+        completed(end)
         const sample = { rttMs: rttMs ?? end - startedAt, inflight: inflightAtStart, dropped }
         if (!dropped) serviceMs = serviceMs === 0 ? sample.rttMs : serviceMs * 0.9 + sample.rttMs * 0.1
         if (sampler) sampler.add(end, sample)
@@ -233,6 +287,13 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         drain()
       },
       ignore() {
+        if (done) return
+        done = true
+        inflight--
+        completed(now())
+        drain()
+      },
+      unused() {
         if (done) return
         done = true
         inflight--
@@ -259,7 +320,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       for (const w of coreQueue) {
         if (tooLate(w, t)) {
           dropped++
-          w.cleanup()
+          leave(w)
           w.resolve(refuse(w.priority, 'deadline', t - w.enqueuedAt))
         } else {
           coreQueue[kept++] = w
@@ -272,7 +333,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       while (queue.length > 0 && t - queue[0]!.enqueuedAt >= timeout) {
         const w = queue.shift()!
         dropped++
-        w.cleanup()
+        leave(w)
         w.resolve(refuse(w.priority, 'queue_timeout', t - w.enqueuedAt))
       }
     }
@@ -292,8 +353,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       }
       if (!queue) break
       const w = (lifo && !(deadlineMode && queue === coreQueue) ? queue.pop() : queue.shift())!
-      w.cleanup()
-      served.record(t)
+      leave(w)
       w.resolve(admit(w.priority, t - w.enqueuedAt))
     }
     noteIfEmpty(t)
@@ -342,17 +402,18 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     let deadline: number | undefined
     if (deadlineMode && priority === 'core') {
       deadline = options.deadline ?? t + queueIntervalMs
-      const wait = expectedWait(coreQueue.length + 1, t)
+      const ahead = workQueued()
+      const wait = expectedWait(ahead + 1, t)
       if (t + (wait ?? 0) + serviceMs > deadline) {
         lastDropAt = t
-        return Promise.resolve(refuse(priority, 'deadline', 0, wait === undefined ? undefined : expectedWait(coreQueue.length, t)))
+        return Promise.resolve(refuse(priority, 'deadline', 0, wait === undefined ? undefined : expectedWait(ahead, t)))
       }
     }
     if (priority === 'non-core' && (coreQueue.length > 0 || isStanding(t))) return Promise.resolve(refuse(priority, 'shed'))
     if (queued() >= maxQueue) {
       if (priority === 'non-core' || nonCoreQueue.length === 0) return Promise.resolve(refuse(priority, 'queue_full'))
       const displaced = nonCoreQueue.pop()!
-      displaced.cleanup()
+      leave(displaced)
       displaced.resolve(refuse(displaced.priority, 'shed', t - displaced.enqueuedAt))
     }
 
@@ -361,18 +422,24 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       const queue = priority === 'core' ? coreQueue : nonCoreQueue
       const onAbort = () => {
         const i = queue.indexOf(waiter)
-        if (i >= 0) queue.splice(i, 1)
+        if (i >= 0) {
+          queue.splice(i, 1)
+          leave(waiter)
+        }
         reject(signal?.reason)
       }
       if (deadline !== undefined) earliestDeadline = Math.min(earliestDeadline, deadline)
+      const group = deadline !== undefined ? options.group : undefined
       const waiter: Waiter = {
         priority,
         enqueuedAt: t,
         ...(deadline === undefined ? {} : { deadline }),
+        group,
         resolve,
         cleanup: () => signal?.removeEventListener('abort', onAbort),
       }
       signal?.addEventListener('abort', onAbort, { once: true })
+      if (group !== undefined) groupQueued.set(group, (groupQueued.get(group) ?? 0) + 1)
       queue.push(waiter)
       arm(t)
     })
@@ -403,7 +470,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       timer = undefined
       const t = now()
       for (const w of [...coreQueue.splice(0), ...nonCoreQueue.splice(0)]) {
-        w.cleanup()
+        leave(w)
         w.resolve(refuse(w.priority, 'limit', t - w.enqueuedAt))
       }
       lastEmptyAt = t
@@ -414,7 +481,8 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
 }
 
 /**
- * The rate at which waiters have been served from the queue: the span of the last `size` dequeues, as long
+ * The rate at which the queue drains: the span of the last `size` completions seen while requests queued
+ * (slots given back `unused` are not service), as long
  * as the newest is recent (`maxAgeMs`). Undefined until `minSamples` were seen, or once the queue has been
  * idle that long (a new burst measures afresh, meanwhile Little's law answers).
  */

@@ -363,6 +363,79 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     held.release()
   })
 
+  it('waiters of a group beyond its bound cost no wait: a crowd after the last units is queued, not refused, and given back unused', async () => {
+    // 2 slots x 100 ms: 1 per 50 ms, so a 1 s budget fits ~18 waiters by head count. 100 want 5 units.
+    let unitsLeft = 5
+    const decisions: LimitDecision[] = []
+    const limiter = createAdaptiveLimit({
+      algorithm: createFixedLimit(2),
+      window: false,
+      coreQueue: 'deadline',
+      maxQueue: 10_000,
+      now: Date.now,
+      groupBound: (group) => (group === 'sale' ? unitsLeft : undefined),
+      onDecision: (d) => decisions.push(d),
+    })
+    permitOf(await limiter.acquire('core', { deadline: 1_000 })).release(100)
+    decisions.length = 0
+    let sold = 0
+    let refusedUpstream = 0
+    let toldSoldOut = 0
+    // What the gateway does with a slot: nothing left by then -> answer without the upstream (unused).
+    const crowd = Array.from({ length: 100 }, () =>
+      limiter.acquire('core', { deadline: 1_000, group: 'sale' }).then((a) => {
+        if (!a.admitted) return a
+        if (unitsLeft === 0) {
+          toldSoldOut++
+          a.permit.unused()
+        } else {
+          // The stock gate: a unit if one is left by the time the call gets there, else sold out.
+          setTimeout(() => {
+            if (unitsLeft > 0) {
+              unitsLeft--
+              sold++
+            } else refusedUpstream++
+            a.permit.release(100)
+          }, 100)
+        }
+        return a
+      }),
+    )
+    // A request of no group behind the crowd waits for the work that remains, not for 100 heads.
+    const other = limiter.acquire('core', { deadline: 1_000 })
+    await flush()
+    assert.deepEqual(decisions.filter((d) => !d.admitted), [], 'nobody refused on arrival')
+    await advance(400, 5)
+    const answers = await Promise.all(crowd)
+    assert.equal(answers.filter((a) => !a.admitted).length, 0, 'nobody refused while waiting')
+    assert.equal(sold, 5)
+    assert.equal(sold + refusedUpstream + toldSoldOut, 100)
+    assert.ok(toldSoldOut >= 90, `${toldSoldOut} got their answer without an upstream call`)
+    assert.equal((await other).admitted, true, 'the request of no group was served in time')
+    assert.equal(limiter.inflight, 1, 'unused slots came back (the other request still holds its own)')
+  })
+
+  it('a group bound says nothing about waiters of other groups or of none: they count whole', async () => {
+    const { limiter, decisions } = await deadlineLimiter(2, 100)
+    const bounded = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, groupBound: () => 0 })
+    permitOf(await bounded.acquire('core', { deadline: 1_000 })).release(100)
+    // 100 waiters of no group: the same refusals with or without a groupBound.
+    const plain = Array.from({ length: 100 }, () => limiter.acquire('core', { deadline: 1_000 }))
+    const withBound = Array.from({ length: 100 }, () => bounded.acquire('core', { deadline: 1_000 }))
+    const refusedOf = async (ps: Promise<Admission>[]) => {
+      const settled: Admission[] = []
+      for (const p of ps) void p.then((a) => settled.push(a))
+      await flush()
+      return settled.filter((a) => !a.admitted).length
+    }
+    const a = await refusedOf(plain)
+    assert.ok(a >= 75, `${a} refused by head count`)
+    assert.equal(await refusedOf(withBound), a)
+    assert.ok(decisions.length > 0)
+    limiter.close()
+    bounded.close()
+  })
+
   it('non-core requests keep CoDel: a standing queue still times them out at the 5 ms target', async () => {
     const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', now: Date.now })
     permitOf(await limiter.acquire('non-core')) // non-core may hold 80% of 2: one slot

@@ -168,11 +168,15 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     return state
   }
 
-  const upstreams = new Map<string, Upstream>()
-  for (const [name, def] of Object.entries(deps.routeTable.upstreams)) upstreams.set(name, createUpstream(name, def, config, metrics, app.log, stall))
-
   // Sold out at the edge (ADR 0027): the inventory's stock channel, on a subscriber connection of its own.
   const soldOut = config.SOLD_OUT_EDGE_TTL_MS > 0 ? createSoldOutEdge({ ttlMs: config.SOLD_OUT_EDGE_TTL_MS, now: () => performance.now(), onChange: (change, source) => metrics.soldOutMarks.inc({ change, source }) }) : undefined
+
+  // Order placements wait in the limiter's queue grouped by SKU: of one SKU's waiters only as many as it
+  // has units left can still need the order service, so a crowd after the last units is not refused for
+  // its size (ADR 0026).
+  const groupBound = soldOut ? (sku: string) => soldOut.unitsLeft(sku) : undefined
+  const upstreams = new Map<string, Upstream>()
+  for (const [name, def] of Object.entries(deps.routeTable.upstreams)) upstreams.set(name, createUpstream(name, def, config, metrics, app.log, stall, { groupBound }))
   const subscriber = soldOut ? deps.redis.duplicate({ enableOfflineQueue: true, lazyConnect: true, connectionName: `gateway-stock-${process.pid}` }) : undefined
   if (soldOut && subscriber) {
     // The inventory's scripts publish on the channel under the same key prefix as their keys.

@@ -108,3 +108,72 @@ describe('sold out at the edge', () => {
     assert.equal((await place('SKU-F')).statusCode, 202)
   })
 })
+
+describe('deadline admission counts only the buyers who can still get a unit (real upstream, real Redis)', () => {
+  // A stand-in stock gate behind a slow order service: 2 slots (fixed limit) x 40 ms = 50 orders a second,
+  // so a 1 s budget fits about 20 waiters. It publishes every level change on the stock channel, as the
+  // inventory's gate does (services/inventory/test/store/stock-channel.test.ts checks the real one).
+  let gw: Gateway
+  let order: TestUpstream
+  const left = new Map<string, number>()
+  let n = 0
+  before(async () => {
+    order = await startUpstream('order-slow')
+    order.setHandler(async (_req, res, body) => {
+      const { sku } = JSON.parse(body) as { sku: string }
+      await sleep(40)
+      const units = left.get(sku) ?? Infinity
+      if (units <= 0) return json(res, 409, { type: 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT', title: `Sale ${SALE} is sold out`, status: 409, code: 'ORDER_ERR_SOLD_OUT', saleId: SALE })
+      if (units !== Infinity) {
+        left.set(sku, units - 1)
+        await gw.redis.publish(`${gw.prefix}inv:stock`, JSON.stringify({ sku, saleId: SALE, available: units - 1 }))
+      }
+      json(res, 202, { orderId: `o-${sku}-${units}`, status: 'pending' })
+    })
+    gw = await startGateway('deadline_groups', { upstreams: { order: [order.url] }, timeoutMs: 1_000, env: { LIMIT_ALGORITHM: 'fixed', LIMIT_INITIAL: '2' } })
+    // The limiter learns the service time from a few calls first (before that it has no estimate and queues everyone).
+    for (let i = 0; i < 4; i++) assert.equal((await place('SKU-WARM')).statusCode, 202)
+  })
+  after(async () => {
+    await gw.close()
+    await order.kill()
+  })
+
+  const place = async (sku: string) =>
+    gw.request({ method: 'POST', url: '/orders', token: await gw.buyerToken(`crowd-${++n}`), headers: { 'idempotency-key': `q-${n}` }, payload: { sku, qty: 1 } })
+  const count = (answers: { statusCode: number; json: () => { code?: string } }[], status: number, code?: string) =>
+    answers.filter((a) => a.statusCode === status && (code === undefined || a.json().code === code)).length
+
+  test('200 buyers for 10 units, 4 s of queue by head count: every buyer gets 202 or 409, none a 503', async () => {
+    // A new sale states its stock on the channel when it is loaded (the inventory's load script does).
+    left.set('SKU-HOT', 10)
+    await gw.redis.publish(`${gw.prefix}inv:stock`, JSON.stringify({ sku: 'SKU-HOT', saleId: SALE, available: 10 }))
+    await waitFor(() => gw.app.gateway.soldOut?.unitsLeft('SKU-HOT') === 10, 'the gateway heard the level')
+    const tokens = await Promise.all(Array.from({ length: 200 }, () => gw.buyerToken(`crowd-${++n}`)))
+    const answers = await Promise.all(
+      tokens.map((token, i) => gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `hot-${i}` }, payload: { sku: 'SKU-HOT', qty: 1 } })),
+    )
+    const refused = answers.filter((a) => a.statusCode === 503).map((a) => a.json().reason)
+    assert.deepEqual(refused, [], 'nobody refused')
+    assert.equal(count(answers, 202), 10, 'the 10 units sold')
+    assert.equal(count(answers, 409, 'ORDER_ERR_SOLD_OUT'), 190, 'everyone else told sold out')
+    assert.ok(order.hits.get('POST /orders')! < 4 + 200, 'most sold-out answers came from the gateway, not the order service')
+  })
+
+  test('the same crowd for a SKU whose stock the gateway does not know: the part that cannot fit the budget is refused at once', async () => {
+    const tokens = await Promise.all(Array.from({ length: 200 }, () => gw.buyerToken(`crowd-${++n}`)))
+    const answers = await Promise.all(
+      tokens.map((token, i) => gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `cold-${i}` }, payload: { sku: 'SKU-UNKNOWN', qty: 1 } })),
+    )
+    const refusals = answers.filter((a) => a.statusCode === 503)
+    assert.ok(refusals.length >= 100, `${refusals.length} of 200 refused: 4 s of work cannot fit a 1 s budget`)
+    for (const r of refusals) {
+      assert.equal(r.json().code, 'GATEWAY_ERR_OVERLOADED')
+      assert.equal(r.json().reason, 'deadline')
+      assert.ok(Number(r.headers['retry-after']) >= 1, 'with a Retry-After')
+    }
+    // The rest were served; on a loaded test machine a call let in may still run past the 1 s budget (504).
+    assert.ok(count(answers, 202) >= 10, `${count(answers, 202)} served`)
+    assert.equal(count(answers, 202) + refusals.length + count(answers, 504), 200, 'nothing but served, refused or timed out')
+  })
+})

@@ -5,15 +5,18 @@
  * microseconds instead of a place in a queue (ADR 0027).
  *
  * Where marks come from:
- * - `published`: the inventory's stock gate publishes on a Redis channel when a sale's availability
- *   crosses zero (sold out, or units back: a cancellation, a payment timeout, a restock), so every gateway
- *   instance learns within milliseconds, both ways;
+ * - `published`: the inventory's stock gate publishes every change of a sale's availability on a Redis
+ *   channel; reaching zero marks (sold out), anything above reopens (units back: a cancellation, a payment
+ *   timeout, a restock), so every gateway instance learns within milliseconds, both ways;
  * - `proxied`: a 409 ORDER_ERR_SOLD_OUT this gateway passed on for a one-unit order (one unit refused
  *   means none left; "3 asked, 2 left" says nothing for the next buyer).
  * How wrong it can be: a mark is answered for at most `ttlMs` after it was made unless renewed; a lost
  * "units back" message (the subscription was down) therefore withholds returned units for at most `ttlMs`.
  * While the subscription is down no mark is trusted at all (`clear`), and after it is back marks come
  * only from new messages and proxied answers.
+ *
+ * The levels in between (`unitsLeft`) are only a hint for the order queue's estimate of how many waiters
+ * of a SKU can still need the order service (ADR 0026); no buyer is ever answered from them.
  *
  * Pure: no Redis, no clock of its own (app.ts wires the subscription).
  */
@@ -30,10 +33,15 @@ export interface StockMessage {
 export interface SoldOutEdge {
   /** The sale the SKU is sold out in while the mark holds, else undefined (let the request through). */
   soldOutSale(sku: string): string | undefined
+  /**
+   * Units the SKU had left at its last stock message (0 while sold out), or undefined when nothing is known.
+   * A hint for queueing estimates, never an answer to a buyer: it may be a message behind.
+   */
+  unitsLeft(sku: string): number | undefined
   markSoldOut(sku: string, saleId: string, source: SoldOutSource): void
-  /** Applies a message of the stock channel: available 0 marks, anything above reopens. */
+  /** Applies a message of the stock channel: available 0 marks, anything above reopens and is remembered. */
   apply(message: StockMessage): void
-  /** Forgets every mark (the subscription was lost: a reopen may be missed). */
+  /** Forgets every mark and level (the subscription was lost: a reopen may be missed). */
   clear(): void
   readonly size: number
 }
@@ -63,6 +71,13 @@ export function parseStockMessage(payload: string): StockMessage | undefined {
 
 export function createSoldOutEdge({ ttlMs, maxEntries = 10_000, now, onChange }: SoldOutEdgeOptions): SoldOutEdge {
   const marks = new Map<string, { saleId: string; until: number }>()
+  // Units left per SKU from the last stock message (the gate publishes every change), oldest first.
+  const levels = new Map<string, number>()
+  const remember = (sku: string, available: number) => {
+    levels.delete(sku)
+    levels.set(sku, available)
+    if (levels.size > maxEntries) levels.delete(levels.keys().next().value!)
+  }
   return {
     soldOutSale(sku) {
       const m = marks.get(sku)
@@ -79,11 +94,16 @@ export function createSoldOutEdge({ ttlMs, maxEntries = 10_000, now, onChange }:
       if (marks.size > maxEntries) marks.delete(marks.keys().next().value!)
       if (fresh) onChange?.('sold_out', source)
     },
+    unitsLeft(sku) {
+      return this.soldOutSale(sku) !== undefined ? 0 : levels.get(sku)
+    },
     apply({ sku, saleId, available }) {
+      remember(sku, Math.max(0, available))
       if (available <= 0) return this.markSoldOut(sku, saleId, 'published')
       if (marks.delete(sku)) onChange?.('reopened', 'published')
     },
     clear() {
+      levels.clear()
       if (marks.size === 0) return
       marks.clear()
       onChange?.('cleared', 'resubscribed')

@@ -173,6 +173,7 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
             retryable: route.retryable,
             ...(order
               ? {
+                  group: order.sku,
                   admitted: () => {
                     const saleId = soldOutNow()
                     if (saleId === undefined) return

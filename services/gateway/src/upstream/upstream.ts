@@ -58,6 +58,8 @@ export interface UpstreamRequest {
   readonly retryable: boolean
   /** Called once a slot is granted, before any upstream call; may throw to answer without calling (the slot is given back). */
   readonly admitted?: () => void
+  /** What the request competes for, when finite (an order's SKU): see AcquireOptions.group of the limiter. */
+  readonly group?: string
 }
 
 /** A 5xx answer, thrown inside the retry loop so the loop may retry it and, when the last attempt fails too, the breaker counts it. */
@@ -98,7 +100,12 @@ export interface UpstreamLog {
   info(obj: object, msg: string): void
 }
 
-export function createUpstream(name: string, def: UpstreamDefinition, config: Config, metrics: GatewayMetrics, log: UpstreamLog, stall: LoopStallClock) {
+export interface UpstreamOptions {
+  /** At most how many queued requests of a group can still need this upstream (see UpstreamRequest.group). */
+  readonly groupBound?: ((group: string) => number | undefined) | undefined
+}
+
+export function createUpstream(name: string, def: UpstreamDefinition, config: Config, metrics: GatewayMetrics, log: UpstreamLog, stall: LoopStallClock, options: UpstreamOptions = {}) {
   const instances: Instance[] = def.instances.map((url) => {
     const origin = new URL(url).origin
     return { id: new URL(url).host, url: origin, weight: def.weights?.[url] ?? 1 }
@@ -141,6 +148,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
   const limiter = createAdaptiveLimit({
     algorithm,
     coreQueue: 'deadline',
+    ...(options.groupBound ? { groupBound: options.groupBound } : {}),
     maxQueue: config.LIMIT_QUEUE,
     nonCoreShare: config.LIMIT_NON_CORE_SHARE,
     onDecision: (d) => {
@@ -242,7 +250,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
 
   /** The upstream's answer (any status), or a gateway error (503 shed/open/no instance, 504, 502). */
   async function call(request: UpstreamRequest): Promise<UpstreamAnswer> {
-    const admission = await limiter.acquire(request.priority, { deadline: request.deadline })
+    const admission = await limiter.acquire(request.priority, { deadline: request.deadline, ...(request.group === undefined ? {} : { group: request.group }) })
     if (!admission.admitted) {
       const err = new Overloaded(name, admission.reason)
       // From how long the queue needs to drain, jittered, so refused buyers do not come back as one wave.
@@ -254,7 +262,7 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     try {
       request.admitted?.()
     } catch (err) {
-      permit.ignore()
+      permit.unused()
       throw err
     }
     try {
@@ -280,7 +288,9 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
         permit.release(undefined, true)
         throw new UpstreamTimeout(name)
       }
-      permit.ignore()
+      // No call went out when the circuit was open or no instance was up: the slot served nobody.
+      if (isBrokenCircuitError(err) || isNoInstance(err)) permit.unused()
+      else permit.ignore()
       if (isBrokenCircuitError(err)) {
         metrics.shed.inc({ upstream: name, priority: request.priority, reason: 'circuit_open' })
         const open = new CircuitOpen(name)

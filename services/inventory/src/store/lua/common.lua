@@ -13,8 +13,8 @@
 -- (paid); released / expired are tombstones.
 local META, AVAIL, USERS, RES, EXP, COMMITS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 
--- Stock changes that matter to the edge go out on a pub/sub channel of the same key prefix: the gateway
--- answers sold out without calling anyone while a sale has nothing left (announce below).
+-- Stock changes go out on a pub/sub channel of the same key prefix: the gateway answers sold out without
+-- calling anyone while a sale has nothing left (announce below).
 local KEY_PREFIX, SALE_ID = string.match(META, '^(.*)inv:{sale:(.*)}:meta$')
 local STOCK_CHANNEL = (KEY_PREFIX or '') .. 'inv:stock'
 
@@ -52,11 +52,13 @@ local function bump(now, activity)
   return seq
 end
 
--- Publishes {sku, saleId, available} when the sale's availability crossed zero (sold out, or units back),
--- or always when `force`. Only crossings: a flash sale's refusals publish nothing.
+-- Publishes {sku, saleId, available} when the sale's availability changed (a reserve, units back, sold
+-- out), or always when `force`. Zero and back are what the edge answers from; the levels in between let it
+-- tell how many queued buyers can still need the order service. Refusals change nothing: a sold-out flash
+-- sale's crowd publishes nothing.
 local function announce(before, force)
   local after = tonumber(redis.call('GET', AVAIL) or '0')
-  if force or (before > 0) ~= (after > 0) then
+  if force or before ~= after then
     local sku = redis.call('HGET', META, 'sku') or ''
     redis.call('PUBLISH', STOCK_CHANNEL, cjson.encode({ sku = sku, saleId = SALE_ID, available = after }))
   end

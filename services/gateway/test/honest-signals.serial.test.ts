@@ -4,6 +4,8 @@
  * keeps its concurrency limit and its breaker as they were. Before this, the round trip measured across
  * a stall counted as upstream latency: the slow-call window opened the breaker and Gradient2 walked the
  * limit down to its floor.
+ * Serial: the no-Server-Timing arm removes only the stall this process measured, so CPU taken by other
+ * test processes would read as upstream time; it needs the machine to itself.
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
