@@ -210,7 +210,7 @@ async function scrape(url: string, families: readonly string[]): Promise<Map<str
   }
   return out
 }
-const GATEWAY_FAMILIES = ['gateway_rate_limit_checks_total', 'gateway_rate_limited_total', 'gateway_shed_total', 'gateway_admitted_total', 'gateway_token_verifications_total', 'gateway_breaker_transitions_total', 'gateway_retries_total', 'gateway_bot_verdicts_total']
+const GATEWAY_FAMILIES = ['gateway_upstream_own_duration_seconds_sum', 'gateway_upstream_own_duration_seconds_count', 'gateway_rate_limit_checks_total', 'gateway_rate_limited_total', 'gateway_shed_total', 'gateway_admitted_total', 'gateway_token_verifications_total', 'gateway_breaker_transitions_total', 'gateway_retries_total', 'gateway_bot_verdicts_total']
 const ORDER_FAMILIES = ['order_placements_total']
 async function counters(): Promise<Map<string, number>> {
   const all = new Map<string, number>()
@@ -221,8 +221,17 @@ async function counters(): Promise<Map<string, number>> {
 }
 const deltaOf = (before: Map<string, number>, after: Map<string, number>): Record<string, number> =>
   Object.fromEntries([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, d]) => (d as number) > 0))
-async function orderLimit(): Promise<number | undefined> {
-  return [...(await scrape(GATEWAY, ['gateway_concurrency_limit']))].find(([k]) => k.includes('upstream="order"'))?.[1]
+/** The gateway's order queue as deadline admission sees it: the limit, the expected service time, the drain rate. */
+async function orderQueue(): Promise<OrderQueue> {
+  const gauges = [...(await scrape(GATEWAY, ['gateway_concurrency_limit', 'gateway_queue_service_seconds', 'gateway_queue_drain_per_second']))].filter(([k]) => k.includes('upstream="order"'))
+  const of = (name: string) => gauges.find(([k]) => k.startsWith(name))?.[1]
+  const service = of('gateway_queue_service_seconds')
+  return { limit: of('gateway_concurrency_limit'), serviceMs: service === undefined ? undefined : round(service * 1000, 1), drainPerSecond: of('gateway_queue_drain_per_second') }
+}
+interface OrderQueue {
+  readonly limit: number | undefined
+  readonly serviceMs: number | undefined
+  readonly drainPerSecond: number | undefined
 }
 
 // ---------------------------------------------------------------- the burst
@@ -337,8 +346,9 @@ interface Burst {
   readonly rateLimitChecks?: Record<string, number>
   readonly redisShare?: number | null
   readonly gatewayCounters?: Record<string, number>
-  readonly orderLimitBefore?: number | undefined
-  readonly orderLimitAfter?: number | undefined
+  /** The gateway's order queue (limit, expected service time, drain rate) before and after the burst. */
+  readonly orderQueueBefore?: OrderQueue
+  readonly orderQueueAfter?: OrderQueue
   readonly verify?: 'pass' | 'fail'
 }
 
@@ -346,7 +356,7 @@ interface Burst {
 async function burst(kind: 'gateway' | 'floor', origin: string, sale: { id: string; sku: string }, buyers: readonly Buyer[], stock: number, watched: Record<string, number>): Promise<Burst> {
   const clients = await connect(origin, buyers.length)
   await sleep(500) // let the connection storm settle before the release
-  const limitBefore = kind === 'gateway' ? await orderLimit() : undefined
+  const queueBefore = kind === 'gateway' ? await orderQueue() : undefined
   const countersBefore = kind === 'gateway' ? await counters() : new Map<string, number>()
   const cpuBefore = Object.fromEntries(Object.entries(watched).map(([name, pid]) => [name, cpuSeconds(pid)]))
   const clientCpuBefore = process.cpuUsage()
@@ -389,7 +399,7 @@ async function burst(kind: 'gateway' | 'floor', origin: string, sale: { id: stri
   }
   const clientCpu = process.cpuUsage(clientCpuBefore)
   const countersAfter = kind === 'gateway' ? await counters() : new Map<string, number>()
-  const limitAfter = kind === 'gateway' ? await orderLimit() : undefined
+  const queueAfter = kind === 'gateway' ? await orderQueue() : undefined
   await Promise.all(clients.map((c) => c.close().catch(() => {})))
 
   const counts: Record<string, number> = {}
@@ -417,7 +427,7 @@ async function burst(kind: 'gateway' | 'floor', origin: string, sale: { id: stri
   const rateLimitChecks = Object.fromEntries(Object.entries(gatewayCounters).filter(([k]) => k.startsWith('gateway_rate_limit_checks_total')).map(([k, v]) => [k.replace('gateway_rate_limit_checks_total', ''), v]))
   const bySource = (source: string) => Object.entries(rateLimitChecks).reduce((n, [k, v]) => n + (k.includes(`source="${source}"`) ? v : 0), 0)
   const checks = Object.values(rateLimitChecks).reduce((a, b) => a + b, 0)
-  return { ...result, rateLimitChecks, redisShare: checks > 0 ? round(bySource('redis') / checks, 4) : null, gatewayCounters, orderLimitBefore: limitBefore, orderLimitAfter: limitAfter }
+  return { ...result, rateLimitChecks, redisShare: checks > 0 ? round(bySource('redis') / checks, 4) : null, gatewayCounters, ...(queueBefore ? { orderQueueBefore: queueBefore } : {}), ...(queueAfter ? { orderQueueAfter: queueAfter } : {}) }
 }
 
 // ---------------------------------------------------------------- make verify after every gateway burst

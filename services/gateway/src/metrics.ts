@@ -3,11 +3,13 @@
  * bounded: upstreams and instances come from the route table, reasons and scopes are fixed words.
  */
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@flashsale/metrics'
+import type { AdaptiveLimiter } from '@flashsale/resilience'
 
 export function createGatewayMetrics(registry: Registry) {
   const registers = [registry]
   // Read at scrape time rather than set on every admission decision (two label lookups per request saved).
-  const limiters = new Map<string, { readonly limit: number; readonly inflight: number }>()
+  type WatchedLimiter = Pick<AdaptiveLimiter, 'limit' | 'inflight' | 'snapshot'>
+  const limiters = new Map<string, WatchedLimiter>()
   let stallClock: { stalledMs(): number } | undefined
   let stallReported = 0
   return {
@@ -17,7 +19,7 @@ export function createGatewayMetrics(registry: Registry) {
       stallReported = clock.stalledMs()
     },
     /** The adaptive limiter of an upstream, read when /metrics is scraped. */
-    watchLimiter(upstream: string, limiter: { readonly limit: number; readonly inflight: number }) {
+    watchLimiter(upstream: string, limiter: WatchedLimiter) {
       limiters.set(upstream, limiter)
     },
     blocked: new Counter({ name: 'gateway_blocked_total', help: 'Requests refused with 403 by reason (blocklist, bot)', labelNames: ['reason'] as const, registers }),
@@ -45,6 +47,24 @@ export function createGatewayMetrics(registry: Registry) {
       registers,
       collect() {
         for (const [upstream, l] of limiters) this.set({ upstream }, l.inflight)
+      },
+    }),
+    queueService: new Gauge({
+      name: 'gateway_queue_service_seconds',
+      help: 'The service time deadline admission expects per upstream call (a smoothed average of the upstream\'s own time; ADR 0026)',
+      labelNames: ['upstream'] as const,
+      registers,
+      collect() {
+        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().serviceMs / 1000)
+      },
+    }),
+    queueDrainRate: new Gauge({
+      name: 'gateway_queue_drain_per_second',
+      help: 'Upstream calls completed per second lately while requests queued: the rate deadline admission divides the work ahead by (0 = not measured lately; ADR 0026)',
+      labelNames: ['upstream'] as const,
+      registers,
+      collect() {
+        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().servedPerSecond)
       },
     }),
     breakerState: new Gauge({ name: 'gateway_breaker_state', help: 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open, 3 isolated', labelNames: ['upstream'] as const, registers }),
