@@ -210,7 +210,7 @@ async function scrape(url: string, families: readonly string[]): Promise<Map<str
   }
   return out
 }
-const GATEWAY_FAMILIES = ['gateway_upstream_own_duration_seconds_sum', 'gateway_upstream_own_duration_seconds_count', 'gateway_rate_limit_checks_total', 'gateway_rate_limited_total', 'gateway_shed_total', 'gateway_admitted_total', 'gateway_token_verifications_total', 'gateway_breaker_transitions_total', 'gateway_retries_total', 'gateway_bot_verdicts_total']
+const GATEWAY_FAMILIES = ['gateway_rate_limit_fallbacks_total', 'gateway_sold_out_answers_total', 'gateway_upstream_own_duration_seconds_sum', 'gateway_upstream_own_duration_seconds_count', 'gateway_rate_limit_checks_total', 'gateway_rate_limited_total', 'gateway_shed_total', 'gateway_admitted_total', 'gateway_token_verifications_total', 'gateway_breaker_transitions_total', 'gateway_retries_total', 'gateway_bot_verdicts_total']
 const ORDER_FAMILIES = ['order_placements_total']
 async function counters(): Promise<Map<string, number>> {
   const all = new Map<string, number>()

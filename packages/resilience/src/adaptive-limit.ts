@@ -39,7 +39,7 @@ export type Priority = 'core' | 'non-core'
 /**
  * Why a request was refused:
  * - `limit`: at the limit and there is no queue (maxQueue 0), or `tryAcquire` found no free slot;
- * - `queue_full`: the wait queue is at maxQueue;
+ * - `queue_full`: the wait queue is at maxQueue (or maxQueueHeads);
  * - `queue_timeout`: waited longer than the CoDel queue timeout;
  * - `shed`: non-core, refused or displaced so core traffic keeps its share;
  * - `deadline`: a core request whose expected wait does not fit before its deadline (deadline admission).
@@ -106,8 +106,13 @@ export interface AdaptiveLimitOptions {
   readonly algorithm?: LimitAlgorithm
   /** Sample windowing before the algorithm (Netflix WindowedLimit); `false` feeds every sample. Default: 1 s windows, >= 10 samples. */
   readonly window?: SampleWindowOptions | false
-  /** Waiters beyond this are refused with `queue_full`. 0 = no queue. Default 100. */
+  /**
+   * Waiters beyond this are refused with `queue_full`. 0 = no queue. Default 100. A group's waiters
+   * beyond its bound (`groupBound`) do not count: they will not need the upstream.
+   */
   readonly maxQueue?: number
+  /** Waiters of any kind beyond this are refused with `queue_full`: the memory bound. Default 10 × maxQueue. */
+  readonly maxQueueHeads?: number
   /** CoDel target: the queue timeout under a standing queue. Default 5 ms. */
   readonly queueTargetMs?: number
   /** CoDel interval: the normal queue timeout, and how long a queue must stand before `target` applies. Default 100 ms. */
@@ -169,6 +174,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     algorithm = createGradient2Limit(),
     window = {},
     maxQueue = 100,
+    maxQueueHeads = 10 * maxQueue,
     queueTargetMs = 5,
     queueIntervalMs = 100,
     nonCoreShare = 0.8,
@@ -399,10 +405,12 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     }
 
     if (maxQueue === 0) return Promise.resolve(refuse(priority, 'limit'))
+    // Core waiters that may need the upstream; the others (a group's beyond its bound) hold no place in it.
+    const work = deadlineMode ? workQueued() : coreQueue.length
     let deadline: number | undefined
     if (deadlineMode && priority === 'core') {
       deadline = options.deadline ?? t + queueIntervalMs
-      const ahead = workQueued()
+      const ahead = work
       const wait = expectedWait(ahead + 1, t)
       if (t + (wait ?? 0) + serviceMs > deadline) {
         lastDropAt = t
@@ -410,7 +418,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       }
     }
     if (priority === 'non-core' && (coreQueue.length > 0 || isStanding(t))) return Promise.resolve(refuse(priority, 'shed'))
-    if (queued() >= maxQueue) {
+    if (work + nonCoreQueue.length >= maxQueue || queued() >= maxQueueHeads) {
       if (priority === 'non-core' || nonCoreQueue.length === 0) return Promise.resolve(refuse(priority, 'queue_full'))
       const displaced = nonCoreQueue.pop()!
       leave(displaced)

@@ -415,6 +415,26 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     assert.equal(limiter.inflight, 1, 'unused slots came back (the other request still holds its own)')
   })
 
+  it('maxQueue counts the waiters that may need the upstream; a group beyond its bound is bounded only by maxQueueHeads', async () => {
+    const crowd = async (maxQueueHeads: number) => {
+      const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false, coreQueue: 'deadline', maxQueue: 10, maxQueueHeads, now: Date.now, groupBound: () => 3 })
+      const held = permitOf(await limiter.acquire('core', { deadline: 10_000 }))
+      const group: Admission[] = []
+      const plain: Admission[] = []
+      for (let i = 0; i < 120; i++) void limiter.acquire('core', { deadline: 10_000, group: 'sale' }).then((a) => group.push(a))
+      for (let i = 0; i < 10; i++) void limiter.acquire('core', { deadline: 10_000 }).then((a) => plain.push(a))
+      await flush()
+      const queued = limiter.snapshot().queuedCore
+      limiter.close()
+      held.release()
+      return { queued, groupFull: group.filter((a) => !a.admitted && a.reason === 'queue_full').length, plainFull: plain.filter((a) => !a.admitted && a.reason === 'queue_full').length }
+    }
+    // Room for 1,000 heads: all 120 of the group wait (3 of them are work), then 7 of no group fill the 10 of work.
+    assert.deepEqual(await crowd(1_000), { queued: 127, groupFull: 0, plainFull: 3 })
+    // Room for 100 heads: the group fills them, and nobody else gets in.
+    assert.deepEqual(await crowd(100), { queued: 100, groupFull: 20, plainFull: 10 })
+  })
+
   it('a group bound says nothing about waiters of other groups or of none: they count whole', async () => {
     const { limiter, decisions } = await deadlineLimiter(2, 100)
     const bounded = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, groupBound: () => 0 })

@@ -112,6 +112,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const perIpPolicy: RateLimitPolicy = { name: 'per-ip', ratePerPeriod: config.RATE_PER_IP_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_IP_BURST }
   const perUserPolicy: RateLimitPolicy = { name: 'per-user', ratePerPeriod: config.RATE_PER_USER_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_USER_BURST }
   const localShare = (policy: RateLimitPolicy) => createLocalLimiter({ ...policy, ratePerPeriod: policy.ratePerPeriod / config.GATEWAY_INSTANCES })
+  let fallbackLoggedAt = -Infinity
+  let fallbacksUnlogged = 0
   const rateLimits = createFallbackChain(
     // batch: the checks of all requests in one event-loop turn share one script call (each still its own chain).
     createGcraChain(deps.redis, [perIpPolicy, perUserPolicy], { keyPrefix: 'gateway:rl:', batch: true }),
@@ -121,7 +123,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       stall,
       onPrimaryError: (err, reason) => {
         metrics.rateLimitFallbacks.inc({ reason })
-        app.log.warn({ err, reason }, reason === 'timeout' ? 'rate limits: Redis did not answer in time, the local limiter answers' : 'rate limits: Redis unreachable, the local limiter answers')
+        // Every check in flight fails together (5,000 of them in a burst): one line a second, with the count.
+        const t = performance.now()
+        if (t - fallbackLoggedAt < 1_000) return void fallbacksUnlogged++
+        app.log.warn({ err, reason, fallbacksSinceLastLine: fallbacksUnlogged }, reason === 'timeout' ? 'rate limits: Redis did not answer in time, the local limiter answers' : 'rate limits: Redis unreachable, the local limiter answers')
+        fallbackLoggedAt = t
+        fallbacksUnlogged = 0
       },
     },
   )

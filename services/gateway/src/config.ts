@@ -51,7 +51,7 @@ export const ConfigSchema = Type.Object({
   LIMIT_INITIAL: positive(20, 'initial concurrency limit per upstream (the limit with LIMIT_ALGORITHM=fixed)'),
   LIMIT_MIN: positive(20, 'lowest concurrency limit per upstream'),
   LIMIT_MAX: positive(200, 'highest concurrency limit per upstream'),
-  LIMIT_QUEUE: Type.Integer({ default: 2_000, minimum: 0, description: 'most requests waiting per upstream (a memory bound; core requests are admitted by deadline, ADR 0026); 0 = refuse at once when at the limit' }),
+  LIMIT_QUEUE: Type.Integer({ default: 2_000, minimum: 0, description: 'most requests waiting per upstream that may still need it (order placements beyond the units their SKU has left do not count; 10x this wait in all at most, the memory bound; core requests are admitted by deadline, ADR 0026); 0 = refuse at once when at the limit' }),
   LIMIT_NON_CORE_SHARE: Type.Number({ default: 0.8, exclusiveMinimum: 0, maximum: 1, description: 'share of the limit non-core routes may occupy' }),
 
   BREAKER_FAILURE_RATE: ratio(0.05, 'open the breaker above this failure rate'),
