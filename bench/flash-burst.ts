@@ -221,16 +221,18 @@ async function counters(): Promise<Map<string, number>> {
 }
 const deltaOf = (before: Map<string, number>, after: Map<string, number>): Record<string, number> =>
   Object.fromEntries([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, d]) => (d as number) > 0))
-/** The gateway's order queue as deadline admission sees it: the limit, the expected service time, the drain rate. */
+/** The gateway's order queue as deadline admission sees it: the limit and its floor, the time reserved per call, the drain rate. */
 async function orderQueue(): Promise<OrderQueue> {
-  const gauges = [...(await scrape(GATEWAY, ['gateway_concurrency_limit', 'gateway_queue_service_seconds', 'gateway_queue_drain_per_second']))].filter(([k]) => k.includes('upstream="order"'))
+  const gauges = [...(await scrape(GATEWAY, ['gateway_concurrency_limit', 'gateway_concurrency_floor', 'gateway_queue_service_seconds', 'gateway_queue_drain_per_second']))].filter(([k]) => k.includes('upstream="order"'))
   const of = (name: string) => gauges.find(([k]) => k.startsWith(name))?.[1]
-  const service = of('gateway_queue_service_seconds')
-  return { limit: of('gateway_concurrency_limit'), serviceMs: service === undefined ? undefined : round(service * 1000, 1), drainPerSecond: of('gateway_queue_drain_per_second') }
+  const reserve = of('gateway_queue_service_seconds')
+  return { limit: of('gateway_concurrency_limit'), floor: of('gateway_concurrency_floor'), reserveMs: reserve === undefined ? undefined : round(reserve * 1000, 1), drainPerSecond: of('gateway_queue_drain_per_second') }
 }
 interface OrderQueue {
   readonly limit: number | undefined
-  readonly serviceMs: number | undefined
+  readonly floor: number | undefined
+  /** What deadline admission reserves per call (smoothed slot time + 4 deviations). */
+  readonly reserveMs: number | undefined
   readonly drainPerSecond: number | undefined
 }
 

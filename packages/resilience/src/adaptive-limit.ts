@@ -129,9 +129,28 @@ export interface AdaptiveLimitOptions {
    * only misjudges expected waits, which the in-queue deadline check bounds.
    */
   readonly groupBound?: (group: string) => number | undefined
+  /**
+   * A floor under the algorithm's limit from measured capacity: twice the upstream's bandwidth-delay
+   * product, the highest rate the queue drained at × the lowest service time seen, both over the last
+   * `windowMs` (BBR's estimate and its cwnd gain of 2; Cardwell et al., "BBR: Congestion-Based Congestion
+   * Control", ACM Queue 14(5), 2016). `initial`: the floor to hold until this process has measured one
+   * (what the fleet measured before, for instance); `max`: the floor never exceeds it (the algorithm's
+   * maxLimit: an upstream whose service time does not grow with load would otherwise raise it without end).
+   * Off by default (the algorithm's own minLimit only).
+   */
+  readonly capacityFloor?: CapacityFloorOptions
   /** Milliseconds on a monotonic clock. Default performance.now. */
   readonly now?: () => number
   readonly onDecision?: (decision: LimitDecision) => void
+}
+
+export interface CapacityFloorOptions {
+  /** Default 30 s. */
+  readonly windowMs?: number
+  /** Default 0. */
+  readonly initial?: number
+  /** Default unbounded. */
+  readonly max?: number
 }
 
 export interface LimiterSnapshot {
@@ -143,8 +162,12 @@ export interface LimiterSnapshot {
   readonly standingQueue: boolean
   /** Requests completed per second lately while core requests queued (deadline admission's estimate); 0 = unknown. */
   readonly servedPerSecond: number
-  /** Smoothed service time of completed requests, in ms; 0 = unknown. */
+  /** Smoothed time a slot is held, admission to answer (SRTT of RFC 6298), in ms; 0 = unknown. */
   readonly serviceMs: number
+  /** What deadline admission reserves for a call: serviceMs + 4 × its mean deviation (RFC 6298's RTO). */
+  readonly reserveMs: number
+  /** The measured-capacity floor under the limit (capacityFloor); 0 = none. */
+  readonly floor: number
 }
 
 export interface AdaptiveLimiter {
@@ -181,6 +204,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     adaptiveLifo = true,
     coreQueue: coreDiscipline = 'codel',
     groupBound,
+    capacityFloor,
     now = () => performance.now(),
     onDecision,
   } = options
@@ -207,16 +231,32 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   const served = createServiceRate()
   // Core waiters per group (deadline admission only).
   const groupQueued = new Map<string, number>()
-  // Service time: an EWMA of the RTT samples of completed requests (what a newly admitted one will take).
+  // How long a slot is held, admission to answer, wall time (the larger of that and the reported RTT): what a
+  // waiter's budget must still cover when its turn comes. Smoothed as TCP smooths RTT (RFC 6298 §2: alpha
+  // 1/8, beta 1/4), and reserved as TCP sets its retransmission timeout, SRTT + 4 RTTVAR, so a deadline
+  // check is not fooled by an average when the answers spread (a 5,000-buyer burst got 504s from it).
   let serviceMs = 0
+  let serviceVarMs = 0
+  const reserveMs = () => serviceMs + 4 * serviceVarMs
+  const held = (ms: number) => {
+    if (serviceMs === 0) {
+      serviceMs = ms
+      serviceVarMs = ms / 2
+    } else {
+      serviceVarMs = 0.75 * serviceVarMs + 0.25 * Math.abs(serviceMs - ms)
+      serviceMs = 0.875 * serviceMs + 0.125 * ms
+    }
+  }
 
+  const capacity = createCapacityFloor(capacityFloor, now())
+  const currentLimit = () => Math.max(algorithm.limit, capacity.floor(now()))
   const capacityFor = (priority: Priority): number =>
-    priority === 'core' ? algorithm.limit : Math.floor(algorithm.limit * nonCoreShare)
+    priority === 'core' ? currentLimit() : Math.floor(currentLimit() * nonCoreShare)
   const queued = () => coreQueue.length + nonCoreQueue.length
   const isStanding = (t: number) => queued() > 0 && t - lastEmptyAt >= queueIntervalMs
 
   function decide(priority: Priority, admitted: boolean, waitedMs: number, reason?: RejectionReason): void {
-    onDecision?.({ priority, admitted, waitedMs, inflight, limit: algorithm.limit, ...(reason ? { reason } : {}) })
+    onDecision?.({ priority, admitted, waitedMs, inflight, limit: currentLimit(), ...(reason ? { reason } : {}) })
   }
 
   function refuse(priority: Priority, reason: RejectionReason, waitedMs = 0, expectedWaitMs?: number): Admission {
@@ -231,7 +271,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
    */
   function serviceRatePerMs(t: number): number | undefined {
     const measured = served.perMs(t)
-    const little = serviceMs > 0 ? algorithm.limit / serviceMs : undefined
+    const little = serviceMs > 0 ? currentLimit() / serviceMs : undefined
     if (measured === undefined) return little
     return little === undefined ? measured : Math.max(measured, little)
   }
@@ -267,7 +307,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   }
 
   /** A deadline waiter that can no longer be served before its deadline. */
-  const tooLate = (w: Waiter, t: number) => w.deadline !== undefined && t + serviceMs > w.deadline
+  const tooLate = (w: Waiter, t: number) => w.deadline !== undefined && t + reserveMs() > w.deadline
 
   function admit(priority: Priority, waitedMs: number): Admission {
     inflight++
@@ -275,8 +315,14 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     const inflightAtStart = inflight
     let done = false
     // A completion while others wait is a measure of how fast the queue drains.
-    const completed = (end: number) => {
-      if (coreQueue.length > 0) served.record(end)
+    const completed = (end: number, rttMs = 0) => {
+      held(Math.max(rttMs, end - startedAt))
+      if (coreQueue.length === 0) return
+      served.record(end)
+      // Over a whole ring of completions only: a windowed max keeps the highest sample, and completions
+      // come in clumps, so a rate over a few of them overshoots.
+      const rate = served.perMs(end, RATE_RING)
+      if (rate !== undefined) capacity.rate(rate, end)
     }
     const permit: Permit = {
       priority,
@@ -285,9 +331,9 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
         done = true
         inflight--
         const end = now()
-        completed(end)
         const sample = { rttMs: rttMs ?? end - startedAt, inflight: inflightAtStart, dropped }
-        if (!dropped) serviceMs = serviceMs === 0 ? sample.rttMs : serviceMs * 0.9 + sample.rttMs * 0.1
+        completed(end, sample.rttMs)
+        if (!dropped) capacity.serviceTime(sample.rttMs, end)
         if (sampler) sampler.add(end, sample)
         else algorithm.update(sample)
         drain()
@@ -320,7 +366,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     let dropped = 0
     // FIFO with deadlines that may differ by route: when the earliest may have run out, look at every
     // waiter (keeping the order) and learn the new earliest. Otherwise nobody can be too late: no scan.
-    if (deadlineMode && coreQueue.length > 0 && t + serviceMs > earliestDeadline) {
+    if (deadlineMode && coreQueue.length > 0 && t + reserveMs() > earliestDeadline) {
       let kept = 0
       earliestDeadline = Infinity
       for (const w of coreQueue) {
@@ -381,7 +427,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     }
     // The first deadline waiter to run out of time. `earliestDeadline` may be a waiter already served (it is
     // only lowered on arrival, relearned by the scan in expire): then the timer fires early and rearms.
-    if (deadlineMode && coreQueue.length > 0) next = Math.min(next, earliestDeadline - serviceMs)
+    if (deadlineMode && coreQueue.length > 0) next = Math.min(next, earliestDeadline - reserveMs())
     if (next === Infinity) return
     timer = setTimeout(drain, Math.max(1, Math.ceil(next - t)))
     if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
@@ -412,7 +458,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       deadline = options.deadline ?? t + queueIntervalMs
       const ahead = work
       const wait = expectedWait(ahead + 1, t)
-      if (t + (wait ?? 0) + serviceMs > deadline) {
+      if (t + (wait ?? 0) + reserveMs() > deadline) {
         lastDropAt = t
         return Promise.resolve(refuse(priority, 'deadline', 0, wait === undefined ? undefined : expectedWait(ahead, t)))
       }
@@ -457,20 +503,22 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     acquire,
     tryAcquire: (priority = 'core') => tryAdmitNow(priority) ?? refuse(priority, 'limit'),
     get limit() {
-      return algorithm.limit
+      return currentLimit()
     },
     get inflight() {
       return inflight
     },
     snapshot() {
       return {
-        limit: algorithm.limit,
+        limit: currentLimit(),
+        floor: capacity.floor(now()),
         inflight,
         queuedCore: coreQueue.length,
         queuedNonCore: nonCoreQueue.length,
         standingQueue: isStanding(now()),
         servedPerSecond: (served.perMs(now()) ?? 0) * 1000,
         serviceMs,
+        reserveMs: reserveMs(),
       }
     },
     close() {
@@ -494,7 +542,9 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
  * as the newest is recent (`maxAgeMs`). Undefined until `minSamples` were seen, or once the queue has been
  * idle that long (a new burst measures afresh, meanwhile Little's law answers).
  */
-function createServiceRate({ size = 64, minSamples = 16, maxAgeMs = 1_000 } = {}) {
+const RATE_RING = 64
+
+function createServiceRate({ size = RATE_RING, minSamples = 16, maxAgeMs = 1_000 } = {}) {
   const times = new Float64Array(size)
   let count = 0
   let next = 0
@@ -504,12 +554,50 @@ function createServiceRate({ size = 64, minSamples = 16, maxAgeMs = 1_000 } = {}
       next = (next + 1) % size
       count = Math.min(size, count + 1)
     },
-    perMs(t: number): number | undefined {
-      if (count < minSamples) return undefined
+    perMs(t: number, atLeast = minSamples): number | undefined {
+      if (count < atLeast) return undefined
       const newest = times[(next - 1 + size) % size]!
       const oldest = times[(next - count + size) % size]!
       if (t - newest > maxAgeMs || newest <= oldest) return undefined
       return (count - 1) / (newest - oldest)
+    },
+  }
+}
+
+/**
+ * Twice the bandwidth-delay product over a sliding window, as BBR estimates it: the highest drain rate seen
+ * (a windowed max; only rates measured while requests queued, i.e. while the upstream was kept busy, as BBR
+ * ignores app-limited samples) × the lowest service time seen (a windowed min). Each is kept as the
+ * extreme of the current and the previous window, so an old extreme ages out within two windows.
+ */
+function createCapacityFloor(options: CapacityFloorOptions | undefined, start: number) {
+  if (!options) return { floor: () => 0, rate: () => {}, serviceTime: () => {} }
+  const { windowMs = 30_000, initial = 0, max = Infinity } = options
+  if (!(windowMs > 0)) throw new RangeError(`capacityFloor.windowMs must be positive, got ${windowMs}`)
+  let windowStart = start
+  let maxRate = [0, 0] // per ms: [previous window, current window]
+  let minService = [Infinity, Infinity]
+  const roll = (t: number) => {
+    if (t - windowStart < windowMs) return
+    const skipped = t - windowStart >= 2 * windowMs
+    maxRate = [skipped ? 0 : maxRate[1]!, 0]
+    minService = [skipped ? Infinity : minService[1]!, Infinity]
+    windowStart = t
+  }
+  return {
+    floor(t: number): number {
+      roll(t)
+      const rate = Math.max(maxRate[0]!, maxRate[1]!)
+      const service = Math.min(minService[0]!, minService[1]!)
+      return Math.min(max, rate > 0 && service < Infinity ? Math.max(1, Math.round(2 * rate * service)) : initial)
+    },
+    rate(perMs: number, t: number): void {
+      roll(t)
+      maxRate[1] = Math.max(maxRate[1]!, perMs)
+    },
+    serviceTime(ms: number, t: number): void {
+      roll(t)
+      if (ms > 0) minService[1] = Math.min(minService[1]!, ms)
     },
   }
 }

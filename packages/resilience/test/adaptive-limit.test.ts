@@ -287,12 +287,15 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
   beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 }))
   afterEach(() => mock.timers.reset())
 
-  /** A fixed limit whose service time the limiter has learned: one request released after `serviceMs`. */
+  /**
+   * A fixed limit whose service time the limiter has learned: requests that each took `serviceMs`, enough
+   * of them that the smoothed deviation (RFC 6298's RTTVAR, first set to half the first sample) is ~0.
+   */
   async function deadlineLimiter(limit: number, serviceMs: number) {
     const decisions: LimitDecision[] = []
     const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(limit), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, onDecision: (d) => decisions.push(d) })
-    const first = permitOf(await limiter.acquire('core', { deadline: Date.now() + 1_000 }))
-    first.release(serviceMs)
+    for (let i = 0; i < 24; i++) permitOf(await limiter.acquire('core', { deadline: Date.now() + 1_000 })).release(serviceMs)
+    assert.ok(limiter.snapshot().reserveMs < serviceMs * 1.01)
     decisions.length = 0
     return { limiter, decisions }
   }
@@ -438,7 +441,7 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
   it('a group bound says nothing about waiters of other groups or of none: they count whole', async () => {
     const { limiter, decisions } = await deadlineLimiter(2, 100)
     const bounded = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, groupBound: () => 0 })
-    permitOf(await bounded.acquire('core', { deadline: 1_000 })).release(100)
+    for (let i = 0; i < 24; i++) permitOf(await bounded.acquire('core', { deadline: 1_000 })).release(100)
     // 100 waiters of no group: the same refusals with or without a groupBound.
     const plain = Array.from({ length: 100 }, () => limiter.acquire('core', { deadline: 1_000 }))
     const withBound = Array.from({ length: 100 }, () => bounded.acquire('core', { deadline: 1_000 }))
@@ -454,6 +457,46 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     assert.ok(decisions.length > 0)
     limiter.close()
     bounded.close()
+  })
+
+  it('capacity floor: twice the measured bandwidth-delay product holds the limit up, starts from `initial`, and ages out', async () => {
+    // An upstream with 4 workers: 10 ms per call up to 4 at once, longer beyond (they queue inside it).
+    // Its bandwidth-delay product is 4 calls (0.4 per ms x 10 ms), so the floor is 8.
+    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, capacityFloor: { windowMs: 5_000, initial: 6, max: 100 } })
+    assert.equal(limiter.limit, 6, 'before anything is measured: the initial floor')
+    const serve = (a: Admission) => {
+      if (a.admitted) setTimeout(() => a.permit.release(), 10 * Math.max(1, limiter.inflight / 4))
+    }
+    for (let i = 0; i < 400; i++) void limiter.acquire('core', { deadline: 60_000 }).then(serve)
+    await advance(1_500, 5)
+    const { floor } = limiter.snapshot()
+    assert.ok(floor >= 8 && floor <= 9, `floor ${floor}: 2 x 4 calls, give or take the clock's 5 ms steps`)
+    assert.equal(limiter.limit, floor, 'the floor is above the algorithm\'s 2')
+    await advance(10_100, 100) // two windows without a queue: the measurements age out, back to the initial floor
+    assert.equal(limiter.limit, 6)
+    const capped = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, capacityFloor: { initial: 500, max: 50 } })
+    assert.equal(capped.limit, 50, 'never above max')
+  })
+
+  it('reserves SRTT + 4 RTTVAR for a call (RFC 6298), not the mean: answers that spread need more room', async () => {
+    const taught = async (samples: number[]) => {
+      const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false, coreQueue: 'deadline', now: Date.now })
+      for (const ms of samples) permitOf(await limiter.acquire('core', { deadline: 10_000 })).release(ms)
+      const held = permitOf(await limiter.acquire('core', { deadline: 10_000 }))
+      // One call ahead (the held slot) and this one: about 2 x 100 ms on average, due in 300 ms.
+      const settled: Admission[] = []
+      void limiter.acquire('core', { deadline: Date.now() + 300 }).then((a) => settled.push(a))
+      await flush()
+      const reserveMs = Math.round(limiter.snapshot().reserveMs)
+      limiter.close()
+      held.ignore()
+      return { reserveMs, refusedAtOnce: settled.length === 1 && !settled[0]!.admitted }
+    }
+    const steady = await taught(Array.from({ length: 24 }, () => 100))
+    assert.deepEqual(steady, { reserveMs: 100, refusedAtOnce: false })
+    const spread = await taught(Array.from({ length: 24 }, (_, i) => (i % 2 ? 20 : 180)))
+    assert.ok(spread.reserveMs > 300, `reserve ${spread.reserveMs} ms`)
+    assert.equal(spread.refusedAtOnce, true)
   })
 
   it('non-core requests keep CoDel: a standing queue still times them out at the 5 ms target', async () => {

@@ -16,7 +16,7 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
   REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis: rate limits and the blocklist (shared by every gateway instance)' }),
   REDIS_COMMAND_TIMEOUT_MS: positive(5_000, 'a Redis command with no answer after this much wall time fails (a hung connection); the rate-limit budget is RATE_LIMIT_TIMEOUT_MS'),
-  RATE_LIMIT_TIMEOUT_MS: positive(50, 'a rate-limit check Redis has not answered after this much of the gateway\'s responsive time (event-loop stalls not counted, ADR 0025) is answered by the local limiter (ADR 0013)'),
+  RATE_LIMIT_TIMEOUT_MS: positive(250, 'a rate-limit check Redis has not answered after this much of the gateway\'s responsive time (event-loop stalls not counted, ADR 0025) is answered by the local limiter (ADR 0013): a Redis that hangs, not one that is busy (50 ms failed 98% of a 5,000-buyer burst on 2 shared cores with Redis up)'),
   STOCK_CHANNEL: Type.String({ default: 'inv:stock', minLength: 1, description: 'Redis pub/sub channel on which the inventory announces sold out / units back (after the Redis key prefix, if any)' }),
   SOLD_OUT_EDGE_TTL_MS: Type.Integer({ default: 2_000, minimum: 0, description: 'longest the gateway answers sold out for a SKU without a fresh signal; bounds a missed units-back message (ADR 0027); 0 switches sold out at the edge off' }),
 
@@ -49,7 +49,9 @@ export const ConfigSchema = Type.Object({
 
   LIMIT_ALGORITHM: Type.Union([Type.Literal('gradient2'), Type.Literal('vegas'), Type.Literal('fixed')], { default: 'gradient2', description: 'adaptive concurrency algorithm per upstream (ADR 0012)' }),
   LIMIT_INITIAL: positive(20, 'initial concurrency limit per upstream (the limit with LIMIT_ALGORITHM=fixed)'),
-  LIMIT_MIN: positive(20, 'lowest concurrency limit per upstream'),
+  LIMIT_MIN: positive(1, 'lowest concurrency limit per upstream the algorithm may choose; the operating floor is measured (LIMIT_CAPACITY_FLOOR)'),
+  LIMIT_CAPACITY_FLOOR: Type.Boolean({ default: true, description: 'hold each upstream\'s limit at or above twice its measured bandwidth-delay product (peak drain rate x lowest service time), and start from the floor the fleet measured last (kept in Redis) (ADR 0026)' }),
+  LIMIT_CAPACITY_WINDOW_MS: positive(30_000, 'how far back the capacity floor remembers its peak rate and lowest service time (it ages out within two windows)'),
   LIMIT_MAX: positive(200, 'highest concurrency limit per upstream'),
   LIMIT_QUEUE: Type.Integer({ default: 2_000, minimum: 0, description: 'most requests waiting per upstream that may still need it (order placements beyond the units their SKU has left do not count; 10x this wait in all at most, the memory bound; core requests are admitted by deadline, ADR 0026); 0 = refuse at once when at the limit' }),
   LIMIT_NON_CORE_SHARE: Type.Number({ default: 0.8, exclusiveMinimum: 0, maximum: 1, description: 'share of the limit non-core routes may occupy' }),

@@ -49,13 +49,22 @@ export function createGatewayMetrics(registry: Registry) {
         for (const [upstream, l] of limiters) this.set({ upstream }, l.inflight)
       },
     }),
-    queueService: new Gauge({
-      name: 'gateway_queue_service_seconds',
-      help: 'The service time deadline admission expects per upstream call (a smoothed average of the upstream\'s own time; ADR 0026)',
+    concurrencyFloor: new Gauge({
+      name: 'gateway_concurrency_floor',
+      help: 'The measured-capacity floor under each upstream\'s limit: twice its bandwidth-delay product (ADR 0026); 0 = not measured',
       labelNames: ['upstream'] as const,
       registers,
       collect() {
-        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().serviceMs / 1000)
+        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().floor)
+      },
+    }),
+    queueService: new Gauge({
+      name: 'gateway_queue_service_seconds',
+      help: 'What deadline admission reserves per upstream call: the smoothed time a slot is held plus 4 mean deviations (RFC 6298\'s RTO; ADR 0026)',
+      labelNames: ['upstream'] as const,
+      registers,
+      collect() {
+        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().reserveMs / 1000)
       },
     }),
     queueDrainRate: new Gauge({

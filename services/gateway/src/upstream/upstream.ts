@@ -103,6 +103,8 @@ export interface UpstreamLog {
 export interface UpstreamOptions {
   /** At most how many queued requests of a group can still need this upstream (see UpstreamRequest.group). */
   readonly groupBound?: ((group: string) => number | undefined) | undefined
+  /** The capacity floor the fleet measured last (app.ts keeps it in Redis), held until this process measures its own. */
+  readonly initialFloor?: number | undefined
 }
 
 export function createUpstream(name: string, def: UpstreamDefinition, config: Config, metrics: GatewayMetrics, log: UpstreamLog, stall: LoopStallClock, options: UpstreamOptions = {}) {
@@ -149,6 +151,8 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     algorithm,
     coreQueue: 'deadline',
     ...(options.groupBound ? { groupBound: options.groupBound } : {}),
+    // Start and floor from measured capacity (ADR 0026): twice the upstream's bandwidth-delay product.
+    ...(config.LIMIT_CAPACITY_FLOOR ? { capacityFloor: { windowMs: config.LIMIT_CAPACITY_WINDOW_MS, initial: options.initialFloor ?? 0, max: config.LIMIT_MAX } } : {}),
     maxQueue: config.LIMIT_QUEUE,
     nonCoreShare: config.LIMIT_NON_CORE_SHARE,
     onDecision: (d) => {
