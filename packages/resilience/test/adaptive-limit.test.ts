@@ -281,6 +281,24 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     const slowest = Math.max(...late.map((d) => d.waitedMs))
     assert.ok(slowest <= 5, `under the overload nobody waits longer than the 5 ms target; the slowest waited ${slowest} ms`)
   })
+
+  it('under a standing queue an arrival refuses the oldest waiter at once when the slot cannot take both within the target (LIFO serves the arrival first)', async () => {
+    // One slot held 10 ms per request, an arrival every 2 ms: five times the capacity. At most 10 ms x
+    // 0.1/ms = 1 waiter can be served within 5 ms, so each arrival refuses the waiter before it, 2 ms old,
+    // instead of letting it wait out the 5 ms target.
+    const { limiter, decisions, hold } = oneSlotLimiter(10)
+    for (let at = 0; at < 600; at += 2) {
+      void limiter.acquire().then(hold)
+      await advance(2)
+    }
+    const late = decisions.filter((d) => d.at >= 200)
+    const refused = late.filter((d) => !d.admitted)
+    assert.ok(refused.length >= 150, `${refused.length} refused`)
+    assert.ok(late.filter((d) => d.admitted).length >= 30, 'the upstream stays busy')
+    const waited = refused.map((d) => d.waitedMs).sort((a, b) => a - b)
+    const p99 = waited[Math.floor(waited.length * 0.99)]!
+    assert.ok(p99 <= 2, `refusals waited p99 ${p99} ms, at most ${waited.at(-1)} ms`)
+  })
 })
 
 describe('adaptive limit: deadline admission of core requests (FIFO; mock clock and timers)', () => {

@@ -30,6 +30,13 @@ export interface RouteDefinition {
    * the SKU is sold out (domain/sold-out-edge.ts, ADR 0027).
    */
   readonly soldOutEdge?: boolean
+  /**
+   * How a core request waits for a slot when the upstream is at its limit (ADR 0026): `deadline` = first come
+   * first served, refused at once only when its expected wait cannot fit `timeoutMs` (order placement and
+   * payment: every buyer has the same budget); `codel` (the default) = CoDel with adaptive LIFO (reads:
+   * better served fresh, or refused within 5 ms, than queued to the end of their budget).
+   */
+  readonly queue?: 'deadline' | 'codel'
   readonly schema?: Readonly<Record<'params' | 'querystring' | 'body' | 'headers', unknown>>
 }
 
@@ -76,6 +83,8 @@ export function checkRouteTable(table: RouteTable): RouteTable {
     if (r.retryable && !IDEMPOTENT.includes(r.method)) problems.push(`route ${id}: only idempotent methods may be retryable`)
     if (r.auth !== 'none' && r.auth !== 'user') problems.push(`route ${id}: auth must be none or user`)
     if (r.soldOutEdge !== undefined && typeof r.soldOutEdge !== 'boolean') problems.push(`route ${id}: soldOutEdge must be true or false`)
+    if (r.queue !== undefined && r.queue !== 'deadline' && r.queue !== 'codel') problems.push(`route ${id}: queue must be deadline or codel`)
+    if (r.queue === 'deadline' && r.priority !== 'core') problems.push(`route ${id}: queue deadline is for core routes`)
     if (r.soldOutEdge) {
       const body = r.schema?.body as { required?: unknown } | undefined
       const required = Array.isArray(body?.required) ? body.required : []

@@ -170,6 +170,7 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
             clientIp: request.ip,
             priority: route.priority,
             deadline,
+            admitByDeadline: route.queue === 'deadline',
             retryable: route.retryable,
             ...(order
               ? {

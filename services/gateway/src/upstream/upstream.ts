@@ -10,8 +10,9 @@
  *
  * Every latency-driven decision here judges the upstream by its own time (ADR 0025): the `app;dur` it
  * reports in Server-Timing, or, when it reports none, the round trip less the time this gateway's event
- * loop was stalled meanwhile. Core requests are admitted by deadline (ADR 0026): they wait their turn when
- * their expected wait fits the route's budget and are refused at once when it cannot.
+ * loop was stalled meanwhile. Order placement and payment are admitted by deadline (ADR 0026): they wait
+ * their turn when their expected wait fits the route's budget and are refused at once when it cannot;
+ * other requests wait under CoDel with adaptive LIFO.
  */
 import { Pool } from 'undici'
 import { createBalancer, createOutlierDetector, type Instance } from '@flashsale/balancer'
@@ -55,6 +56,8 @@ export interface UpstreamRequest {
   readonly priority: Priority
   /** When the client's answer is due, on performance.now()'s clock: the route's latency budget from arrival. */
   readonly deadline: number
+  /** Wait for a slot by deadline admission (FIFO, refused at once when the wait cannot fit) instead of CoDel. */
+  readonly admitByDeadline?: boolean
   readonly retryable: boolean
   /** Called once a slot is granted, before any upstream call; may throw to answer without calling (the slot is given back). */
   readonly admitted?: () => void
@@ -254,7 +257,10 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
 
   /** The upstream's answer (any status), or a gateway error (503 shed/open/no instance, 504, 502). */
   async function call(request: UpstreamRequest): Promise<UpstreamAnswer> {
-    const admission = await limiter.acquire(request.priority, { deadline: request.deadline, ...(request.group === undefined ? {} : { group: request.group }) })
+    const admission = await limiter.acquire(
+      request.priority,
+      request.admitByDeadline ? { deadline: request.deadline, ...(request.group === undefined ? {} : { group: request.group }) } : {},
+    )
     if (!admission.admitted) {
       const err = new Overloaded(name, admission.reason)
       // From how long the queue needs to drain, jittered, so refused buyers do not come back as one wave.
