@@ -7,10 +7,8 @@
 # Then a small burst (k6/scenarios/burst.js): E2E_BURST_BUYERS buyers at the same instant, one attempt
 # each, for a fresh sale of E2E_BURST_STOCK units, then `verify` again. Broken invariants always fail the
 # build. The burst's thresholds count outcomes, not time (every unit sold, >= 99% definitive answers):
-# with E2E_BURST_STRICT=1 a crossed one fails the build too; E2E_BURST_STRICT=0 (the default for now) only
-# reports it: every unit now sells in every burst, but the >= 99% definitive answers goal is not met yet
-# (docs/benchmarks.md, flash-burst), so a strict default would fail every build on a known gap.
-#   E2E_DURATION=20s E2E_USERS=1000 E2E_HOT_UNITS=100 E2E_BURST_BUYERS=500 E2E_BURST_STOCK=50 E2E_BURST_STRICT=0
+# a crossed one fails the build too (E2E_BURST_STRICT=1, the default); E2E_BURST_STRICT=0 only reports it.
+#   E2E_DURATION=20s E2E_USERS=1000 E2E_HOT_UNITS=100 E2E_BURST_BUYERS=500 E2E_BURST_STOCK=50 E2E_BURST_STRICT=1
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
 # shellcheck source=steps.sh
@@ -37,7 +35,7 @@ run_burst "$burst_buyers" "$burst_stock"
 run_verify "$DEMO_DIR/e2e-burst-verify.json"
 [ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the burst (listed above)" "read docs/runbooks/verify-failed.md; the services' logs are in $LOG_DIR"
 if [ "$BURST_STATUS" != 0 ]; then
-  if [ "${E2E_BURST_STRICT:-0}" = 1 ]; then
+  if [ "${E2E_BURST_STRICT:-1}" = 1 ]; then
     die "end to end: the burst crossed its thresholds (the FAIL lines of its summary above; $BURST_LATEST); the invariants hold" \
       "the gateway turned buyers away at the opening: make bench-burst measures it against the stock gate alone (docs/benchmarks.md); E2E_BURST_STRICT=0 reports this without failing"
   fi
