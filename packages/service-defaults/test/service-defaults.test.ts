@@ -84,6 +84,11 @@ describe('problem+json errors (RFC 9457)', () => {
     )
   })
 
+  it('only 5xx service errors capture a stack trace (a 4xx is an answer, not a fault)', () => {
+    assert.equal(new SoldOut('SKU-1').stack, undefined)
+    assert.match(String(new QueueDown().stack), /service-defaults\.test\.ts/)
+  })
+
   it('a 503 service error carries Retry-After', async () => {
     const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'queue', qty: 1 } })
     assert.equal(res.statusCode, 503)
