@@ -12,6 +12,7 @@ export const SalePaused = defineError('ORDER_ERR_SALE_PAUSED', 409, 'Sale %s is 
 export const UnknownSale = defineError('ORDER_ERR_UNKNOWN_SALE', 404, 'No sale %s')
 export const OrderNotFound = defineError('ORDER_ERR_NOT_FOUND', 404, 'No order %s')
 export const StockGateUnavailable = defineError('ORDER_ERR_STOCK_GATE_UNAVAILABLE', 503, 'The stock gate cannot take orders right now; retry shortly')
+export const IdempotencyUnavailable = defineError('ORDER_ERR_IDEMPOTENCY_UNAVAILABLE', 503, 'Orders cannot be placed safely right now (the Idempotency-Key store is unreachable); nothing was reserved; retry shortly')
 export const QueueUnavailable = defineError('ORDER_ERR_QUEUE_UNAVAILABLE', 503, 'Orders cannot be queued right now; nothing was reserved; retry shortly')
 export const NotPayable = defineError('ORDER_ERR_NOT_PAYABLE', 409, 'Order %s cannot be paid in its current state')
 export const PaymentWindowClosed = defineError('ORDER_ERR_PAYMENT_WINDOW_CLOSED', 409, 'The payment window of order %s has closed')

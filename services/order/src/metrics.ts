@@ -8,7 +8,7 @@ import type { PlaceOrderResult } from './domain/place-order.ts'
 export function createOrderApiMetrics(registry: Registry) {
   const placements = new Counter({
     name: 'order_placements_total',
-    help: 'POST /orders outcomes: accepted, a refusal reason of the stock gate (sold_out, limit_reached, not_open, closed, paused, unknown_sale), no_sale, key_reused, in_progress, gate_unavailable, queue_unavailable; replayed=true for an Idempotency-Key answered again',
+    help: 'POST /orders outcomes: accepted, a refusal reason of the stock gate (sold_out, limit_reached, not_open, closed, paused, unknown_sale), no_sale, key_reused, in_progress, gate_unavailable, queue_unavailable, idempotency_unavailable; replayed=true for an Idempotency-Key answered again',
     labelNames: ['outcome', 'replayed'] as const,
     registers: [registry],
   })

@@ -85,6 +85,8 @@ export async function startProcess(script: string, env: Record<string, string>, 
 
 export interface OrderHarness {
   readonly app: FastifyInstance
+  /** The same order API on another Redis client (e.g. one whose server is gone); closed with the harness. */
+  appWithRedis(redis: Redis): Promise<FastifyInstance>
   readonly config: Config
   readonly db: Database
   readonly redis: Redis
@@ -201,6 +203,15 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
     const steps = inventory.reservationSteps(serviceToken)
     const dlq = createDeadLetterTooling({ kafka, producer, db, dlqTopic: topics.names.ordersDlq, requestedTopic: topics.names.ordersRequested, gate: steps })
     const app = await buildApp(config, { logger, metrics, verifier, redis, db, producer, inventory, ordersRequestedTopic: topics.names.ordersRequested, dlq })
+    const appWithRedis = async (other: Redis) => {
+      const otherMetrics = createProcessMetrics({ service: 'order-test-other' })
+      const built = await buildApp(config, { logger, metrics: otherMetrics, verifier, redis: other, db, producer, inventory, ordersRequestedTopic: topics.names.ordersRequested, dlq })
+      cleanups.push(async () => {
+        await built.close()
+        otherMetrics.stop()
+      })
+      return built
+    }
     const statusCache = createStatusCache(redis, { ttlSeconds: 600 })
     const publish = createOrderEventsPublisher(producer, { topic: topics.names.ordersEvents })
     cleanups.push(async () => {
@@ -211,6 +222,7 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
     const adminToken = () => issuer.issue({ userId: 'admin-1', roles: ['admin'] })
     const harness: OrderHarness = {
       app,
+      appWithRedis,
       config,
       db,
       redis,

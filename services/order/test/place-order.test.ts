@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { InjectOptions } from 'fastify'
-import { createOrderHarness, type OrderHarness } from './helpers.ts'
+import { Redis } from 'ioredis'
+import { createOrderHarness, freePort, type OrderHarness } from './helpers.ts'
 
 describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, PostgreSQL)', () => {
   let h: OrderHarness
@@ -103,6 +104,22 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     assert.equal(reused.statusCode, 422)
     assert.equal(reused.json().code, 'ORDER_ERR_IDEMPOTENCY_KEY_REUSED')
     await h.eventually(async () => (await h.ledger(saleId)).sold === 1, 'the first order persisted')
+  })
+
+  it('with its Redis gone, answers 503 ORDER_ERR_IDEMPOTENCY_UNAVAILABLE with Retry-After (never 500) and reserves nothing', async () => {
+    const { saleId, sku } = await h.createSale({ totalUnits: 5 })
+    // A real client to a port nobody listens on, configured as server.ts configures the service's own.
+    const gone = new Redis(`redis://127.0.0.1:${await freePort()}`, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    gone.on('error', () => {})
+    const app = await h.appWithRedis(gone)
+    const token = await h.buyerToken('buyer-no-redis')
+    const res = await app.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-no-redis' }, payload: { sku, qty: 1 } })
+    assert.equal(res.statusCode, 503, res.body)
+    assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    assert.equal(res.json().code, 'ORDER_ERR_IDEMPOTENCY_UNAVAILABLE')
+    assert.ok(Number(res.headers['retry-after']) >= 1)
+    assert.equal(await h.gateAvailable(saleId), 5, 'nothing reserved')
+    gone.disconnect()
   })
 
   it('refuses bad input with 4xx problem+json and reserves nothing', async () => {

@@ -27,7 +27,7 @@ export interface CheckResult {
   readonly violations: readonly Violation[]
 }
 
-export type CheckName = 'consumer-lag' | 'no-oversell' | 'stock-ledger' | 'per-user-limit' | 'no-duplicates' | 'nothing-lost' | 'dead-letters' | 'stock-agreement'
+export type CheckName = 'consumer-lag' | 'no-oversell' | 'stock-ledger' | 'per-user-limit' | 'no-duplicates' | 'nothing-lost' | 'dead-letters' | 'stock-agreement' | 'gate-admission'
 
 export interface SaleStats {
   readonly saleId: string
@@ -84,7 +84,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   checks.push(await checkPerUserLimit(options.pg), await checkDuplicates(options.pg))
   const lost = await checkNothingLost(options)
   checks.push(lost.check, lost.deadLetterCheck)
-  checks.push(await checkStockAgreement(options, saleRows))
+  checks.push(await checkStockAgreement(options, saleRows), await checkGateAdmission(options.pg))
   return {
     ok: checks.every((c) => c.ok),
     checkedAt: new Date().toISOString(),
@@ -282,9 +282,11 @@ const at = (m: IncomingMessage): string => `${m.topic} partition ${m.partition} 
 
 // ---------------------------------------------------------------- Redis ↔ PostgreSQL
 /**
- * The gate's available units must equal total − sold (Postgres) − units of reservations not yet persisted.
- * The same formula as the inventory reconciler (services/inventory/src/store/lua/reconcile.lua), read here
- * without Lua: the gate's `seq` is read before and after, and a gate that moved in between is read again.
+ * The gate's available units must equal total − max(sold (Postgres), persisted units its reservations still
+ * hold) − units of reservations not yet persisted. (A cancelled order leaves `sold` before its reservation
+ * is released, which may come much later.) The same formula as the inventory reconciler
+ * (services/inventory/src/store/lua/reconcile.lua), read here without Lua: the gate's `seq` is read before
+ * and after, and a gate that moved in between is read again.
  */
 async function checkStockAgreement({ pg: pool, redis }: VerifyOptions, sales: readonly SaleRow[]): Promise<CheckResult> {
   const violations: Violation[] = []
@@ -295,7 +297,7 @@ async function checkStockAgreement({ pg: pool, redis }: VerifyOptions, sales: re
     for (let attempt = 0; attempt < 5 && outcome === undefined; attempt++) {
       const before = await redis.hget(metaKey, 'seq')
       const { rows } = await pool.query<{ sold: number; total: number }>('SELECT sold, total FROM inventory.stock WHERE sale_id = $1', [sale.id])
-      const [meta, avail] = await Promise.all([redis.hmget(metaKey, 'state', 'gate', 'uncommitted', 'seq'), redis.get(availKey)])
+      const [meta, avail] = await Promise.all([redis.hmget(metaKey, 'state', 'gate', 'uncommitted', 'seq', 'committed'), redis.get(availKey)])
       if (meta[3] !== before) continue
       const ledger = rows[0]
       if (!ledger) break
@@ -305,8 +307,10 @@ async function checkStockAgreement({ pg: pool, redis }: VerifyOptions, sales: re
       } else if (meta[1] === 'rebuilding') {
         outcome = { subject: `sale ${sale.id}`, detail: 'the stock gate is being rebuilt; run make verify again in a few seconds' }
       } else {
-        const expected = ledger.total - ledger.sold - Number(meta[2] ?? '0')
-        outcome = Number(avail) === expected ? 'agree' : { subject: `sale ${sale.id}`, detail: `Redis says ${avail} units available, Postgres says ${expected} (total ${ledger.total} − sold ${ledger.sold} − ${meta[2] ?? 0} reserved, not yet persisted)` }
+        const held = Math.max(ledger.sold, Number(meta[4] ?? '0'))
+        const expected = ledger.total - held - Number(meta[2] ?? '0')
+        const heldText = held === ledger.sold ? `sold ${ledger.sold}` : `${held} persisted units still held (sold ${ledger.sold}; cancellations whose release is pending)`
+        outcome = Number(avail) === expected ? 'agree' : { subject: `sale ${sale.id}`, detail: `Redis says ${avail} units available, Postgres says ${expected} (total ${ledger.total} − ${heldText} − ${meta[2] ?? 0} reserved, not yet persisted)${Number(avail) > expected ? ': the gate would admit more than the stock' : ''}` }
       }
     }
     if (outcome === undefined) outcome = { subject: `sale ${sale.id}`, detail: 'the stock gate kept changing while it was read: is load still running?' }
@@ -314,6 +318,24 @@ async function checkStockAgreement({ pg: pool, redis }: VerifyOptions, sales: re
     else if (outcome !== 'absent') violations.push(outcome)
   }
   return result('stock-agreement', `${compared} of ${sales.length} sales agree between Redis and Postgres`, violations)
+}
+
+/**
+ * Over-admission after the fact: an order the gate admitted (the buyer got 202) that Postgres then refused
+ * for stock or for the buyer's limit (`inventory.commit_units` is the last line of defence). Nothing is
+ * oversold, but a buyer was told yes and then no: the gate handed out more than it had.
+ */
+async function checkGateAdmission(pool: pg.Pool): Promise<CheckResult> {
+  const { rows } = await pool.query<{ sale_id: string; reason: string; n: number }>(
+    `SELECT sale_id, reason, count(*)::int AS n FROM orders.orders
+      WHERE status = 'rejected' AND reason IN ('sold_out', 'limit_reached') GROUP BY sale_id, reason ORDER BY sale_id, reason`,
+  )
+  const violations = rows.map((r) => ({
+    subject: `sale ${r.sale_id}`,
+    detail: `${r.n} accepted order(s) later rejected '${r.reason}' by Postgres: the stock gate admitted more than ${r.reason === 'sold_out' ? 'the stock' : "the buyer's limit"} allowed`,
+  }))
+  const admitted = rows.reduce((n, r) => n + r.n, 0)
+  return result('gate-admission', admitted === 0 ? 'no accepted order was refused by Postgres afterwards' : `${admitted} accepted order(s) refused by Postgres afterwards`, violations)
 }
 
 // ---------------------------------------------------------------- stats for the demo summary

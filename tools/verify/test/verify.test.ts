@@ -71,7 +71,7 @@ describe('make verify', () => {
     await pool.query('INSERT INTO inventory.stock (sale_id, total) VALUES ($1, 10)', [SALE])
     await insertOrder(1, 'u1', 1, 'confirmed')
     await insertOrder(2, 'u2', 2, 'paid')
-    await insertOrder(3, 'u3', 1, 'rejected', { reason: 'sold_out' })
+    await insertOrder(3, 'u3', 1, 'rejected', { reason: 'duplicate_request' })
     await pool.query('SELECT inventory.commit_units($1, 3)', [SALE])
     await redis.redis.hset(META, { state: 'active', uncommitted: '1', committed: '0', seq: '7', total: '10' })
     await redis.redis.set(AVAIL, '6')
@@ -100,7 +100,7 @@ describe('make verify', () => {
     assert.equal(report.stats.deadLetters, 1)
     assert.equal(report.stats.deadLettersUnhandled, 1)
     const sale = report.stats.sales.find((s) => s.saleId === SALE)
-    assert.deepEqual(sale?.orders, { confirmed: 1, paid: 1, rejected: 1, 'rejected:sold_out': 1 })
+    assert.deepEqual(sale?.orders, { confirmed: 1, paid: 1, rejected: 1, 'rejected:duplicate_request': 1 })
     assert.equal(sale?.sold, 3)
   })
 
@@ -186,6 +186,40 @@ describe('make verify', () => {
     }
   })
 
+  test('a cancelled order whose release is pending: its units are still held, so the gate agrees; giving them out early is reported', async () => {
+    // Order 1 (1 unit) cancelled: Postgres returned its unit, the gate still holds its persisted reservation.
+    await redis.redis.hset(META, 'committed', '3')
+    await pool.query(`UPDATE orders.orders SET status = 'cancelled', reason = 'payment_timeout' WHERE id = $1`, [order(1)])
+    await pool.query('SELECT inventory.return_units($1, 1)', [SALE])
+    try {
+      assert.deepEqual(await failing(), [], 'available 6 = total 10 − 3 still held − 1 not yet persisted')
+      await redis.redis.set(AVAIL, '7')
+      const report = await verify(options())
+      assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['stock-agreement'])
+      assert.match(report.checks.find((c) => c.name === 'stock-agreement')?.violations[0]?.detail ?? '', /Redis says 7 units available, Postgres says 6 .*still held.*admit more than the stock/)
+    } finally {
+      await redis.redis.set(AVAIL, '6')
+      await redis.redis.hset(META, 'committed', '0')
+      await pool.query(`UPDATE orders.orders SET status = 'confirmed', reason = NULL WHERE id = $1`, [order(1)])
+      await pool.query('SELECT inventory.commit_units($1, 1)', [SALE])
+    }
+  })
+
+  test('an accepted order that Postgres later refused for stock or limit is over-admission by the gate', async () => {
+    await insertOrder(500, 'u500', 1, 'rejected', { reason: 'sold_out' })
+    await insertOrder(501, 'u501', 1, 'rejected', { reason: 'limit_reached' })
+    try {
+      const report = await verify(options())
+      assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['gate-admission'])
+      const details = report.checks.find((c) => c.name === 'gate-admission')?.violations.map((v) => v.detail) ?? []
+      assert.equal(details.length, 2)
+      assert.match(details[0] ?? '', /1 accepted order\(s\) later rejected 'limit_reached'/)
+      assert.match(details[1] ?? '', /1 accepted order\(s\) later rejected 'sold_out' by Postgres: the stock gate admitted more than the stock/)
+    } finally {
+      await pool.query('DELETE FROM orders.orders WHERE id = ANY($1)', [[order(500), order(501)]])
+    }
+  })
+
   test('an open sale whose gate Redis lost is reported, a closed one is not', async () => {
     await redis.redis.rename(AVAIL, `${AVAIL}-hidden`)
     try {
@@ -203,7 +237,7 @@ describe('make verify', () => {
     const report = await verify(options())
     assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['nothing-lost'])
     assert.match(report.checks.find((c) => c.name === 'nothing-lost')?.violations[0]?.subject ?? '', new RegExp(order(500)))
-    await insertOrder(500, 'u500', 1, 'rejected', { reason: 'sold_out' })
+    await insertOrder(500, 'u500', 1, 'rejected', { reason: 'duplicate_request' })
     assert.deepEqual(await failing(), [])
   })
 

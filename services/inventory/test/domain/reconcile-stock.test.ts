@@ -166,6 +166,65 @@ describe('drift', () => {
   })
 })
 
+describe('a cancelled order whose release is still pending (issue: the gate read 400 available for a 200-unit sale)', () => {
+  // The payment-timeout sweeper cancels an order in Postgres and returns its units to the ledger in the same
+  // transaction (inventory.return_units), then releases the reservation at the gate. When Redis is down at that
+  // moment the release waits for a follow-up, and meanwhile the reconciler (or a rebuild) sees `sold` already
+  // lowered while the reservation is still live in Redis. Counting that unit as available AND giving it back
+  // again at the follow-up's release hands it out twice.
+  async function cancelledPendingRelease(totalUnits: number) {
+    const saleId = await h.createSale({ totalUnits, perUserLimit: 1 })
+    const orders: string[] = []
+    for (let i = 0; i < totalUnits; i++) {
+      const orderId = uid('c')
+      assert.equal((await h.reserve(`buyer-${i}`, { saleId, orderId, qty: 1 })).statusCode, 201)
+      await persistOrder(saleId, orderId, `buyer-${i}`, 1)
+      orders.push(orderId)
+    }
+    // The sweeper's transaction for half of them, whose gate releases then fail (Redis was down).
+    const cancelled = orders.slice(0, totalUnits / 2)
+    await withTransaction(h.db.primary, async (tx) => {
+      for (let i = 0; i < cancelled.length; i++) await tx.query('SELECT inventory.return_units($1, 1, $2)', [saleId, `buyer-${i}`])
+    })
+    return { saleId, cancelled }
+  }
+  const releaseAll = async (orderIds: readonly string[]) => {
+    for (const orderId of orderIds) {
+      const res = await h.app.inject({ method: 'DELETE', url: `/reservations/${orderId}`, headers: admin })
+      assert.equal(res.statusCode, 200, res.body)
+    }
+  }
+
+  it('the reconciler, once the sale is quiet, leaves the units to the pending releases: each comes back exactly once', async () => {
+    const { saleId, cancelled } = await cancelledPendingRelease(10)
+    h.clock.advance(6_000)
+    try {
+      const finding = await findingFor(saleId)
+      assert.equal(finding['expected'], 0, 'the 5 cancelled units are still held by live reservations')
+      assert.equal((await h.gate(saleId)).available, 0)
+    } finally {
+      h.clock.advance(-6_000)
+    }
+    await releaseAll(cancelled) // the follow-ups
+    assert.equal((await h.gate(saleId)).available, 5, 'each cancelled unit back once, not twice')
+    h.clock.advance(6_000)
+    try {
+      assert.equal((await findingFor(saleId))['drift'], 0)
+    } finally {
+      h.clock.advance(-6_000)
+    }
+  })
+
+  it('a rebuild of the gate does the same', async () => {
+    const { saleId, cancelled } = await cancelledPendingRelease(10)
+    const rebuilt = await h.app.inject({ method: 'POST', url: `/admin/sales/${saleId}/rebuild`, headers: admin })
+    assert.equal(rebuilt.statusCode, 200, rebuilt.body)
+    assert.equal(rebuilt.json().available, 0, 'the cancelled units are still held by live reservations')
+    await releaseAll(cancelled)
+    assert.equal((await h.gate(saleId)).available, 5)
+  })
+})
+
 describe('reservation TTL', () => {
   it('a reservation never claimed by the worker expires after its TTL: units back, and a late claim is told expired', async () => {
     const saleId = await h.createSale({ totalUnits: 3, reservationTtlSeconds: 60 })

@@ -36,6 +36,8 @@ export type PlaceOrderResult =
   | { readonly kind: 'key_reused' }
   | { readonly kind: 'in_progress' }
   | { readonly kind: 'gate_unavailable'; readonly retryAfterSeconds: number }
+  /** The Idempotency-Key store (Redis) did not answer: nothing was claimed or reserved. */
+  | { readonly kind: 'idempotency_unavailable' }
   | { readonly kind: 'queue_unavailable' }
 
 /** What makes two requests "the same request" for the Idempotency-Key (the body, per the IETF draft). */
@@ -115,7 +117,14 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
 async function claimKey(deps: PlaceOrderDeps, command: PlaceOrderCommand, fp: string): Promise<PlaceOrderResult | undefined> {
   const deadline = Date.now() + deps.inProgressWaitMs
   for (;;) {
-    const state = await deps.idempotency.begin(command.userId, command.idempotencyKey, fp)
+    let state
+    try {
+      state = await deps.idempotency.begin(command.userId, command.idempotencyKey, fp)
+    } catch (err) {
+      // Without the key there is no safe placement (a retry could make a second order): refuse, change nothing.
+      deps.log.warn({ err }, 'Idempotency-Key store unavailable; the order is refused with 503')
+      return { kind: 'idempotency_unavailable' }
+    }
     if (state.kind === 'new') return undefined
     if (state.fingerprint !== fp) return { kind: 'key_reused' }
     if (state.kind === 'done') {

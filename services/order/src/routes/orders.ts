@@ -11,6 +11,7 @@ import type { GateRefusal } from '../domain/ports.ts'
 import {
   IdempotencyKeyMissing,
   IdempotencyKeyReused,
+  IdempotencyUnavailable,
   LimitReached,
   OrderNotFound,
   QueueUnavailable,
@@ -97,5 +98,7 @@ function answer(reply: FastifyReply, result: PlaceOrderResult) {
       throw Object.assign(new StockGateUnavailable(), { retryAfterSeconds: result.retryAfterSeconds })
     case 'queue_unavailable':
       throw Object.assign(new QueueUnavailable(), { retryAfterSeconds: 2 })
+    case 'idempotency_unavailable':
+      throw Object.assign(new IdempotencyUnavailable(), { retryAfterSeconds: 2 })
   }
 }

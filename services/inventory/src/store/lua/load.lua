@@ -1,9 +1,11 @@
 -- Sets a sale's whole gate state from Postgres plus the reservations Redis still holds, atomically, and
 -- reopens the gate. Used at creation (token '') and to finish a rebuild (token from begin-rebuild).
---   available = total - sold - units of reservations not yet persisted
---               - units of reservations marked persisted after the rebuild began (commitSeq > seqA),
---               which Postgres may or may not have counted yet: counting them twice errs toward fewer
---               units, never toward oversell; the reconciler gives them back once the sale is quiet.
+--   available = total - max(sold + late, persisted units still held here) - units not yet persisted
+--     late: units of reservations marked persisted after the rebuild began (commitSeq > seqA), which
+--       Postgres may or may not have counted yet: counting them twice errs toward fewer units, never
+--       toward oversell; the reconciler gives them back once the sale is quiet.
+--     persisted units still held here: a cancelled order leaves `sold` before its reservation is released
+--       (the release may be pending while Redis was down); its release gives the units back, once.
 --   users[u]  = max(Postgres user_units[u], persisted units of u still recorded here) + u's unpersisted units
 -- ARGV: token, seqA, nowMs, state, startsAtMs, endsAtMs, limit, ttlMs, total, sku, title, sold,
 --       then userId, units pairs from inventory.user_units
@@ -43,7 +45,9 @@ for u, n in pairs(users) do
   if n > 0 then redis.call('HSET', USERS, u, n) end
 end
 
-local available = tonumber(ARGV[9]) - tonumber(ARGV[12]) - unc - late
+local persisted = tonumber(ARGV[12]) + late
+if com > persisted then persisted = com end
+local available = tonumber(ARGV[9]) - persisted - unc
 if available < 0 then available = 0 end
 redis.call('SET', AVAIL, available)
 redis.call('HSET', META, 'state', ARGV[4], 'starts_at', ARGV[5], 'ends_at', ARGV[6], 'limit', ARGV[7],

@@ -1,6 +1,9 @@
 -- Compares the gate with Postgres and repairs drift when it is safe to.
---   expected = total - sold (Postgres) - units of reservations not yet persisted
---              - units marked persisted since seqA (read before Postgres: they may be in `sold` already)
+--   expected = total - max(sold (Postgres) + late, persisted units still held here) - units not yet persisted
+--     late: units marked persisted since seqA (read before Postgres: they may be in `sold` already)
+--     persisted units still held here: a cancelled order's units leave `sold` in the sweeper's transaction
+--       but stay held by its reservation until the gate's release, which may come much later (Redis was
+--       down; a follow-up retries). Until then they are not available: the release gives them back, once.
 --   drift    = available - expected   (> 0: the gate would hand out units Postgres cannot take)
 -- Repairs (available := max(expected, 0)) only when the sale is paused/closed or has had no gate activity
 -- for quietMs: in a busy sale the numbers move between the Postgres read and this script.
@@ -20,7 +23,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', COMMITS, '(' .. ARGV[1], '+inf')
     if PERSISTED[r.state] then late = late + r.qty end
   end
 end
-local expected = tonumber(ARGV[3]) - tonumber(ARGV[4]) - unc - late
+local persisted = tonumber(ARGV[4]) + late
+if com > persisted then persisted = com end
+local expected = tonumber(ARGV[3]) - persisted - unc
 local drift = available - expected
 local quiet = m[1] == 'paused' or m[1] == 'closed' or tonumber(ARGV[2]) - tonumber(m[4] or '0') >= tonumber(ARGV[5])
 local repaired = 0
