@@ -1,7 +1,18 @@
 /**
  * Everything every service has, in one line (eShop's AddServiceDefaults):
  *   await app.register(serviceDefaults, { metrics, readiness: { postgres: () => db.ping() } })
- * request id, sampled access log, RED metrics + /metrics, /health/live, /health/ready, problem+json.
+ * request id, sampled access log, RED metrics + /metrics, /health/live, /health/ready, /health/deps,
+ * problem+json (a datastore outage is a 503 + Retry-After, never a 500).
+ *
+ * Three health signals, for three consumers (ADR 0028):
+ * - /health/live: the process answers. A supervisor restarts it when it does not.
+ * - /health/ready: this instance can serve its core route now, as far as anything specific to it says
+ *   (`readiness`: its own circuit to a dependency, warm-up, draining). A load balancer sends traffic only
+ *   to ready instances. A datastore every instance shares is NOT a readiness check: its outage makes every
+ *   instance equally (un)able, and ejecting them all turns each service's own answer (a queued order, a
+ *   replica read, a 503 with its reason) into the load balancer's "no instance".
+ * - /health/deps: each dependency's state (`dependencies`), 200 when all answer, else 503 naming the one
+ *   that does not: for people, dashboards and alerts, never for routing.
  * Fastify options that must be set at construction (logger, request id header) come from
  * `serviceFastifyOptions`; listening and graceful shutdown from `startServer` (server.ts only).
  */
@@ -10,7 +21,8 @@ import { LogController, type FastifyError, type FastifyInstance, type FastifySer
 import fp from 'fastify-plugin'
 import { DEFAULT_ACCESS_LOG_SAMPLING, shouldLogAccess, type AccessLogSampling, type Logger } from '@flashsale/logging'
 import { httpMetrics, type ProcessMetrics } from '@flashsale/metrics'
-import { isServiceError, sendProblem, toProblem } from './errors.ts'
+import { isDependencyUnavailable, jitteredRetryAfterSeconds } from '@flashsale/resilience'
+import { DependencyUnavailable, isServiceError, sendProblem, toProblem } from './errors.ts'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 export const SERVER_TIMING_HEADER = 'server-timing'
@@ -20,8 +32,10 @@ export type ReadinessCheck = () => Promise<unknown>
 
 export interface ServiceDefaultsOptions {
   readonly metrics: ProcessMetrics
-  /** Dependencies this instance cannot serve without; /health/ready is 503 while any fails. */
+  /** What this instance, and not its peers, needs to serve its core route; /health/ready is 503 while any fails. */
   readonly readiness?: Readonly<Record<string, ReadinessCheck>>
+  /** Shared dependencies (datastores), reported at /health/deps; never part of readiness. */
+  readonly dependencies?: Readonly<Record<string, ReadinessCheck>>
   readonly readinessTimeoutMs?: number
   readonly accessLog?: AccessLogSampling
 }
@@ -61,6 +75,7 @@ export const serviceDefaults = fp(
   async (app: FastifyInstance, opts: ServiceDefaultsOptions) => {
     const sampling = opts.accessLog ?? DEFAULT_ACCESS_LOG_SAMPLING
     const checks = Object.entries(opts.readiness ?? {})
+    const dependencies = Object.entries(opts.dependencies ?? {})
     const timeoutMs = opts.readinessTimeoutMs ?? 1_000
     let closing = false
 
@@ -96,10 +111,9 @@ export const serviceDefaults = fp(
 
     app.get('/health/live', { logLevel: 'silent' }, async () => ({ status: 'ok' }))
 
-    app.get('/health/ready', { logLevel: 'silent' }, async (_request, reply) => {
-      if (closing) return reply.code(503).send({ status: 'draining', checks: {} })
-      const results = await Promise.all(
-        checks.map(async ([name, check]) => {
+    const run = (list: typeof checks) =>
+      Promise.all(
+        list.map(async ([name, check]) => {
           try {
             await withTimeout(check(), timeoutMs, name)
             return [name, { status: 'up' }] as const
@@ -108,11 +122,27 @@ export const serviceDefaults = fp(
           }
         }),
       )
+
+    app.get('/health/ready', { logLevel: 'silent' }, async (_request, reply) => {
+      if (closing) return reply.code(503).send({ status: 'draining', checks: {} })
+      const results = await run(checks)
       const ready = results.every(([, r]) => r.status === 'up')
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results) })
     })
 
+    app.get('/health/deps', { logLevel: 'silent' }, async (_request, reply) => {
+      const results = await run(dependencies)
+      const up = results.every(([, r]) => r.status === 'up')
+      return reply.code(up ? 200 : 503).send({ status: up ? 'up' : 'degraded', dependencies: Object.fromEntries(results) })
+    })
+
     app.setErrorHandler((err: FastifyError, request, reply) => {
+      // A datastore that does not answer is an outage to retry through, not a bug (ADR 0028).
+      if (!isServiceError(err) && isDependencyUnavailable(err)) {
+        request.log.warn({ err: { message: err.message, code: err.code } }, 'a dependency is unavailable; answered 503')
+        const unavailable = new DependencyUnavailable()
+        return sendProblem(reply, toProblem(unavailable, request), jitteredRetryAfterSeconds(1_000))
+      }
       const problem = toProblem(err, request)
       if (problem.status >= 500 && !isServiceError(err)) request.log.error({ err }, 'unhandled error')
       else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.title)

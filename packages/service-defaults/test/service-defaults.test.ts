@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pg from 'pg'
@@ -10,6 +11,15 @@ import { PROBLEM_CONTENT_TYPE, defineError, serverTimingDuration, serviceDefault
 
 const SoldOut = defineError('TEST_ERR_SOLD_OUT', 409, 'SKU %s is sold out')
 const QueueDown = defineError('TEST_ERR_QUEUE_UNAVAILABLE', 503, 'Orders cannot be queued right now')
+
+/** A port nobody listens on: a real connection to it is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
 
 function logSink() {
   const lines: Record<string, unknown>[] = []
@@ -22,12 +32,12 @@ function logSink() {
   return { lines, stream }
 }
 
-async function buildApp(readiness: Record<string, ReadinessCheck> = {}) {
+async function buildApp(readiness: Record<string, ReadinessCheck> = {}, dependencies: Record<string, ReadinessCheck> = {}) {
   const sink = logSink()
   const { logger } = createLogger({ service: 'test', destination: sink.stream })
   const metrics = createProcessMetrics({ service: 'test' })
   const app = Fastify(serviceFastifyOptions(logger))
-  await app.register(serviceDefaults, { metrics, readiness, readinessTimeoutMs: 200 })
+  await app.register(serviceDefaults, { metrics, readiness, dependencies, readinessTimeoutMs: 200 })
   app.post('/orders', { schema: { body: { type: 'object', required: ['sku', 'qty'], additionalProperties: false, properties: { sku: { type: 'string', minLength: 1 }, qty: { type: 'integer', minimum: 1, maximum: 5 } } } } }, async (req) => {
     const { sku } = req.body as { sku: string }
     if (sku === 'gone') throw new SoldOut(sku)
@@ -37,6 +47,15 @@ async function buildApp(readiness: Record<string, ReadinessCheck> = {}) {
       throw err
     }
     if (sku === 'bug') throw new Error('secret internal detail: connection string postgres://x')
+    if (sku === 'db-down') {
+      // What a real PostgreSQL pool throws when its server is gone.
+      const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${await closedPort()}/z` })
+      try {
+        await pool.query('SELECT 1')
+      } finally {
+        await pool.end()
+      }
+    }
     return { ok: true }
   })
   app.addHook('onClose', async () => metrics.stop())
@@ -127,7 +146,47 @@ describe('request id', () => {
   })
 })
 
+describe('a datastore outage is a 503, never a 500 (ADR 0028)', () => {
+  it('an unhandled PostgreSQL connection failure answers 503 SERVICE_ERR_DEPENDENCY_UNAVAILABLE with Retry-After, without internals', async () => {
+    const { app } = await buildApp()
+    try {
+      const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'db-down', qty: 1 } })
+      assert.equal(res.statusCode, 503, res.body)
+      assert.equal(res.headers['content-type'], `${PROBLEM_CONTENT_TYPE}; charset=utf-8`)
+      assert.equal(res.json().code, 'SERVICE_ERR_DEPENDENCY_UNAVAILABLE')
+      assert.ok(Number(res.headers['retry-after']) >= 1)
+      assert.doesNotMatch(res.body, /127\.0\.0\.1|ECONNREFUSED/)
+      // A plain bug stays a 500.
+      assert.equal((await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'bug', qty: 1 } })).statusCode, 500)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
 describe('health and readiness', () => {
+  it('a shared dependency is reported at /health/deps and never makes the instance unready', async () => {
+    let postgresUp = true
+    const { app } = await buildApp({}, {
+      postgres: async () => {
+        if (!postgresUp) throw new Error('connection refused')
+      },
+      redis: async () => 'PONG',
+    })
+    try {
+      assert.equal((await app.inject('/health/deps')).statusCode, 200)
+      postgresUp = false
+      const deps = await app.inject('/health/deps')
+      assert.equal(deps.statusCode, 503)
+      assert.equal(deps.json().status, 'degraded')
+      assert.deepEqual(deps.json().dependencies.postgres, { status: 'down', error: 'connection refused' })
+      assert.equal(deps.json().dependencies.redis.status, 'up')
+      assert.equal((await app.inject('/health/ready')).statusCode, 200, 'still ready: every instance shares the outage')
+    } finally {
+      await app.close()
+    }
+  })
+
   it('is ready when every dependency answers, and names the one that does not', async () => {
     let postgresUp = true
     const { app } = await buildApp({

@@ -48,8 +48,11 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
-    readiness: {
-      postgres: () => deps.db.primary.query('SELECT 1'),
+    // Shared datastores are dependencies, not readiness (ADR 0028): with the primary down, product pages
+    // come from the cache and the replicas; every instance would be ejected alike for nothing.
+    dependencies: {
+      'postgres-primary': () => deps.db.primary.query('SELECT 1'),
+      'postgres-replicas': () => deps.db.read('SELECT 1'),
       redis: () => deps.redis.ping(),
     },
   })

@@ -41,6 +41,8 @@ export interface HarnessOptions {
   readonly env?: Record<string, string>
   /** Replica URLs for the read router instead of the suite database's (e.g. through a Toxiproxy proxy). */
   readonly replicaUrls?: (urls: readonly string[]) => readonly string[]
+  /** The primary's URL for the service instead of the suite database's (e.g. through a Toxiproxy proxy). */
+  readonly primaryUrl?: (url: string) => string
   readonly maxReplicaLagMs?: number
   readonly sales?: Deps['sales']
 }
@@ -58,9 +60,10 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
   const issuer = await createTokenIssuer(keys.privateJwk)
   const verifier = await createTokenVerifier(keys.publicJwk)
   const replicaUrls = options.replicaUrls ? options.replicaUrls(testDb.replicaUrls) : testDb.replicaUrls
+  const primaryUrl = options.primaryUrl ? options.primaryUrl(testDb.primaryUrl) : testDb.primaryUrl
   const config = readConfig({
     AUTH_JWT_PUBLIC_JWK: JSON.stringify(keys.publicJwk),
-    PG_PRIMARY_URL: testDb.primaryUrl,
+    PG_PRIMARY_URL: primaryUrl,
     PG_REPLICA_URLS: replicaUrls.join(','),
     REDIS_URL: testRedis.url,
     BLOOM_EXPECTED_ITEMS: '10000',
@@ -70,7 +73,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
   })
   const metrics = createProcessMetrics({ service: 'catalog-test' })
   const db = createDatabase({
-    primaryUrl: testDb.primaryUrl,
+    primaryUrl,
     replicaUrls,
     recentWrites: createRedisRecentWrites(testRedis.redis, { windowMs: config.READ_YOUR_WRITES_MS }),
     registry: metrics.registry,

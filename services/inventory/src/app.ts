@@ -47,7 +47,9 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
-    readiness: {
+    // Shared datastores are dependencies, not readiness (ADR 0028): with Redis down the gate answers 503
+    // fail-closed with its own reason on every instance alike; ejecting them all would only hide it.
+    dependencies: {
       postgres: () => deps.db.primary.query('SELECT 1'),
       redis: () => deps.redis.ping(),
     },

@@ -85,8 +85,8 @@ export async function startProcess(script: string, env: Record<string, string>, 
 
 export interface OrderHarness {
   readonly app: FastifyInstance
-  /** The same order API on another Redis client (e.g. one whose server is gone); closed with the harness. */
-  appWithRedis(redis: Redis): Promise<FastifyInstance>
+  /** The same order API on another Redis client or database (e.g. one whose server is gone); closed with the harness. */
+  appWith(overrides: { redis?: Redis; db?: Database }): Promise<FastifyInstance>
   readonly config: Config
   readonly db: Database
   readonly redis: Redis
@@ -203,9 +203,9 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
     const steps = inventory.reservationSteps(serviceToken)
     const dlq = createDeadLetterTooling({ kafka, producer, db, dlqTopic: topics.names.ordersDlq, requestedTopic: topics.names.ordersRequested, gate: steps })
     const app = await buildApp(config, { logger, metrics, verifier, redis, db, producer, inventory, ordersRequestedTopic: topics.names.ordersRequested, dlq })
-    const appWithRedis = async (other: Redis) => {
+    const appWith = async (overrides: { redis?: Redis; db?: Database }) => {
       const otherMetrics = createProcessMetrics({ service: 'order-test-other' })
-      const built = await buildApp(config, { logger, metrics: otherMetrics, verifier, redis: other, db, producer, inventory, ordersRequestedTopic: topics.names.ordersRequested, dlq })
+      const built = await buildApp(config, { logger, metrics: otherMetrics, verifier, redis: overrides.redis ?? redis, db: overrides.db ?? db, producer, inventory, ordersRequestedTopic: topics.names.ordersRequested, dlq })
       cleanups.push(async () => {
         await built.close()
         otherMetrics.stop()
@@ -222,7 +222,7 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
     const adminToken = () => issuer.issue({ userId: 'admin-1', roles: ['admin'] })
     const harness: OrderHarness = {
       app,
-      appWithRedis,
+      appWith,
       config,
       db,
       redis,

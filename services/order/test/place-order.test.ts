@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { InjectOptions } from 'fastify'
 import { Redis } from 'ioredis'
+import { createDatabase } from '@flashsale/db'
 import { createOrderHarness, freePort, type OrderHarness } from './helpers.ts'
 
 describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, PostgreSQL)', () => {
@@ -111,7 +112,7 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     // A real client to a port nobody listens on, configured as server.ts configures the service's own.
     const gone = new Redis(`redis://127.0.0.1:${await freePort()}`, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
     gone.on('error', () => {})
-    const app = await h.appWithRedis(gone)
+    const app = await h.appWith({ redis: gone })
     const token = await h.buyerToken('buyer-no-redis')
     const res = await app.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-no-redis' }, payload: { sku, qty: 1 } })
     assert.equal(res.statusCode, 503, res.body)
@@ -120,6 +121,24 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     assert.ok(Number(res.headers['retry-after']) >= 1)
     assert.equal(await h.gateAvailable(saleId), 5, 'nothing reserved')
     gone.disconnect()
+  })
+
+  it('with the PostgreSQL primary gone, still accepts orders (they queue in Kafka) and stays ready; /health/deps names the primary', async () => {
+    const { sku } = await h.createSale({ totalUnits: 5 })
+    const gone = createDatabase({ primaryUrl: `postgres://x:y@127.0.0.1:${await freePort()}/z`, replicaUrls: [], poolOptions: { name: 'order-test-gone', max: 2, min: 0 } })
+    try {
+      const app = await h.appWith({ db: gone })
+      const token = await h.buyerToken('buyer-no-pg')
+      const res = await app.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-no-pg' }, payload: { sku, qty: 1 } })
+      assert.equal(res.statusCode, 202, res.body)
+      assert.equal((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200)
+      const deps = await app.inject({ method: 'GET', url: '/health/deps' })
+      assert.equal(deps.statusCode, 503)
+      assert.equal(deps.json().dependencies.postgres.status, 'down')
+      assert.equal(deps.json().dependencies.redis.status, 'up')
+    } finally {
+      await gone.close()
+    }
   })
 
   it('refuses bad input with 4xx problem+json and reserves nothing', async () => {

@@ -38,7 +38,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
-    readiness: {
+    // Shared datastores are dependencies, not readiness (ADR 0028).
+    dependencies: {
       postgres: () => deps.db.primary.query('SELECT 1'),
       redis: () => deps.redis.ping(),
     },

@@ -1,8 +1,11 @@
 /**
  * catalog.products in Postgres. The cache loader (get) and writes use the primary; lists and lookups by
- * SKU use the replicas through @flashsale/db's router (the primary inside a writer's window).
+ * SKU use the replicas through @flashsale/db's router (the primary inside a writer's window). While the
+ * primary is unreachable the cache loader reads a replica instead: nothing can be written meanwhile, so a
+ * replica is as fresh as anything there is (ADR 0028).
  */
 import { withTransaction, type Database } from '@flashsale/db'
+import { isDependencyUnavailable } from '@flashsale/resilience'
 import { ProductIdTaken, SkuTaken, type ProductRepository } from '../domain/ports.ts'
 import type { ListQuery, Product } from '../domain/product.ts'
 
@@ -46,7 +49,13 @@ const uniqueViolation = (err: unknown): string | undefined => {
 export function createProductStore(db: Database): ProductRepository {
   return {
     async get(id) {
-      const { rows } = await db.query<ProductRow>(PRODUCT_BY_ID_SQL, [id])
+      let rows: ProductRow[]
+      try {
+        ;({ rows } = await db.query<ProductRow>(PRODUCT_BY_ID_SQL, [id]))
+      } catch (err) {
+        if (!isDependencyUnavailable(err)) throw err
+        ;({ rows } = await db.read<ProductRow>(PRODUCT_BY_ID_SQL, [id]))
+      }
       return rows[0] ? toProduct(rows[0]) : null
     },
 

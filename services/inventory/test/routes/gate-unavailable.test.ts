@@ -48,9 +48,12 @@ describe('fail-closed gate', () => {
       const view = await h.app.inject({ method: 'GET', url: `/sales/${saleId}` })
       assert.equal(view.statusCode, 200)
       assert.equal(view.json().status, 'unavailable')
-      const ready = await h.app.inject({ method: 'GET', url: '/health/ready' })
-      assert.equal(ready.statusCode, 503)
-      assert.equal(ready.json().checks.redis.status, 'down')
+      // Redis is a shared dependency (ADR 0028): reported at /health/deps, while the instance stays ready
+      // and answers its own 503s with their reason rather than being ejected with every other instance.
+      const deps = await h.app.inject({ method: 'GET', url: '/health/deps' })
+      assert.equal(deps.statusCode, 503)
+      assert.equal(deps.json().dependencies.redis.status, 'down')
+      assert.equal((await h.app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200)
     } finally {
       await proxy.enable()
     }

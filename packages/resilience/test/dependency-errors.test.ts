@@ -1,0 +1,65 @@
+/**
+ * Which errors mean "a datastore is unreachable right now" (503 + Retry-After) and which are bugs (500).
+ * The real errors come from real clients against a port nobody listens on; the rest are shaped as the
+ * libraries shape them (PostgreSQL SQLSTATEs, ioredis messages), checked one by one.
+ */
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { describe, it } from 'node:test'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { isDependencyUnavailable } from '../src/index.ts'
+
+async function deadPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code })
+
+describe('isDependencyUnavailable', () => {
+  it('a real PostgreSQL pool and a real ioredis client against a closed port', async () => {
+    const port = await deadPort()
+    const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${port}/z`, connectionTimeoutMillis: 2_000 })
+    const pgError = await pool.query('SELECT 1').then(() => undefined, (e: unknown) => e)
+    await pool.end()
+    assert.ok(pgError, 'the query failed')
+    assert.equal(isDependencyUnavailable(pgError), true, String(pgError))
+
+    const redis = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    redis.on('error', () => {})
+    const redisError = await redis.get('k').then(() => undefined, (e: unknown) => e)
+    redis.disconnect()
+    assert.ok(redisError, 'the command failed')
+    assert.equal(isDependencyUnavailable(redisError), true, String(redisError))
+  })
+
+  it('PostgreSQL: connection exceptions, shutdowns, too many connections, a write on a standby', () => {
+    for (const code of ['08006', '08001', '08P01', '57P01', '57P02', '57P03', '53300', '25006']) assert.equal(isDependencyUnavailable(withCode(code)), true, code)
+    assert.equal(isDependencyUnavailable(new Error('Connection terminated unexpectedly')), true)
+    assert.equal(isDependencyUnavailable(new Error('timeout exceeded when trying to connect')), true)
+  })
+
+  it('ioredis: retries exhausted, closed connection, no offline queue, command timeout, READONLY, LOADING', () => {
+    assert.equal(isDependencyUnavailable(Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })), true)
+    for (const message of ['Connection is closed.', "Stream isn't writeable and enableOfflineQueue options is false", 'Command timed out', "READONLY You can't write against a read only replica.", 'LOADING Redis is loading the dataset in memory']) {
+      assert.equal(isDependencyUnavailable(new Error(message)), true, message)
+    }
+  })
+
+  it('looks through cause and AggregateError', () => {
+    assert.equal(isDependencyUnavailable(new Error('lookup failed', { cause: withCode('ECONNREFUSED') })), true)
+    assert.equal(isDependencyUnavailable(new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')])), true)
+  })
+
+  it('bugs and bad requests are not outages: syntax errors, constraint violations, type errors, nothing at all', () => {
+    for (const code of ['42601', '23505', '22P02', '40001', '42P01']) assert.equal(isDependencyUnavailable(withCode(code)), false, code)
+    assert.equal(isDependencyUnavailable(new TypeError("Cannot read properties of undefined (reading 'id')")), false)
+    assert.equal(isDependencyUnavailable(new Error('ERR wrong number of arguments')), false)
+    assert.equal(isDependencyUnavailable(undefined), false)
+    assert.equal(isDependencyUnavailable('ECONNREFUSED'), false)
+  })
+})
