@@ -8,7 +8,7 @@ export const waitFor = (what: string, probe: () => boolean | Promise<boolean>, t
  */
 import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import { createTokenIssuer, createTokenVerifier, generateSigningKeys } from '@flashsale/auth'
 import { createDatabase, createRedisRecentWrites, type Database } from '@flashsale/db'
 import { createLogger } from '@flashsale/logging'
@@ -43,6 +43,8 @@ export interface HarnessOptions {
   readonly replicaUrls?: (urls: readonly string[]) => readonly string[]
   /** The primary's URL for the service instead of the suite database's (e.g. through a Toxiproxy proxy). */
   readonly primaryUrl?: (url: string) => string
+  /** The service's Redis URL instead of the suite's (e.g. through a Toxiproxy proxy); same key prefix. */
+  readonly redisUrl?: (url: string) => string
   readonly maxReplicaLagMs?: number
   readonly sales?: Deps['sales']
 }
@@ -72,10 +74,13 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     ...options.env,
   })
   const metrics = createProcessMetrics({ service: 'catalog-test' })
+  // The service's own client, as server.ts configures it, when the test reroutes it; else the suite's.
+  const redis = options.redisUrl ? new Redis(options.redisUrl(testRedis.url), { keyPrefix: testRedis.prefix, maxRetriesPerRequest: 1 }) : testRedis.redis
+  if (options.redisUrl) redis.on('error', () => {})
   const db = createDatabase({
     primaryUrl,
     replicaUrls,
-    recentWrites: createRedisRecentWrites(testRedis.redis, { windowMs: config.READ_YOUR_WRITES_MS }),
+    recentWrites: createRedisRecentWrites(redis, { windowMs: config.READ_YOUR_WRITES_MS }),
     registry: metrics.registry,
     ...(options.maxReplicaLagMs !== undefined ? { maxReplicaLagMs: options.maxReplicaLagMs } : {}),
     healthCheckIntervalMs: 200,
@@ -83,7 +88,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
   })
   await migrateCatalog(db.primary)
   await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
-  const app = await buildApp(config, { logger: quietLog(), metrics, db, redis: testRedis.redis, verifier, ...(options.sales ? { sales: options.sales } : {}) })
+  const app = await buildApp(config, { logger: quietLog(), metrics, db, redis, verifier, ...(options.sales ? { sales: options.sales } : {}) })
   await app.ready()
 
   const tokens = new Map<string, Promise<string>>()
@@ -127,6 +132,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       await app.close()
       metrics.stop()
       await db.close()
+      if (redis !== testRedis.redis) redis.disconnect()
       await testRedis.cleanup()
       await testDb.cleanup()
     },
