@@ -21,19 +21,27 @@ stop_pid() { # PIDFILE NAME SECONDS
 say "stopping the native stack ($STATE_DIR)"
 [ -d "$STATE_DIR" ] || { ok "nothing to stop"; exit 0; }
 
+# The Sentinels before the Redis nodes, so stopping the master is not taken for a failure to fail over.
+for pidfile in "$RUN_DIR"/redis-sentinel-*.pid; do
+  [ -e "$pidfile" ] || continue
+  stop_pid "$pidfile" "$(basename "$pidfile" .pid)" 10
+done
 for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)
-  case "$name" in kafka | redis) continue ;; esac
+  case "$name" in kafka | redis | redis-[0-9]*) continue ;; esac
   stop_pid "$pidfile" "$name" 10 # toxiproxy, and anything else started beside the stack
 done
 stop_pid "$RUN_DIR/kafka.pid" kafka 60
-if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
-  # SHUTDOWN writes the AOF out; the pidfile fallback below only matters if Redis ignores it.
-  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
-  wait_for 10 redis-exit bash -c "! redis-cli -p $REDIS_PORT ping" && ok "redis stopped"
-fi
-stop_pid "$RUN_DIR/redis.pid" redis 10
+for port in $REDIS_REPLICA_PORT $REDIS_PORT; do
+  if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+    # SHUTDOWN writes the AOF out; the pidfile fallback below only matters if Redis ignores it.
+    redis-cli -p "$port" shutdown >/dev/null 2>&1 || true
+    wait_for 10 redis-exit bash -c "! redis-cli -p $port ping" && ok "redis :$port stopped"
+  fi
+  stop_pid "$RUN_DIR/redis-$port.pid" "redis :$port" 10
+done
+stop_pid "$RUN_DIR/redis.pid" redis 10 # a stack started before the replica and Sentinels existed
 
 if PGBIN=$(pg_bin); then
   for dir in "$STATE_DIR"/pg/replica* "$STATE_DIR/pg/primary"; do

@@ -22,7 +22,10 @@ have curl || die "curl not found (readiness checks use it)" "apt-get install cur
 [ -s "$STACK_ENV" ] && [ -s "$AUTH_ENV" ] || die "the native stack is not up ($STACK_ENV or $AUTH_ENV is missing)" "run make infra-up first (make services-up does it for you)"
 PGBIN=$(pg_bin) || die "PostgreSQL binaries not found" "run make deps"
 "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PRIMARY_PORT" || die "PostgreSQL is not answering on :$PG_PRIMARY_PORT" "run make infra-up"
-redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG || die "Redis is not answering on :$REDIS_PORT" "run make infra-up"
+# The services reach Redis through its Sentinels, so they follow a failover by themselves (@flashsale/redis).
+REDIS_SENTINEL_URL=$(sed -n 's/^REDIS_SENTINEL_URL=//p' "$STACK_ENV")
+REDIS_DIRECT_URL=$(sed -n 's/^REDIS_URL=//p' "$STACK_ENV")
+redis-cli -u "$REDIS_DIRECT_URL" ping 2>/dev/null | grep -q PONG || die "Redis is not answering at $REDIS_DIRECT_URL" "run make infra-up"
 port_open "$KAFKA_PORT" || die "Kafka is not listening on :$KAFKA_PORT" "run make infra-up"
 [ "$CATALOG_INSTANCES" -ge 1 ] && [ "$ORDER_INSTANCES" -ge 1 ] || die "CATALOG_INSTANCES and ORDER_INSTANCES must be at least 1" "unset them (default 2) or set a positive number"
 mkdir -p "$LOG_DIR" "$RUN_DIR"
@@ -72,7 +75,7 @@ launch() { # NAME
 
   # Per-process settings win over the env files (node --env-file never overrides the environment). Only the
   # gateway reads auth.env, for AUTH_JWT_PRIVATE_JWK (it signs demo tokens); stack.env has the public key only.
-  local -a env=(HOST=127.0.0.1 SHUTDOWN_DRAIN_MS="$DRAIN_MS") env_files=(--env-file="$STACK_ENV")
+  local -a env=(HOST=127.0.0.1 SHUTDOWN_DRAIN_MS="$DRAIN_MS" REDIS_URL="${REDIS_SENTINEL_URL:-$REDIS_DIRECT_URL}") env_files=(--env-file="$STACK_ENV")
   [ "$name" != gateway ] || env_files+=(--env-file="$AUTH_ENV")
   case "$name" in
   inventory) env+=(PORT="$port") ;;

@@ -17,13 +17,22 @@ for port in $PG_REPLICA_PORTS; do
   lag=$(psql_at "$port" "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE round(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::numeric, 3) END")
   line "pg-replica$i" "$(up_down psql_at "$port" 'SELECT 1')" "$(pg_url "$port")  $(pidof_file "$STATE_DIR/pg/replica$i/postmaster.pid")  replay lag: ${lag:-?}s"
 done
-line redis "$(up_down redis-cli -p "$REDIS_PORT" ping)" "redis://127.0.0.1:$REDIS_PORT  $(pidof_file "$RUN_DIR/redis.pid")"
+for port in $REDIS_PORT $REDIS_REPLICA_PORT; do
+  role=$(redis-cli -p "$port" role 2>/dev/null | head -1)
+  line "redis-$port" "$(up_down redis-cli -p "$port" ping)" "redis://127.0.0.1:$port  ${role:-?}  $(pidof_file "$RUN_DIR/redis-$port.pid")"
+done
+i=0
+for port in $REDIS_SENTINEL_PORTS; do
+  i=$((i + 1))
+  master=$(redis-cli -p "$port" sentinel get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | paste -sd: -)
+  line "redis-sentinel-$i" "$(up_down redis-cli -p "$port" ping)" "127.0.0.1:$port  master ${master:-?}  $(pidof_file "$RUN_DIR/redis-sentinel-$i.pid")"
+done
 line kafka "$(up_down port_open "$KAFKA_PORT")" "127.0.0.1:$KAFKA_PORT  $(pidof_file "$RUN_DIR/kafka.pid")"
 line toxiproxy "$(up_down port_open "$TOXIPROXY_PORT")" "http://127.0.0.1:$TOXIPROXY_PORT  $(pidof_file "$RUN_DIR/toxiproxy.pid")"
 for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)
-  case "$name" in kafka | redis | toxiproxy | svc-*) continue ;; esac
+  case "$name" in kafka | redis | redis-* | toxiproxy | svc-*) continue ;; esac
   line "$name" "$(up_down pid_alive "$pidfile")" "pid $(cat "$pidfile")"
 done
 

@@ -99,22 +99,63 @@ wait_for 60 "replicas streaming" streaming ||
   die "the replicas are not streaming from the primary" "read $LOG_DIR/pg-replica*.log"
 ok "$i replicas streaming"
 
-# ---------------------------------------------------------------- Redis
-say "Redis $(redis-server --version | awk '{print $3}' | tr -d v=) on :$REDIS_PORT"
+# ---------------------------------------------------------------- Redis (+ replica + Sentinels)
+say "Redis $(redis-server --version | awk '{print $3}' | tr -d v=): a master, a replica, 3 Sentinels (master name $REDIS_MASTER_NAME)"
 REDIS_DIR="$STATE_DIR/redis"
 mkdir -p "$REDIS_DIR"
-if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
-  ok "redis already running on :$REDIS_PORT"
-else
-  port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another program" "stop it or set REDIS_PORT=..."
-  # AOF with fsync every second: reservations survive a restart; losing Redis entirely is a drill.
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$REDIS_DIR" \
-    --pidfile "$RUN_DIR/redis.pid" --logfile "$LOG_DIR/redis.log" \
-    --appendonly yes --appendfsync everysec --save "" --maxclients 10000 ||
-    die "redis-server did not start" "read $LOG_DIR/redis.log"
-  wait_for 20 redis redis-cli -p "$REDIS_PORT" ping || die "redis is not answering" "read $LOG_DIR/redis.log"
-  ok "redis started on :$REDIS_PORT"
+# After a failover the Sentinels' config names the new master: start that one as the master again, so a
+# restart never brings back the older dataset as the master.
+redis_master_port=$REDIS_PORT
+redis_replica_port=$REDIS_REPLICA_PORT
+if [ -f "$REDIS_DIR/sentinel-1.conf" ]; then
+  known=$(awk -v name="$REDIS_MASTER_NAME" '$1 == "sentinel" && $2 == "monitor" && $3 == name { print $5 }' "$REDIS_DIR/sentinel-1.conf")
+  if [ "$known" = "$REDIS_REPLICA_PORT" ]; then redis_master_port=$REDIS_REPLICA_PORT redis_replica_port=$REDIS_PORT; fi
 fi
+redis_node() { # PORT NAME [extra redis-server arguments...]
+  local port=$1 name=$2
+  shift 2
+  if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+    ok "$name already running on :$port"
+    return
+  fi
+  port_open "$port" && die "port $port is taken by another program" "stop it or set REDIS_PORT / REDIS_REPLICA_PORT=..."
+  mkdir -p "$REDIS_DIR/$port"
+  # AOF with fsync every second: reservations survive a restart; losing Redis entirely is a drill.
+  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$REDIS_DIR/$port" \
+    --pidfile "$RUN_DIR/redis-$port.pid" --logfile "$LOG_DIR/redis-$port.log" \
+    --appendonly yes --appendfsync everysec --save "" --maxclients 10000 "$@" ||
+    die "redis-server ($name) did not start" "read $LOG_DIR/redis-$port.log"
+  wait_for 20 "$name" redis-cli -p "$port" ping || die "$name is not answering" "read $LOG_DIR/redis-$port.log"
+  ok "$name started on :$port"
+}
+redis_node "$redis_master_port" "redis master"
+redis_node "$redis_replica_port" "redis replica" --replicaof 127.0.0.1 "$redis_master_port"
+i=0
+for port in $REDIS_SENTINEL_PORTS; do
+  i=$((i + 1))
+  if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+    ok "sentinel $i already running on :$port"
+    continue
+  fi
+  port_open "$port" && die "port $port is taken by another program" "stop it or set REDIS_SENTINEL_PORTS=..."
+  conf="$REDIS_DIR/sentinel-$i.conf"
+  # Sentinel rewrites its own file (the current master, the replicas and the other Sentinels it found);
+  # it is written here only the first time.
+  if [ ! -f "$conf" ]; then
+    printf '%s\n' "port $port" "bind 127.0.0.1" "dir $REDIS_DIR" \
+      "sentinel monitor $REDIS_MASTER_NAME 127.0.0.1 $redis_master_port 2" \
+      "sentinel down-after-milliseconds $REDIS_MASTER_NAME 2000" \
+      "sentinel failover-timeout $REDIS_MASTER_NAME 10000" \
+      "sentinel parallel-syncs $REDIS_MASTER_NAME 1" >"$conf"
+  fi
+  redis-server "$conf" --sentinel --daemonize yes --pidfile "$RUN_DIR/redis-sentinel-$i.pid" --logfile "$LOG_DIR/redis-sentinel-$i.log" ||
+    die "redis sentinel $i did not start" "read $LOG_DIR/redis-sentinel-$i.log"
+  wait_for 20 "sentinel $i" redis-cli -p "$port" ping || die "sentinel $i is not answering" "read $LOG_DIR/redis-sentinel-$i.log"
+  ok "sentinel $i started on :$port"
+done
+sentinel_hosts=""
+for port in $REDIS_SENTINEL_PORTS; do sentinel_hosts="${sentinel_hosts:+$sentinel_hosts,}127.0.0.1:$port"; done
+REDIS_SENTINEL_URL="redis+sentinel://$sentinel_hosts/$REDIS_MASTER_NAME"
 
 # ---------------------------------------------------------------- Kafka
 say "Kafka $KAFKA_VERSION (KRaft, combined broker+controller) on :$KAFKA_PORT"
@@ -191,7 +232,8 @@ cat >"$STACK_ENV.tmp" <<EOF
 # Written by infra/local/up.sh for the native stack; read by services, tests and scripts. Do not commit.
 PG_PRIMARY_URL=$(pg_url "$PG_PRIMARY_PORT")
 PG_REPLICA_URLS=$replica_urls
-REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+REDIS_URL=redis://127.0.0.1:$redis_master_port
+REDIS_SENTINEL_URL=$REDIS_SENTINEL_URL
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 TOXIPROXY_URL=http://127.0.0.1:$TOXIPROXY_PORT
 FLASHSALE_STATE_DIR=$STATE_DIR
@@ -210,7 +252,8 @@ say "stack is up"
 cat <<EOF
     PostgreSQL primary   $(pg_url "$PG_PRIMARY_PORT")
     PostgreSQL replicas  $replica_urls
-    Redis                redis://127.0.0.1:$REDIS_PORT
+    Redis                redis://127.0.0.1:$redis_master_port (master), :$redis_replica_port (replica)
+    Redis Sentinel       $REDIS_SENTINEL_URL
     Kafka                127.0.0.1:$KAFKA_PORT
     Toxiproxy API        http://127.0.0.1:$TOXIPROXY_PORT
     env file             .local/stack.env     state and logs  $STATE_DIR

@@ -65,6 +65,6 @@ export const logLevel = Type.Unsafe<(typeof LOG_LEVELS)[number]>({ type: 'string
 export const stackEnv = {
   PG_PRIMARY_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', description: 'PostgreSQL primary, for writes' }),
   PG_REPLICA_URLS: Type.String({ default: '', description: 'comma-separated PostgreSQL streaming replicas, for reads; empty reads from the primary' }),
-  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis' }),
+  REDIS_URL: Type.String({ pattern: '^(rediss?|redis\\+sentinel)://', description: 'Redis: redis://host:port, or a Sentinel-managed master redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)' }),
   KAFKA_BROKERS: Type.String({ minLength: 1, description: 'comma-separated Kafka bootstrap brokers, host:port' }),
 } as const

@@ -44,7 +44,7 @@ describe('loadConfig', () => {
 
   it('when a required variable is missing, the message names it', () => {
     const { REDIS_URL: _omitted, ...rest } = good
-    assert.throws(() => loadConfig(schema, rest), /REDIS_URL is required but not set \(Redis\)/)
+    assert.throws(() => loadConfig(schema, rest), /REDIS_URL is required but not set \(Redis: redis:\/\/host:port, or a Sentinel-managed master/)
   })
 
   it('reports every bad variable at once, and hides the values of secrets', () => {

@@ -15,7 +15,7 @@ describe('the native stack scripts (infra/local)', async () => {
   it('infra-up run again while the stack is up is harmless: every part is left running as it was', { skip: !native && 'servers come from testcontainers' }, async () => {
     const before = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
     const { stdout } = await run(join(ROOT, 'infra/local/up.sh'), { cwd: ROOT, timeout: 120_000 })
-    for (const part of ['pg-primary already running', 'pg-replica1 already running', 'pg-replica2 already running', 'redis already running', 'kafka already running', 'toxiproxy already running']) {
+    for (const part of ['pg-primary already running', 'pg-replica1 already running', 'pg-replica2 already running', 'redis master already running', 'redis replica already running', 'sentinel 1 already running', 'sentinel 2 already running', 'sentinel 3 already running', 'kafka already running', 'toxiproxy already running']) {
       assert.match(stdout, new RegExp(part), `up.sh said: ${part}`)
     }
     assert.match(stdout, /2 replicas streaming/)

@@ -2,7 +2,7 @@
  * The catalog process: the only place that reads the environment, makes clients, migrates, warms the
  * cache, listens and shuts down gracefully.
  */
-import { Redis } from 'ioredis'
+import { createRedis } from '@flashsale/redis'
 import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
@@ -22,7 +22,7 @@ const metrics = createProcessMetrics({ service: 'catalog' })
 // No auto-pipelining: the cache scripts are defined (defineCommand) while other commands may sit in a pending
 // auto-pipeline, which then lacks the new command and crashes the process when it executes (ioredis#1931,
 // seen here at boot during cache warming). The L1 cache in front keeps Redis traffic small anyway.
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'catalog' })
+const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'catalog' })
 const subscriber = redis.duplicate({ connectionName: 'catalog-invalidations' })
 for (const r of [redis, subscriber]) r.on('error', (err) => logger.warn({ err }, 'redis connection error'))
 

@@ -14,7 +14,7 @@ export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'port to listen on' }),
   LOG_LEVEL: logLevel,
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
-  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', description: 'Redis: rate limits and the blocklist (shared by every gateway instance)' }),
+  REDIS_URL: Type.String({ pattern: '^(rediss?|redis\\+sentinel)://', description: 'Redis: rate limits, the blocklist and the stock channel (shared by every gateway instance); redis://host:port, or redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)' }),
   REDIS_COMMAND_TIMEOUT_MS: positive(5_000, 'a Redis command with no answer after this much wall time fails (a hung connection); the rate-limit budget is RATE_LIMIT_TIMEOUT_MS'),
   RATE_LIMIT_TIMEOUT_MS: positive(250, 'a rate-limit check Redis has not answered after this much of the gateway\'s responsive time (event-loop stalls not counted, ADR 0025) is answered by the local limiter (ADR 0013): a Redis that hangs, not one that is busy (50 ms failed 98% of a 5,000-buyer burst on 2 shared cores with Redis up)'),
   STOCK_CHANNEL: Type.String({ default: 'inv:stock', minLength: 1, description: 'Redis pub/sub channel on which the inventory announces sold out / units back (after the Redis key prefix, if any)' }),

@@ -2,7 +2,7 @@
  * The gateway process: the only place that reads the environment, makes clients, listens and shuts
  * down gracefully (readiness 503 → drain → close; startServer of @flashsale/service-defaults).
  */
-import { Redis } from 'ioredis'
+import { createRedis } from '@flashsale/redis'
 import { createTokenIssuer, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createLogger } from '@flashsale/logging'
@@ -22,7 +22,7 @@ const metrics = createProcessMetrics({ service: 'gateway' })
 // in one read (each is still its own atomic script), instead of one write and one read per request. Safe
 // here because the one script (GCRA) is defined when the app is built, before any request can call it; a
 // script defined while an auto-pipeline is pending crashes ioredis (ioredis#1931, see catalog's server.ts).
-const redis = new Redis(config.REDIS_URL, {
+const redis = createRedis(config.REDIS_URL, {
   enableAutoPipelining: true,
   lazyConnect: true,
   enableOfflineQueue: false,

@@ -2,7 +2,7 @@
  * The inventory process: the only place that reads the environment, makes clients, migrates, listens,
  * runs the reconciler loop and shuts down gracefully.
  */
-import { Redis } from 'ioredis'
+import { createRedis } from '@flashsale/redis'
 import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createDatabase } from '@flashsale/db'
@@ -20,7 +20,7 @@ const metrics = createProcessMetrics({ service: 'inventory' })
 
 // Fail fast, fail closed: no offline queue (a command while disconnected fails at once instead of
 // waiting for a reconnect) and a command timeout, so a Redis outage is a quick 503, never a hang.
-const redis = new Redis(config.REDIS_URL, {
+const redis = createRedis(config.REDIS_URL, {
   lazyConnect: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,

@@ -2,7 +2,7 @@
  * The order API process: the only place that reads the environment, creates clients, listens, and shuts
  * down (drain, then close the HTTP server, then the clients). `node services/order/src/server.ts`
  */
-import { Redis } from 'ioredis'
+import { createRedis } from '@flashsale/redis'
 import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
@@ -22,7 +22,7 @@ const { logger, flush } = createLogger({ service: 'order', level: config.LOG_LEV
 const metrics = createProcessMetrics({ service: 'order' })
 const breakerGauge = new Gauge({ name: 'order_inventory_breaker_state', help: 'Circuit to inventory: 0 closed, 1 open, 2 half-open, 3 isolated', registers: [metrics.registry] })
 
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
 const db = createDatabase({
   primaryUrl: config.PG_PRIMARY_URL,
   replicaUrls: parseList(config.PG_REPLICA_URLS),

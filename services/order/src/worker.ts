@@ -4,7 +4,7 @@
  * after a batch is persisted (or dead-lettered), so a crash — even SIGKILL mid-batch — redelivers it, and
  * the idempotent steps make the redelivery harmless. `node services/order/src/worker.ts`
  */
-import { Redis } from 'ioredis'
+import { createRedis } from '@flashsale/redis'
 import { parseList } from '@flashsale/config'
 import { createDatabase, isConnectionError, withTransaction } from '@flashsale/db'
 import { createKafka } from '@flashsale/kafka'
@@ -32,7 +32,7 @@ if (!config.INVENTORY_SERVICE_TOKEN) {
 }
 const metrics = createProcessMetrics({ service: 'order-worker' })
 
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 })
+const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: 1 })
 const db = createDatabase({ primaryUrl: config.PG_PRIMARY_URL, replicaUrls: [], registry: metrics.registry, poolOptions: { name: 'order-worker' } })
 const kafka = createKafka({ brokers: parseList(config.KAFKA_BROKERS), clientId: 'order-worker', logger })
 const producer = await kafka.createProducer()

@@ -2,7 +2,7 @@
  * The review API process: the only place that reads the environment, makes clients, migrates, listens
  * and shuts down gracefully. The projector runs as its own process (src/projector.ts).
  */
-import { Redis } from 'ioredis'
+import { createRedis } from '@flashsale/redis'
 import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
 import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
@@ -20,7 +20,7 @@ const metrics = createProcessMetrics({ service: 'review' })
 // No auto-pipelining: the cache scripts are defined (defineCommand) while other commands may sit in a pending
 // auto-pipeline, which then lacks the new command and crashes the process when it executes (ioredis#1931,
 // seen here at boot during cache warming). The L1 cache in front keeps Redis traffic small anyway.
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'review' })
+const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectionName: 'review' })
 const subscriber = redis.duplicate({ connectionName: 'review-invalidations' })
 for (const r of [redis, subscriber]) r.on('error', (err) => logger.warn({ err }, 'redis connection error'))
 

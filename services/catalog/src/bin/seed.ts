@@ -8,7 +8,7 @@
  * Env: PG_PRIMARY_URL (required), REDIS_URL, BLOOM_EXPECTED_ITEMS, BLOOM_FALSE_POSITIVE_RATE (as the service).
  */
 import { parseArgs } from 'node:util'
-import { Redis } from 'ioredis'
+import { createRedis } from '@flashsale/redis'
 import { createCache, createRedisBloomFilter } from '@flashsale/cache'
 import { Type, loadConfig } from '@flashsale/config'
 import { createPool } from '@flashsale/db'
@@ -43,7 +43,7 @@ try {
   const products = generateCatalog(seed, count)
   const changed = await upsertProducts(pool, products)
   if (env.REDIS_URL) {
-    const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 })
+    const redis = createRedis(env.REDIS_URL, { maxRetriesPerRequest: 1 })
     try {
       const bloom = createRedisBloomFilter({ redis, name: PRODUCT_BLOOM_NAME, expectedItems: env.BLOOM_EXPECTED_ITEMS, falsePositiveRate: env.BLOOM_FALSE_POSITIVE_RATE })
       // In slices: one add is one script call with every bit position as an argument.

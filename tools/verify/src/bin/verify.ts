@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
-import { Redis } from 'ioredis'
+import { createRedis, describeRedisUrl } from '@flashsale/redis'
 import pg from 'pg'
 import { Type, loadConfig, parseList, stackEnv } from '@flashsale/config'
 import { createKafka } from '@flashsale/kafka'
@@ -54,13 +54,13 @@ try {
 }
 
 const pool = new pg.Pool({ connectionString: env.PG_PRIMARY_URL, max: 2, connectionTimeoutMillis: 5_000 })
-const redis = new Redis(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 })
+const redis = createRedis(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 })
 const quiet = () => {}
 const kafka = createKafka({ brokers: parseList(env.KAFKA_BROKERS), clientId: 'verify', logger: { debug: quiet, info: quiet, warn: quiet, error: quiet } })
 
 try {
   await pool.query('SELECT 1').catch((err: Error) => fail(`PostgreSQL at ${redact(env.PG_PRIMARY_URL)} is unreachable: ${err.message}`, 'make infra-up (or make infra-status to see what is down)'))
-  await redis.connect().catch((err: Error) => fail(`Redis at ${env.REDIS_URL} is unreachable: ${err.message}`, 'make infra-up (or make infra-status)'))
+  await redis.connect().catch((err: Error) => fail(`Redis (${describeRedisUrl(env.REDIS_URL)}) is unreachable: ${err.message}`, 'make infra-up (or make infra-status)'))
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('orders', 'inventory')`)
   if (rows[0]?.n !== 2) fail('the orders and inventory schemas do not exist in this database', 'start the services once (make services-up or make demo): they apply their migrations at boot')
 
