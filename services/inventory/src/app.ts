@@ -22,6 +22,7 @@ import { reservationRoutes } from './routes/reservations.ts'
 import { saleRoutes } from './routes/sales.ts'
 import { createGateStore } from './store/gate-store.ts'
 import { createSaleStore } from './store/sale-store.ts'
+import { watchRedisMaster } from './store/master-watch.ts'
 
 export interface Deps {
   readonly logger: Logger
@@ -56,9 +57,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   })
   await app.register(authentication, { verifier: deps.verifier })
 
+  // A different Redis server (failover, restart) may lack the last writes: the gate refuses until every open
+  // sale is rebuilt from Postgres (store/master-watch.ts, ADR 0029). The rebuild is only ever called after an
+  // INFO round trip, by which time the reconciler below exists.
+  const masterWatch = watchRedisMaster(deps.redis, { onServerChange: () => reconciler.rebuildOpen(), log: app.log })
+  app.addHook('onClose', async () => masterWatch.stop())
   const ctx: InventoryContext = {
     sales: createSaleStore(deps.db, { now }),
-    gate: createGateStore(deps.redis, { indexTtlMs: config.RESERVATION_INDEX_TTL_SECONDS * 1000 }),
+    gate: createGateStore(deps.redis, { indexTtlMs: config.RESERVATION_INDEX_TTL_SECONDS * 1000, suspect: () => masterWatch.suspect }),
     limiter: createHotSaleLimiter({ ratePerSecond: config.HOT_SALE_RATE_PER_SECOND, burst: config.HOT_SALE_BURST, now }),
     soldOut: createSoldOutCache({ ttlMs: config.SOLD_OUT_CACHE_MS, now }),
     metrics: createInventoryMetrics(deps.metrics.registry),

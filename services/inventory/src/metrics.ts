@@ -51,6 +51,7 @@ export function createInventoryMetrics(registry: Registry): InventoryMetrics {
     labelNames: ['sale_id'] as const,
     registers,
   })
+  const serverChanges = new Counter({ name: 'inventory_redis_server_changes_total', help: 'Times the Redis server holding the gate changed (failover or restart); each rebuilds every open gate from Postgres', registers })
   const failures = new Counter({ name: 'inventory_reconcile_failures_total', help: 'Reconciler passes that failed for a sale', labelNames: ['sale_id'] as const, registers })
 
   return {
@@ -65,6 +66,7 @@ export function createInventoryMetrics(registry: Registry): InventoryMetrics {
     },
     driftRepaired: (saleId) => repairs.inc({ sale_id: saleId }),
     rebuilt: (saleId) => rebuilds.inc({ sale_id: saleId }),
+    redisServerChanged: () => serverChanges.inc(),
     reservationsExpired: (saleId, count) => expired.inc({ sale_id: saleId }, count),
     reconcileFailed: (saleId) => failures.inc({ sale_id: saleId }),
     forgetSale(saleId) {

@@ -134,6 +134,7 @@ export interface InventoryMetrics {
   stockObserved(saleId: string, observation: { available: number; drift: number; uncommitted: number; committed: number }): void
   driftRepaired(saleId: string): void
   rebuilt(saleId: string): void
+  redisServerChanged(): void
   reservationsExpired(saleId: string, count: number): void
   reconcileFailed(saleId: string): void
   forgetSale(saleId: string): void

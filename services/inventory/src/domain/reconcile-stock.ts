@@ -41,6 +41,8 @@ export interface Reconciler {
   reconcileSale(sale: Sale): Promise<SaleReconciliation>
   /** Rebuilds the sale's gate from Postgres; `force` takes over a rebuild that looks alive. */
   rebuildSale(saleId: string, options?: { force?: boolean }): Promise<RebuildResult>
+  /** Rebuilds every open sale's gate (the Redis server changed); throws if one could not be rebuilt. */
+  rebuildOpen(): Promise<void>
 }
 
 export function createReconciler(ctx: InventoryContext): Reconciler {
@@ -135,6 +137,17 @@ export function createReconciler(ctx: InventoryContext): Reconciler {
   return {
     rebuildSale,
     reconcileSale,
+    async rebuildOpen() {
+      metrics.redisServerChanged()
+      const failed: string[] = []
+      for (const sale of await sales.listOpen()) {
+        // in_progress: another instance is rebuilding it; its gate is shut until that one finishes.
+        const r = await rebuildSale(sale.id).catch((err: unknown) => (ctx.log.error({ err, saleId: sale.id }, 'rebuild after a Redis server change failed'), undefined))
+        if (r === undefined) failed.push(sale.id)
+      }
+      if (failed.length > 0) throw new Error(`could not rebuild the gates of ${failed.join(', ')}`)
+    },
+
     async runOnce() {
       const open = await sales.listOpen()
       const results: SaleReconciliation[] = []

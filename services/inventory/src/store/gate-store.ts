@@ -68,6 +68,8 @@ export function defineGateScripts(redis: Redis): GateRedis {
 export interface GateStoreOptions {
   /** How long the order id → sale lookup is kept. */
   readonly indexTtlMs: number
+  /** While true, reserve answers `rebuilding` without asking Redis (store/master-watch.ts). */
+  readonly suspect?: () => boolean
 }
 
 const num = (v: string | null | undefined): number => (v === null || v === undefined || v === '' ? 0 : Number(v))
@@ -88,7 +90,7 @@ function decodeRecord(orderId: string, saleId: string, value: string): Reservati
   return { orderId, saleId, userId, qty: Number(qty), expiresAt: new Date(Number(expires)), state: state as ReservationState }
 }
 
-export function createGateStore(client: Redis, { indexTtlMs }: GateStoreOptions): StockGate {
+export function createGateStore(client: Redis, { indexTtlMs, suspect }: GateStoreOptions): StockGate {
   const redis = defineGateScripts(client)
 
   const saleOf = (orderId: string): Promise<string | null> => redis.get(orderIndexKey(orderId))
@@ -100,6 +102,7 @@ export function createGateStore(client: Redis, { indexTtlMs }: GateStoreOptions)
 
   return {
     async reserve({ saleId, orderId, userId, qty, now }) {
+      if (suspect?.()) return { outcome: 'rebuilding' }
       const reply = await redis.invReserve(...saleKeys(saleId), orderId, userId, qty, now)
       const outcome = reply[0] as string
       // Only a successful reserve records order id → sale (the lookup release/claim/confirm use), so the
