@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { authentication, type TokenVerifier } from '@flashsale/auth'
+import { faultFlags } from '@flashsale/faults'
 import { createCache, createRedisBloomFilter, type BloomFilter } from '@flashsale/cache'
 import { parseList } from '@flashsale/config'
 import type { Database } from '@flashsale/db'
@@ -57,6 +58,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     },
   })
   await app.register(authentication, { verifier: deps.verifier })
+  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
+  await app.register(faultFlags, { service: 'catalog', redis: deps.redis, registry: deps.metrics.registry })
 
   const registry = deps.metrics.registry
   const products = createProductStore(deps.db)

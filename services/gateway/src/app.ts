@@ -12,6 +12,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { authentication, createCachingVerifier, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
+import { faultFlags } from '@flashsale/faults'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
 import { chainOf, createFallbackChain, createGcraChain, createLocalLimiter, processLoopStall, withTimeout, type RateLimitPolicy } from '@flashsale/resilience'
@@ -99,6 +100,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     onResult: (result) => metrics.tokenVerifications.inc({ result }),
   })
   await app.register(authentication, { verifier })
+  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
+  await app.register(faultFlags, { service: 'gateway', redis: deps.redis, registry: deps.metrics.registry })
   app.addHook('onRequest', (request, reply, done) => {
     if (request.headers.authorization === undefined || request.user) return done()
     metrics.authRejected.inc({ reason: 'invalid_token' })

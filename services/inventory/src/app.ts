@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { authentication, type TokenVerifier } from '@flashsale/auth'
+import { faultFlags } from '@flashsale/faults'
 import type { Database } from '@flashsale/db'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
@@ -56,6 +57,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     },
   })
   await app.register(authentication, { verifier: deps.verifier })
+  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
+  await app.register(faultFlags, { service: 'inventory', redis: deps.redis, registry: deps.metrics.registry })
 
   // A different Redis server (failover, restart) may lack the last writes: the gate refuses until every open
   // sale is rebuilt from Postgres (store/master-watch.ts, ADR 0029). The rebuild is only ever called after an

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { v7 as uuidv7 } from 'uuid'
 import { authentication, type TokenVerifier } from '@flashsale/auth'
+import { faultFlags } from '@flashsale/faults'
 import type { Database } from '@flashsale/db'
 import type { Producer } from '@flashsale/kafka'
 import type { Logger } from '@flashsale/logging'
@@ -59,6 +60,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
     },
   })
   await app.register(authentication, { verifier: deps.verifier })
+  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
+  await app.register(faultFlags, { service: 'order', redis: deps.redis, registry: deps.metrics.registry })
 
   const statusCache = createStatusCache(deps.redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
   const metrics = createOrderApiMetrics(deps.metrics.registry)
