@@ -29,7 +29,7 @@
  * After every gateway burst `make verify` runs (tools/verify); a failed verify makes the script exit 1.
  *
  * It starts and stops no service: it drives whatever answers at GATEWAY_URL (make bench-burst brings the
- * stack and the services up first). Goals (the issue's), reported met or not:
+ * stack and the services up first). Goals (the project's, docs/benchmarks.md), reported met or not:
  *   gateway-1000: STOCK sold in every repetition · >= 99% definitive answers (202/409) · 0
  *     GATEWAY_ERR_CIRCUIT_OPEN · >= 99% of rate-limit checks answered by Redis · every buyer answered
  *     within 2x the floor's time

@@ -1,6 +1,6 @@
 /**
  * Gateway throughput ÷ direct-to-service throughput on the same route, side by side in one run, with
- * nginx as a plain reverse proxy for comparison (issue 5's benchmark). The upstream is a bare Fastify app
+ * nginx as a plain reverse proxy for comparison (goal >= 0.7×, docs/benchmarks.md). The upstream is a bare Fastify app
  * (bench/fixtures/upstream.ts); the gateway runs its whole pipeline for GET /products/:id (blocklist,
  * schema check, bot score, per-IP GCRA in Redis, adaptive limit, breaker, balancer) with the rate limit
  * and the bot score's rate trigger set high enough never to refuse (one load generator on one address

@@ -1,6 +1,6 @@
 /**
  * Overload: what the gateway's backpressure buys at three times a service's capacity, side by side in one
- * run with the same gateway whose backpressure is switched off (DESIGN.md, "Performance": at 3× capacity,
+ * run with the same gateway whose backpressure is switched off (the project's goals, docs/benchmarks.md: at 3× capacity,
  * goodput >= 90% of capacity, admitted p99 <= 2× the p99 at capacity, rejections answered in <= 5 ms p99;
  * without backpressure it collapses).
  *

@@ -1,6 +1,6 @@
 /**
  * Worker persistence, batched vs one transaction per order, side by side in one run on the real
- * PostgreSQL primary (DESIGN.md: goal >= 20x). Both arms run the worker's own SQL (persistBatch: insert,
+ * PostgreSQL primary (the project's goal, docs/benchmarks.md: >= 20x). Both arms run the worker's own SQL (persistBatch: insert,
  * inventory.commit_units per order, rejections) against one hot sale row, which is the flash-sale case:
  * every order contends for the same stock row.
  *

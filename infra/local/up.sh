@@ -178,7 +178,8 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$KAFKA_DIR/data
 num.partitions=3
-# One broker: internal topics cannot have more replicas than that (kafkajs issue 1752).
+# One broker: internal topics cannot have more replicas than that; with the default of 3 a consumer group finds
+# no coordinator (https://github.com/tulios/kafkajs/issues/1752).
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=10
 transaction.state.log.replication.factor=1

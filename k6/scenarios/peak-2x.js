@@ -37,7 +37,7 @@ export const options = {
   scenarios: { peak_2x: mixScenario({ rate: RATE, ramp: RAMP, hold: HOLD, maxVUs: intEnv('MAX_VUS', 600, { min: 1 }) }) },
   thresholds: {
     ...base.thresholds,
-    // While at 2x, at least 90% of capacity is still answered (DESIGN.md: goodput under overload).
+    // While at 2x, at least 90% of capacity is still answered (goodput under overload, as in bench/overload.ts).
     'goodput{phase:hold}': [`count>=${Math.floor(0.9 * CAPACITY * HOLD)}`],
     // No failures of the system's own: every refusal is an intended 429/503, answered fast.
     system_errors: ['rate<0.01'],

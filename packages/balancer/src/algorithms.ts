@@ -1,6 +1,8 @@
 /**
- * The balancing algorithms the articles name (DESIGN.md, gateway row), each a factory returning a
- * `Balancer`. All skip ejected instances; all are pure (randomness and clock injectable).
+ * The balancing algorithms of "Achieving High Concurrency, High Performance, and High Availability in Backend
+ * Systems" (round-robin, random, source-IP hash, weighted round-robin, weighted random, least-connections),
+ * plus power of two choices over peak EWMA; each is a factory returning a `Balancer`. All skip ejected
+ * instances; all are pure (randomness and clock injectable).
  */
 import { hash32 } from './hash.ts'
 import { createPool, weightOf, type AlgorithmName, type Balancer, type Instance, type Strategy } from './pool.ts'

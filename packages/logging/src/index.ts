@@ -1,5 +1,6 @@
 /**
- * Logging for every process, after the articles' log optimization: no synchronous disk or pipe
+ * Logging for every process, after the log optimization of "Achieving High Concurrency, High Performance,
+ * and High Availability in Backend Systems" (Full-Stack Internet Architecture): no synchronous disk or pipe
  * writes on the hot path, batched output, and access logs sampled instead of one line per request.
  */
 import pino, { type DestinationStream, type Logger } from 'pino'

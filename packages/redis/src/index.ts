@@ -8,10 +8,11 @@
  * it, so it is parsed here). With Sentinel, ioredis asks the Sentinels for the master and re-asks after a
  * disconnect (https://github.com/redis/ioredis#sentinel). On top, the options its issues show a failover needs:
  * - `failoverDetector: true`: listen for the Sentinels' +switch-master and reconnect at once, also when the
- *   old master hangs instead of closing its sockets (ioredis issue #1400, the option of v5.3);
+ *   old master hangs instead of closing its sockets (https://github.com/redis/ioredis/issues/1314; opt-in since
+ *   ioredis PR #1363);
  * - `reconnectOnError` on READONLY: a connection that still points at a demoted master reconnects (finding
  *   the new one) and resends the command, instead of failing every write (ioredis README, "Reconnect on
- *   error"; issue #1210);
+ *   error"; https://github.com/redis/ioredis/issues/305);
  * - `role: 'master'` (the default, stated): never read or write a replica.
  * Lua scripts defined with ioredis (`defineCommand`) re-send their body on NOSCRIPT, so a new master that
  * never saw them works (ioredis lib/Script.ts). Callers keep their own timeouts (`commandTimeout`,

@@ -3,14 +3,15 @@
  * by Gradient2 or Vegas from round-trip times, limit-algorithms.ts), a bounded wait queue whose timeout
  * follows CoDel, and two priority classes so non-core traffic is shed before core traffic.
  *
- * - Queue timeout (Facebook "Fail at Scale"; folly Codel defaults target 5 ms, interval 100 ms —
- *   REFERENCE.md lines 62-63): a waiter may wait up to `intervalMs`; but if the queue has not been empty
+ * - Queue timeout (CoDel: Nichols & Jacobson, "Controlling Queue Delay", ACM Queue 2012, as applied to server
+ *   queues in Ben Maurer's "Fail at Scale", ACM Queue 2015; folly/executors/Codel.h defaults target 5 ms,
+ *   interval 100 ms): a waiter may wait up to `intervalMs`; but if the queue has not been empty
  *   at any moment in the last `intervalMs` (a standing queue, so waiting only adds latency), a waiter
  *   times out after `targetMs`. A moment counts as empty only if nobody was dropped in the interval
  *   before it, so the short timeout holds for as long as the overload does. Under a standing queue the freed slot goes to the newest waiter
  *   (adaptive LIFO, same source): the oldest are the likeliest to have been given up by their clients.
- * - Priority (Stripe's fleet load shedder keeps 20% for critical traffic, REFERENCE.md lines 48-49;
- *   Netflix prioritized shedding, line 59): non-core requests are admitted only while fewer than
+ * - Priority (Stripe's fleet load shedder keeps 20% of capacity for critical traffic, "Scaling your API with
+ *   rate limiters", 2017; Netflix's prioritized load shedding, 2020): non-core requests are admitted only while fewer than
  *   `nonCoreShare * limit` (0.8) are in flight, so core traffic always keeps the rest. Waiting core
  *   requests are served before waiting non-core ones; a core arrival at a full queue displaces the newest
  *   non-core waiter; a non-core arrival that cannot be admitted while core requests wait, or while the

@@ -1,9 +1,10 @@
 /**
  * A circuit breaker for one outbound dependency that opens on the error rate OR the slow-call rate over
- * a sliding time window (resilience4j's model, REFERENCE.md lines 25-26), with the articles' thresholds
- * as defaults: more than 5% errors, calls slower than 500 ms (line 27).
+ * a sliding time window (resilience4j's CircuitBreaker model), with the thresholds of "Achieving High
+ * Concurrency, High Performance, and High Availability in Backend Systems" (Full-Stack Internet Architecture)
+ * as defaults: more than 5% errors, calls slower than 500 ms.
  *
- * What is cockatiel 4 (REFERENCE.md lines 28-29) and what is ours:
+ * What is cockatiel 4 (https://github.com/connor4312/cockatiel) and what is ours:
  * - cockatiel's `CircuitBreakerPolicy` runs the state machine: closed → open → half-open after
  *   `halfOpenAfterMs` → closed after `halfOpenCalls` probes, or open again when too many of them fail;
  *   `isolate()` holds it open by hand; it emits the state changes we export.
@@ -40,13 +41,13 @@ const STATE_NAMES: Readonly<Record<CircuitState, BreakerState>> = {
 }
 
 export interface CircuitBreakerOptions {
-  /** Open when failures / calls in the window is above this. Default 0.05 (the articles' "> 5% errors"). */
+  /** Open when failures / calls in the window is above this. Default 0.05 (the source article's "error rate > 5%"). */
   readonly failureRateThreshold?: number
-  /** A call at least this slow is a slow call. Default 500 ms (the articles' "> 500 ms"). */
+  /** A call at least this slow is a slow call. Default 500 ms (the source article's "latency > 500 ms"). */
   readonly slowCallMs?: number
   /**
    * Open when slow calls / calls in the window reaches this. Default 0.5: the median call is slower than
-   * `slowCallMs`, our reading of the articles' "latency > 500 ms" (resilience4j's default is 1.0).
+   * `slowCallMs`, our reading of the article's "latency > 500 ms" (resilience4j's default is 1.0).
    */
   readonly slowCallRateThreshold?: number
   /** No decision before this many calls in the window. Default 20 (resilience4j: 100; ours sees less traffic per window). */

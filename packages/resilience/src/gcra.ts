@@ -1,7 +1,7 @@
 /**
  * GCRA (generic cell rate algorithm) rate limiting in Redis: one atomic Lua script per check, one key per
  * limited subject holding its theoretical arrival time (TAT). Semantics of brandur/redis-cell
- * (redis-cell-impl/src/lib.rs), REFERENCE.md lines 40-42:
+ * (https://github.com/brandur/redis-cell, redis-cell-impl/src/lib.rs):
  *   T = period / count (emission interval), tau = T * (burst + 1) (delay variation tolerance)
  *   new_tat = max(tat, now) + T * cost; allow_at = new_tat - tau
  *   limited if now < allow_at: retry_after = allow_at - now (unless cost can never fit), nothing stored

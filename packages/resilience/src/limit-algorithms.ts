@@ -2,7 +2,7 @@
  * Concurrency-limit algorithms: how many requests may be in flight to one upstream, learned from the
  * round-trip times of the requests that completed. Ports of Netflix concurrency-limits
  * (concurrency-limits-core/.../limit/{Gradient2Limit,VegasLimit,AIMDLimit,WindowedLimit}.java), with their
- * defaults; ../shared/REFERENCE.md "Adaptive concurrency" lines 7-16 lists them. Why Gradient2 is our
+ * defaults (https://github.com/Netflix/concurrency-limits; each is restated below). Why Gradient2 is our
  * default: docs/adr/0012-adaptive-concurrency-limit-gradient2.md.
  *
  * Pure: no clock, no timers. The limiter (adaptive-limit.ts) feeds samples in.
@@ -42,9 +42,9 @@ export interface Gradient2Options {
 }
 
 /**
- * Netflix Gradient2Limit, defaults from REFERENCE.md line 8: initialLimit 20, minLimit 20,
+ * Netflix Gradient2Limit, with its defaults: initialLimit 20, minLimit 20,
  * maxConcurrency 200, smoothing 0.2, queueSize 4, longWindow 600, rttTolerance 1.5. Per sample
- * (REFERENCE.md lines 9-12):
+ * (Gradient2Limit.java):
  *   shortRtt = sample; longRtt = EMA(2/(600+1)) seeded by the mean of the first 10 samples
  *   if longRtt/shortRtt > 2: longRtt *= 0.95   (recovering from a long overload: let the baseline fall)
  *   if inflight < limit/2: keep the limit      (app-limited: no evidence about capacity)
@@ -120,7 +120,7 @@ export interface VegasOptions {
 }
 
 /**
- * Netflix VegasLimit (TCP Vegas applied to requests), REFERENCE.md lines 14-15: the queue is
+ * Netflix VegasLimit (TCP Vegas applied to requests; VegasLimit.java): the queue is
  * estimated as ceil(limit * (1 - rttNoLoad/rtt)) with rttNoLoad the minimum RTT seen;
  * L = max(1, floor(log10 limit)), alpha = 3L, beta = 6L. A drop shrinks the limit by L; a queue at or
  * below L grows it by beta, below alpha by L, above beta shrinks it by L. Defaults: initialLimit 20,
@@ -178,7 +178,7 @@ export interface AimdOptions {
 }
 
 /**
- * Netflix AIMDLimit, REFERENCE.md line 16: a drop (or an RTT over the timeout) multiplies the limit by
+ * Netflix AIMDLimit (AIMDLimit.java): a drop (or an RTT over the timeout) multiplies the limit by
  * 0.9; otherwise, if at least half the limit is in use, it grows by 1. Defaults: initialLimit 20,
  * minLimit 20, maxLimit 200, timeout 5 s. Reacts only to drops, not to queueing latency.
  */
@@ -215,7 +215,7 @@ export interface SampleWindowOptions {
 }
 
 /**
- * Netflix WindowedLimit (REFERENCE.md line 12-13): averages samples over a window of
+ * Netflix WindowedLimit (WindowedLimit.java): averages samples over a window of
  * clamp(2 * min RTT, minWindow, maxWindow) and feeds the algorithm one sample per window — the mean RTT,
  * the largest in-flight count, and whether anything dropped — so the limit moves once a second instead of
  * on every request, and a window with fewer than 10 samples says nothing.

@@ -1,6 +1,6 @@
 /**
  * Response headers for a rate-limit decision: the IETF draft ietf-httpapi-ratelimit-headers (-10)
- * fields and Retry-After (RFC 9110 §10.2.3), REFERENCE.md lines 45-47:
+ * fields (https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/) and Retry-After (RFC 9110 §10.2.3):
  *   RateLimit-Policy: "burst";q=100;w=60      q quota units per window of w seconds
  *   RateLimit: "burst";r=50;t=30              r units remaining, t seconds until more quota is available
  * Policy names are Structured Field strings (RFC 9651), so they are quoted.

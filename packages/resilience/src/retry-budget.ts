@@ -3,14 +3,15 @@
  * retry loop that only retries what is safe to retry.
  *
  * Hand-written rather than cockatiel's `retry()`: cockatiel retries per call with no budget shared across
- * calls, and the budget is the point (REFERENCE.md lines 36-37: Finagle's RetryBudget; the article's
- * "~10% per layer, never retry 4xx, retry at one layer only"). Backoff is ./backoff.ts (full jitter).
+ * calls, and the budget is the point (Finagle's RetryBudget; and "High-Concurrency System Design: The
+ * Tradeoffs Nobody Warns You About", CodeWisdom: a retry budget of about 10% per layer, exponential backoff
+ * with jitter, never retry 4xx). Backoff is ./backoff.ts (full jitter).
  */
 import { fullJitterDelay, sleep, type BackoffOptions } from './backoff.ts'
 import { withTimeout } from './timeout.ts'
 
 export interface RetryBudgetOptions {
-  /** Retries allowed per request deposited. Default 0.1 (the article; Finagle's default is 0.2). */
+  /** Retries allowed per request deposited. Default 0.1 (CodeWisdom's "at most 10%"; Finagle's default is 0.2). */
   readonly ratio?: number
   /** Retries allowed per second however few requests there are (Finagle's reserve). Default 10. */
   readonly minPerSecond?: number
@@ -30,7 +31,8 @@ export interface RetryBudget {
 }
 
 /**
- * Finagle's TokenRetryBudget (finagle-core .../service/RetryBudget.scala), REFERENCE.md line 36: a
+ * Finagle's TokenRetryBudget (twitter/finagle, finagle-core/src/main/scala/com/twitter/finagle/service/RetryBudget.scala;
+ * defaults: 20% of requests, a floor of 10 retries/s, deposits live 10 s): a
  * deposit is worth 1000 units, a retry costs 1000/ratio, and a reserve of minPerSecond * ttl retries
  * is always there; deposits and withdrawals both leave a sliding window of `ttlMs` (10 slices). So over
  * any `ttlMs`, retries <= ratio * requests + minPerSecond * ttlMs/1000 (plus one slice of slack).
@@ -86,7 +88,7 @@ function createWindowedSum(windowMs: number, slices: number, now: () => number) 
 
 /**
  * True for errors that say the request itself was wrong (HTTP 4xx, from `statusCode` or `status`):
- * retrying sends the same wrong request again. 429 included — the article: never retry 4xx; a client
+ * retrying sends the same wrong request again. 429 included (the CodeWisdom article: never retry 4xx); a client
  * told to slow down must not come straight back.
  */
 export function isClientError(error: unknown): boolean {

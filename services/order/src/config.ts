@@ -8,8 +8,8 @@ export const ConfigSchema = Type.Object({
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
   INVENTORY_URLS: Type.String({ default: 'http://127.0.0.1:3002', description: 'comma-separated inventory instances (the stock gate)' }),
   INVENTORY_TIMEOUT_MS: Type.Integer({ default: 500, minimum: 10, description: 'latency budget of one reservation call' }),
-  INVENTORY_BREAKER_FAILURE_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'open the circuit to inventory above this error rate (the articles\' 5%)' }),
-  INVENTORY_BREAKER_SLOW_CALL_MS: Type.Integer({ default: 500, minimum: 1, description: 'a reservation call slower than this is a slow call (the articles\' 500 ms)' }),
+  INVENTORY_BREAKER_FAILURE_RATE: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'open the circuit to inventory above this error rate (5%: ADR 0014)' }),
+  INVENTORY_BREAKER_SLOW_CALL_MS: Type.Integer({ default: 500, minimum: 1, description: 'a reservation call slower than this is a slow call (500 ms: ADR 0014)' }),
   INVENTORY_BREAKER_MIN_CALLS: Type.Integer({ default: 20, minimum: 1, description: 'calls in the window before the circuit may open' }),
   // Nested inside the gateway's budget for POST /orders (2 s, route-table.json): reservation (500 ms) + this
   // + margin. A larger value let the gateway answer 504 first, so the buyer saw an error, not a 503 with

@@ -1,6 +1,7 @@
 /**
- * The invariants of DESIGN.md on the real stack: no oversell, no lost order, no duplicate, the per-user
- * limit under concurrency, and never a 202 for an order that is not queued.
+ * The invariants of the order path (those `make verify` checks, ADR 0021) on the real stack: no oversell,
+ * no lost order, no duplicate, the per-user limit under concurrency, and never a 202 for an order that is
+ * not queued.
  * A `.serial` suite: the race pushes 2,000 concurrent requests through one small machine, and beside the
  * other suites of this folder the CPU starvation made the stock gate answer 503 (fail closed) — a test of
  * the machine, not of the order path. Alone, it tests the order path.

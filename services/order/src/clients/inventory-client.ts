@@ -17,7 +17,7 @@ export interface InventoryClientOptions {
   readonly onBreakerState?: (state: BreakerState) => void
   /** How long the SKU → current sale answer is reused. */
   readonly saleCacheMs?: number
-  /** Thresholds of the circuit breaker (defaults: the articles' > 5% errors, > 500 ms). */
+  /** Thresholds of the circuit breaker (defaults: > 5% errors, calls >= 500 ms slow; ADR 0014). */
   readonly breaker?: Omit<CircuitBreakerOptions, 'isFailure'>
 }
 

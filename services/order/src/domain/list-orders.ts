@@ -1,7 +1,7 @@
 /**
  * A buyer's order history, newest first, paged by a keyset cursor on (created_at, id): stable while new
  * orders arrive, and each page costs an index range scan however deep the buyer pages (no OFFSET).
- * Read from the replicas: non-core, so the gateway may degrade it under load (DESIGN.md).
+ * Read from the replicas: non-core, so the gateway may degrade it under load (docs/architecture.md).
  */
 import type { OrderStatusView } from './ports.ts'
 
