@@ -6,17 +6,32 @@
 #        replica        (immediate stop of replica 1; recover: make infra-up starts it, it catches up)
 #        redis          (SIGKILL the Redis master the Sentinels name; they promote the replica by themselves;
 #                        recover: make infra-up starts the old master again, as the new master's replica)
+#        downstream-500 (a fault flag: the inventory answers 500 to every reservation, on every instance;
+#                        recover: the flag is deleted; it would also end by itself after 15 minutes)
 # A hard kill, not a clean stop: that is the failure the design has to survive.
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
 action=${1:-} drill=${2:-}
-usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|redis"
+usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|redis|downstream-500"
 case "$action" in inject | recover) ;; *) die "unknown action '${action}'" "$usage" ;; esac
 
 kill_pidfile() { # PIDFILE NAME
   [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null || die "$2 is not running (no live pid in $1)" "bring the stack up first: make services-up (or make demo)"
   kill -KILL "$(cat "$1")"
   ok "$2 killed (SIGKILL, pid $(cat "$1"))"
+}
+
+# The inventory's fault flag (@flashsale/faults), set and removed with an admin token minted here.
+inventory_flag() { # METHOD [BODY]
+  local url token
+  url=$(sed -n 's/^INVENTORY_URLS=//p' "$SERVICES_ENV" | cut -d, -f1)
+  [ -n "$url" ] || die "no INVENTORY_URLS in $SERVICES_ENV" "make services-up writes it"
+  token=$(cd "$ROOT" && node --env-file="$LOCAL_DIR/auth.env" packages/auth/src/bin/issue-token.ts --user chaos-drill --role admin --ttl 3600) ||
+    die "could not mint an admin token" "check $LOCAL_DIR/auth.env (make infra-up writes it)"
+  local -a body=()
+  [ -z "${2:-}" ] || body=(-H 'content-type: application/json' -d "$2")
+  curl -fsS -o /dev/null -X "$1" "$url/admin/faults/drill-downstream-500" -H "authorization: Bearer $token" "${body[@]}" ||
+    die "the inventory did not take the fault flag ($1)" "is it up? make infra-status"
 }
 
 case "$drill:$action" in
@@ -31,6 +46,12 @@ redis:inject)
   port=$(redis-cli -p "$sentinel" sentinel get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | tail -1)
   [ -n "$port" ] || die "the Sentinel on :$sentinel does not name a master for $REDIS_MASTER_NAME" "make infra-status; make infra-up starts the Sentinels"
   kill_pidfile "$RUN_DIR/redis-$port.pid" "the Redis master (:$port)" ;;
+downstream-500:inject)
+  inventory_flag PUT '{"kind":"error","rate":1,"status":500,"route":"POST /reservations","durationSeconds":900}'
+  ok "fault flag set: the inventory answers 500 to every POST /reservations" ;;
+downstream-500:recover)
+  inventory_flag DELETE
+  ok "fault flag removed: the inventory reserves again" ;;
 kafka:recover | replica:recover | redis:recover) "$ROOT/infra/local/up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "infra-up failed" "read $LOG_DIR/chaos-recover.log"; ok "infra-up: $drill started again" ;;
 *) die "unknown drill '${drill}'" "$usage" ;;
 esac

@@ -45,18 +45,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
-    // Readiness is what is this instance's own (ADR 0028): its circuit to the inventory. Open means this
-    // instance would answer every order 503 while another may not; let the load balancer prefer another.
-    readiness: {
-      'inventory-breaker': async () => {
-        if (deps.inventory.breaker.state === 'open') throw new Error('circuit to inventory is open')
-      },
-    },
+    // Nothing shared makes this instance unready (ADR 0028). Not even its circuit to the inventory: the
+    // inventory fails every order instance alike, and a circuit only closes through a call, so a readiness
+    // tied to it took every instance out for good (make chaos-downstream-500: orders never came back).
     // Shared datastores: without the primary, orders still queue in Kafka (the worker persists them later);
     // without Redis, placement answers 503 with its reason. Reported, never a reason to eject.
     dependencies: {
       postgres: () => deps.db.query('SELECT 1'),
       redis: () => deps.redis.ping(),
+      'inventory-circuit': async () => {
+        if (deps.inventory.breaker.state === 'open') throw new Error('circuit to inventory is open')
+      },
     },
   })
   await app.register(authentication, { verifier: deps.verifier })

@@ -25,7 +25,7 @@ import { Agent, request } from 'undici'
 import { createTokenIssuer } from '@flashsale/auth'
 import { Type, loadConfig } from '@flashsale/config'
 
-const DRILLS = ['order-instance', 'kafka', 'replica', 'redis'] as const
+const DRILLS = ['order-instance', 'kafka', 'replica', 'redis', 'downstream-500'] as const
 type Drill = (typeof DRILLS)[number]
 const ROOT = join(import.meta.dirname, '..', '..', '..')
 
