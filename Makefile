@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-redis chaos-downstream-500 \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-redis chaos-downstream-500 chaos-latency \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -104,6 +104,9 @@ chaos-redis: ## drill: SIGKILL the Redis master while buyers order; Sentinel fai
 
 chaos-downstream-500: ## drill: the inventory answers 500 to every reservation (a fault flag) from 10 s to 30 s; breakers, fast 503s, then verify (5 minutes: ARGS='--seconds 330 --recover-at 310')
 	@tools/chaos/drill.sh downstream-500 $(ARGS)
+
+chaos-latency: ## drill: +300 ms on every reservation at the inventory (a fault flag) from 10 s to 30 s; budgets hold, load is shed rather than queued past them, then verify
+	@tools/chaos/drill.sh latency $(ARGS)
 
 bench-worker: deps ## benchmark: worker persistence, batched vs one transaction per order (ratio to bench/results/)
 	@infra/local/with-stack.sh node --env-file=.local/stack.env bench/worker-batching.ts

@@ -8,11 +8,12 @@
 #                        recover: make infra-up starts the old master again, as the new master's replica)
 #        downstream-500 (a fault flag: the inventory answers 500 to every reservation, on every instance;
 #                        recover: the flag is deleted; it would also end by itself after 15 minutes)
+#        latency        (a fault flag: +300 ms on every reservation at the inventory; recover: deleted)
 # A hard kill, not a clean stop: that is the failure the design has to survive.
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
 action=${1:-} drill=${2:-}
-usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|redis|downstream-500"
+usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|redis|downstream-500|latency"
 case "$action" in inject | recover) ;; *) die "unknown action '${action}'" "$usage" ;; esac
 
 kill_pidfile() { # PIDFILE NAME
@@ -22,7 +23,9 @@ kill_pidfile() { # PIDFILE NAME
 }
 
 # The inventory's fault flag (@flashsale/faults), set and removed with an admin token minted here.
-inventory_flag() { # METHOD [BODY]
+inventory_flag() { # NAME METHOD [BODY]
+  local name=$1
+  shift
   local url token
   url=$(sed -n 's/^INVENTORY_URLS=//p' "$SERVICES_ENV" | cut -d, -f1)
   [ -n "$url" ] || die "no INVENTORY_URLS in $SERVICES_ENV" "make services-up writes it"
@@ -30,7 +33,7 @@ inventory_flag() { # METHOD [BODY]
     die "could not mint an admin token" "check $LOCAL_DIR/auth.env (make infra-up writes it)"
   local -a body=()
   [ -z "${2:-}" ] || body=(-H 'content-type: application/json' -d "$2")
-  curl -fsS -o /dev/null -X "$1" "$url/admin/faults/drill-downstream-500" -H "authorization: Bearer $token" "${body[@]}" ||
+  curl -fsS -o /dev/null -X "$1" "$url/admin/faults/$name" -H "authorization: Bearer $token" "${body[@]}" ||
     die "the inventory did not take the fault flag ($1)" "is it up? make infra-status"
 }
 
@@ -47,11 +50,17 @@ redis:inject)
   [ -n "$port" ] || die "the Sentinel on :$sentinel does not name a master for $REDIS_MASTER_NAME" "make infra-status; make infra-up starts the Sentinels"
   kill_pidfile "$RUN_DIR/redis-$port.pid" "the Redis master (:$port)" ;;
 downstream-500:inject)
-  inventory_flag PUT '{"kind":"error","rate":1,"status":500,"route":"POST /reservations","durationSeconds":900}'
+  inventory_flag drill-downstream-500 PUT '{"kind":"error","rate":1,"status":500,"route":"POST /reservations","durationSeconds":900}'
   ok "fault flag set: the inventory answers 500 to every POST /reservations" ;;
 downstream-500:recover)
-  inventory_flag DELETE
+  inventory_flag drill-downstream-500 DELETE
   ok "fault flag removed: the inventory reserves again" ;;
+latency:inject)
+  inventory_flag drill-latency PUT '{"kind":"latency","rate":1,"ms":300,"route":"POST /reservations","durationSeconds":900}'
+  ok "fault flag set: +300 ms on every POST /reservations at the inventory" ;;
+latency:recover)
+  inventory_flag drill-latency DELETE
+  ok "fault flag removed: the inventory answers at its own pace again" ;;
 kafka:recover | replica:recover | redis:recover) "$ROOT/infra/local/up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "infra-up failed" "read $LOG_DIR/chaos-recover.log"; ok "infra-up: $drill started again" ;;
 *) die "unknown drill '${drill}'" "$usage" ;;
 esac

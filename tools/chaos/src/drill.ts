@@ -25,7 +25,7 @@ import { Agent, request } from 'undici'
 import { createTokenIssuer } from '@flashsale/auth'
 import { Type, loadConfig } from '@flashsale/config'
 
-const DRILLS = ['order-instance', 'kafka', 'replica', 'redis', 'downstream-500'] as const
+const DRILLS = ['order-instance', 'kafka', 'replica', 'redis', 'downstream-500', 'latency'] as const
 type Drill = (typeof DRILLS)[number]
 const ROOT = join(import.meta.dirname, '..', '..', '..')
 
@@ -217,6 +217,17 @@ function timeToRecover(series: number[]): number {
 const orders = perSecond('order')
 const reads = perSecond('read')
 const round3 = (x: number) => Math.round(x * 1000) / 1000
+/** p50 / p99 of the answers of `kind` sent in [from, to) seconds: what a latency fault did to buyers. */
+function latency(kind: Kind, from: number, to: number): { p50: number | null; p99: number | null } {
+  const ms = answers.filter((a) => a.kind === kind && a.at >= from && a.at < to && a.status !== 0).map((a) => a.ms).sort((x, y) => x - y)
+  const at = (q: number) => (ms.length === 0 ? null : Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]! * 10) / 10)
+  return { p50: at(0.5), p99: at(0.99) }
+}
+const phases = (kind: Kind) => ({
+  before: latency(kind, 0, injected!.at),
+  during: latency(kind, injected!.at, recovered!.at),
+  after: latency(kind, recovered!.at + 5, SECONDS),
+})
 const result = {
   drill,
   date: new Date().toISOString(),
@@ -233,6 +244,7 @@ const result = {
     refused: count('order', 'refused'),
     errors: count('order', 'error'),
     timeToRecoverSeconds: timeToRecover(orders),
+    latencyMs: phases('order'),
     answers: byAnswer('order'),
     servedBySecond: orders.map(round3),
   },
@@ -242,6 +254,7 @@ const result = {
     refused: count('read', 'refused'),
     errors: count('read', 'error'),
     timeToRecoverSeconds: timeToRecover(reads),
+    latencyMs: phases('read'),
     answers: byAnswer('read'),
     servedBySecond: reads.map(round3),
   },
@@ -253,6 +266,8 @@ writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
 writeFileSync(join(dir, `${drill}.latest.json`), `${JSON.stringify(result, null, 2)}\n`)
 
 const bar = (series: number[]) => series.map((x) => (x >= 0.95 ? '█' : x >= 0.5 ? '▄' : x > 0 ? '▁' : '·')).join('')
+const lat = (l: ReturnType<typeof phases>) =>
+  (['before', 'during', 'after'] as const).map((p) => `${p} p50 ${l[p].p50 ?? '-'} / p99 ${l[p].p99 ?? '-'} ms`).join(' · ')
 const fmt = (x: Record<string, number>) =>
   Object.entries(x)
     .sort((a, b) => b[1] - a[1])
@@ -265,6 +280,8 @@ drill ${drill}: fault at ${result.faultAt} s, recovery started at ${result.recov
            █ >= 95% answered  ▄ >= 50%  ▁ some  · none   (one column per second)
   orders   availability ${(result.orders.availability * 100).toFixed(1)}% · accepted ${result.orders.accepted} · refused ${result.orders.refused} · errors ${result.orders.errors} · time to recover ${result.orders.timeToRecoverSeconds} s
            ${fmt(result.orders.answers)}
+           ${lat(result.orders.latencyMs)}
   reads    availability ${(result.reads.availability * 100).toFixed(1)}% · refused ${result.reads.refused} · errors ${result.reads.errors} · time to recover ${result.reads.timeToRecoverSeconds} s
            ${fmt(result.reads.answers)}
+           ${lat(result.reads.latencyMs)}
   results  ${file}`)
