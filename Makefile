@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-redis chaos-downstream-500 chaos-latency \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-redis chaos-downstream-500 chaos-latency \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -85,10 +85,16 @@ load-burst: ## k6: BUYERS=1000 buyers at the same instant, one attempt each, for
 lint: deps ## eslint
 	@npx eslint .
 
+format: deps ## prettier --write over the TypeScript and JavaScript (.prettierrc.json)
+	@npx prettier --write --log-level warn "**/*.{ts,js,mjs}"
+
+format-check: deps ## prettier --check: fails naming the files that are not formatted (make format fixes them)
+	@npx prettier --check --log-level warn "**/*.{ts,js,mjs}" || { echo "format-check: the files above are not formatted; run make format" >&2; exit 1; }
+
 typecheck: deps ## tsc --noEmit over every workspace
 	@npx tsc -p tsconfig.json
 
-check: lint typecheck test compose-check ## lint, typecheck, test and the compose/monitoring checks: what a pull request must pass
+check: lint format-check typecheck test compose-check ## lint, formatting, typecheck, test and the compose/monitoring checks: what a pull request must pass
 
 chaos-order-instance: ## drill: SIGKILL order API instance 1 while buyers order, restart it, then verify (stack up: make demo)
 	@tools/chaos/drill.sh order-instance $(ARGS)

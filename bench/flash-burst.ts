@@ -68,13 +68,25 @@ const STOCK = Number(values.stock)
 const REPS = Number(values.reps)
 const BIG_BUYERS = Number(values['big-buyers'])
 const VARIANT = values.variant ?? ''
-if (!(Number.isInteger(BUYERS) && BUYERS > 0 && Number.isInteger(STOCK) && STOCK > 0 && Number.isInteger(REPS) && REPS > 0 && Number.isInteger(BIG_BUYERS) && BIG_BUYERS >= 0)) {
+if (!(
+  Number.isInteger(BUYERS) &&
+  BUYERS > 0 &&
+  Number.isInteger(STOCK) &&
+  STOCK > 0 &&
+  Number.isInteger(REPS) &&
+  REPS > 0 &&
+  Number.isInteger(BIG_BUYERS) &&
+  BIG_BUYERS >= 0
+)) {
   throw new Error('--buyers, --stock and --reps must be whole numbers above 0, --big-buyers a whole number (0 skips that arm)')
 }
 if (VARIANT && !/^[a-z0-9-]{1,20}$/.test(VARIANT)) throw new Error(`--variant ${VARIANT}: a short kebab-case name such as "before"`)
 
 const ROOT = join(import.meta.dirname, '..')
-requireEnv(['PG_PRIMARY_URL', 'REDIS_URL', 'AUTH_JWT_PRIVATE_JWK'], 'run with --env-file=.local/stack.env --env-file=.local/auth.env after make services-up (make bench-burst does both)')
+requireEnv(
+  ['PG_PRIMARY_URL', 'REDIS_URL', 'AUTH_JWT_PRIVATE_JWK'],
+  'run with --env-file=.local/stack.env --env-file=.local/auth.env after make services-up (make bench-burst does both)',
+)
 const GATEWAY = (process.env['GATEWAY_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
 const INVENTORY = (process.env['INVENTORY_URLS'] ?? 'http://127.0.0.1:3002').split(',')[0]!.replace(/\/+$/, '')
 const ORDER_URLS = (process.env['ORDER_URLS'] ?? 'http://127.0.0.1:3003,http://127.0.0.1:3103').split(',').map((u) => u.replace(/\/+$/, ''))
@@ -101,7 +113,11 @@ async function ready(url: string): Promise<boolean> {
     return false
   }
 }
-if (!(await ready(`${GATEWAY}/health/ready`))) stop(`the gateway at ${GATEWAY} is not ready (GET /health/ready)`, 'run make services-up (make bench-burst brings the stack and the services up itself); make infra-status shows what runs')
+if (!(await ready(`${GATEWAY}/health/ready`)))
+  stop(
+    `the gateway at ${GATEWAY} is not ready (GET /health/ready)`,
+    'run make services-up (make bench-burst brings the stack and the services up itself); make infra-status shows what runs',
+  )
 if (!(await ready(`${INVENTORY}/health/ready`))) stop(`the inventory at ${INVENTORY} is not ready`, 'run make services-up; make infra-status shows what runs')
 
 // ---------------------------------------------------------------- the services' processes (CPU) and checkout
@@ -128,13 +144,18 @@ for (const [name, file, cmdline] of [
   const pid = pidFrom(file, cmdline)
   if (pid) processes[name] = pid
 }
-if (!processes['gateway']) console.warn(`flash-burst: no gateway pid file in ${RUN_DIR}: CPU per process is not recorded (FLASHSALE_STATE_DIR names the stack's state dir; stack.env sets it)`)
+if (!processes['gateway'])
+  console.warn(
+    `flash-burst: no gateway pid file in ${RUN_DIR}: CPU per process is not recorded (FLASHSALE_STATE_DIR names the stack's state dir; stack.env sets it)`,
+  )
 
 /** Which checkout the gateway runs from, its commit, and whether services/ or packages/ differ from it. */
 function servicesCheckout(): { dir: string; commit: string; modified: boolean } | undefined {
   if (!processes['gateway']) return undefined
   try {
-    const dir = execFileSync('readlink', [`/proc/${processes['gateway']}/cwd`]).toString().trim()
+    const dir = execFileSync('readlink', [`/proc/${processes['gateway']}/cwd`])
+      .toString()
+      .trim()
     const commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD']).toString().trim()
     const modified = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', 'services', 'packages']).toString().trim() !== ''
     return { dir, commit, modified }
@@ -170,7 +191,10 @@ async function newBuyers(count: number, label: string): Promise<Buyer[]> {
   const first = buyersSoFar
   buyersSoFar += count
   return Promise.all(
-    Array.from({ length: count }, async (_, i) => ({ token: await issuer.issue({ userId: `burst-${stamp}-${label}-${i}`, roles: ['buyer'] }, 3_600), ip: syntheticIp(first + i) })),
+    Array.from({ length: count }, async (_, i) => ({
+      token: await issuer.issue({ userId: `burst-${stamp}-${label}-${i}`, roles: ['buyer'] }, 3_600),
+      ip: syntheticIp(first + i),
+    })),
   )
 }
 
@@ -181,14 +205,26 @@ async function createSale(label: string, units: number): Promise<{ id: string; s
   const res = await fetch(`${INVENTORY}/admin/sales`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id, sku, title: 'Flash burst benchmark', totalUnits: units, perUserLimit: 1, startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString() }),
+    body: JSON.stringify({
+      id,
+      sku,
+      title: 'Flash burst benchmark',
+      totalUnits: units,
+      perUserLimit: 1,
+      startsAt: new Date().toISOString(),
+      endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+    }),
   })
-  if (res.status !== 201) stop(`creating the sale ${id} failed: ${res.status} ${await res.text()}`, 'check the inventory log (make infra-logs); make verify shows whether the stack is sane')
+  if (res.status !== 201)
+    stop(
+      `creating the sale ${id} failed: ${res.status} ${await res.text()}`,
+      'check the inventory log (make infra-logs); make verify shows whether the stack is sane',
+    )
   const deadline = Date.now() + 10_000
   for (;;) {
     const listed = (await (await fetch(`${INVENTORY}/sales?sku=${sku}`)).json()) as { sales?: { id: string }[] }
     if (listed.sales?.some((s) => s.id === id)) return { id, sku }
-    if (Date.now() > deadline) stop(`the sale ${id} was not visible on the replicas after 10 s`, 'make infra-status shows the replicas\' lag')
+    if (Date.now() > deadline) stop(`the sale ${id} was not visible on the replicas after 10 s`, "make infra-status shows the replicas' lag")
     await sleep(50)
   }
 }
@@ -205,12 +241,29 @@ async function scrape(url: string, families: readonly string[]): Promise<Map<str
   for (const line of text.split('\n')) {
     const name = /^([a-z_]+)[{ ]/.exec(line)?.[1]
     if (!name || !families.includes(name)) continue
-    const key = line.slice(0, line.lastIndexOf(' ')).replace(/,?service="[^"]*"/, '').replace('{,', '{').replace('{}', '')
+    const key = line
+      .slice(0, line.lastIndexOf(' '))
+      .replace(/,?service="[^"]*"/, '')
+      .replace('{,', '{')
+      .replace('{}', '')
     out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)))
   }
   return out
 }
-const GATEWAY_FAMILIES = ['gateway_rate_limit_fallbacks_total', 'gateway_sold_out_answers_total', 'gateway_upstream_own_duration_seconds_sum', 'gateway_upstream_own_duration_seconds_count', 'gateway_rate_limit_checks_total', 'gateway_rate_limited_total', 'gateway_shed_total', 'gateway_admitted_total', 'gateway_token_verifications_total', 'gateway_breaker_transitions_total', 'gateway_retries_total', 'gateway_bot_verdicts_total']
+const GATEWAY_FAMILIES = [
+  'gateway_rate_limit_fallbacks_total',
+  'gateway_sold_out_answers_total',
+  'gateway_upstream_own_duration_seconds_sum',
+  'gateway_upstream_own_duration_seconds_count',
+  'gateway_rate_limit_checks_total',
+  'gateway_rate_limited_total',
+  'gateway_shed_total',
+  'gateway_admitted_total',
+  'gateway_token_verifications_total',
+  'gateway_breaker_transitions_total',
+  'gateway_retries_total',
+  'gateway_bot_verdicts_total',
+]
 const ORDER_FAMILIES = ['order_placements_total']
 async function counters(): Promise<Map<string, number>> {
   const all = new Map<string, number>()
@@ -223,10 +276,17 @@ const deltaOf = (before: Map<string, number>, after: Map<string, number>): Recor
   Object.fromEntries([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, d]) => (d as number) > 0))
 /** The gateway's order queue as deadline admission sees it: the limit and its floor, the time reserved per call, the drain rate. */
 async function orderQueue(): Promise<OrderQueue> {
-  const gauges = [...(await scrape(GATEWAY, ['gateway_concurrency_limit', 'gateway_concurrency_floor', 'gateway_queue_service_seconds', 'gateway_queue_drain_per_second']))].filter(([k]) => k.includes('upstream="order"'))
+  const gauges = [
+    ...(await scrape(GATEWAY, ['gateway_concurrency_limit', 'gateway_concurrency_floor', 'gateway_queue_service_seconds', 'gateway_queue_drain_per_second'])),
+  ].filter(([k]) => k.includes('upstream="order"'))
   const of = (name: string) => gauges.find(([k]) => k.startsWith(name))?.[1]
   const reserve = of('gateway_queue_service_seconds')
-  return { limit: of('gateway_concurrency_limit'), floor: of('gateway_concurrency_floor'), reserveMs: reserve === undefined ? undefined : round(reserve * 1000, 1), drainPerSecond: of('gateway_queue_drain_per_second') }
+  return {
+    limit: of('gateway_concurrency_limit'),
+    floor: of('gateway_concurrency_floor'),
+    reserveMs: reserve === undefined ? undefined : round(reserve * 1000, 1),
+    drainPerSecond: of('gateway_queue_drain_per_second'),
+  }
 }
 interface OrderQueue {
   readonly limit: number | undefined
@@ -259,7 +319,15 @@ interface Answer {
 async function connect(origin: string, count: number): Promise<Client[]> {
   const clients = Array.from(
     { length: count },
-    () => new Client(origin, { pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000, headersTimeout: CLIENT_TIMEOUT_MS, bodyTimeout: CLIENT_TIMEOUT_MS, connect: { timeout: CLIENT_TIMEOUT_MS } }),
+    () =>
+      new Client(origin, {
+        pipelining: 1,
+        keepAliveTimeout: 120_000,
+        keepAliveMaxTimeout: 120_000,
+        headersTimeout: CLIENT_TIMEOUT_MS,
+        bodyTimeout: CLIENT_TIMEOUT_MS,
+        connect: { timeout: CLIENT_TIMEOUT_MS },
+      }),
   )
   for (let i = 0; i < count; i += 250) {
     await Promise.all(
@@ -342,7 +410,12 @@ interface Burst {
   readonly releaseMs: number
   readonly sendSpreadMs: number | null
   readonly answerEveryoneMs: number
-  readonly persisted?: { readonly count: number; readonly byStatus: Record<string, number>; readonly lastPersistedMs: number | null; readonly complete: boolean }
+  readonly persisted?: {
+    readonly count: number
+    readonly byStatus: Record<string, number>
+    readonly lastPersistedMs: number | null
+    readonly complete: boolean
+  }
   readonly cpuSeconds: Record<string, number>
   readonly clientCpuSeconds: number
   readonly rateLimitChecks?: Record<string, number>
@@ -355,7 +428,14 @@ interface Burst {
 }
 
 /** Releases every buyer at once against `origin`, then waits for the answers (and, via gateway, persistence). */
-async function burst(kind: 'gateway' | 'floor', origin: string, sale: { id: string; sku: string }, buyers: readonly Buyer[], stock: number, watched: Record<string, number>): Promise<Burst> {
+async function burst(
+  kind: 'gateway' | 'floor',
+  origin: string,
+  sale: { id: string; sku: string },
+  buyers: readonly Buyer[],
+  stock: number,
+  watched: Record<string, number>,
+): Promise<Burst> {
   const clients = await connect(origin, buyers.length)
   await sleep(500) // let the connection storm settle before the release
   const queueBefore = kind === 'gateway' ? await orderQueue() : undefined
@@ -381,12 +461,18 @@ async function burst(kind: 'gateway' | 'floor', origin: string, sale: { id: stri
     const deadline = Date.now() + PERSIST_DEADLINE_MS
     let row: { n: number; last: number | null }
     for (;;) {
-      const q = await db.query<{ n: number; last: string | null }>('SELECT count(*)::int AS n, (extract(epoch FROM max(created_at)) * 1000)::float8 AS last FROM orders.orders WHERE id = ANY($1::uuid[])', [orderIds])
+      const q = await db.query<{ n: number; last: string | null }>(
+        'SELECT count(*)::int AS n, (extract(epoch FROM max(created_at)) * 1000)::float8 AS last FROM orders.orders WHERE id = ANY($1::uuid[])',
+        [orderIds],
+      )
       row = { n: q.rows[0]!.n, last: q.rows[0]!.last === null ? null : Number(q.rows[0]!.last) }
       if (row.n >= orderIds.length || Date.now() > deadline) break
       await sleep(100)
     }
-    const byStatus = await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM orders.orders WHERE sale_id = $1 GROUP BY status ORDER BY status', [sale.id])
+    const byStatus = await db.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM orders.orders WHERE sale_id = $1 GROUP BY status ORDER BY status',
+      [sale.id],
+    )
     persisted = {
       count: row.n,
       byStatus: Object.fromEntries(byStatus.rows.map((r) => [r.status, r.n])),
@@ -426,10 +512,21 @@ async function burst(kind: 'gateway' | 'floor', origin: string, sale: { id: stri
   }
   if (kind === 'floor') return result
   const gatewayCounters = deltaOf(countersBefore, countersAfter)
-  const rateLimitChecks = Object.fromEntries(Object.entries(gatewayCounters).filter(([k]) => k.startsWith('gateway_rate_limit_checks_total')).map(([k, v]) => [k.replace('gateway_rate_limit_checks_total', ''), v]))
+  const rateLimitChecks = Object.fromEntries(
+    Object.entries(gatewayCounters)
+      .filter(([k]) => k.startsWith('gateway_rate_limit_checks_total'))
+      .map(([k, v]) => [k.replace('gateway_rate_limit_checks_total', ''), v]),
+  )
   const bySource = (source: string) => Object.entries(rateLimitChecks).reduce((n, [k, v]) => n + (k.includes(`source="${source}"`) ? v : 0), 0)
   const checks = Object.values(rateLimitChecks).reduce((a, b) => a + b, 0)
-  return { ...result, rateLimitChecks, redisShare: checks > 0 ? round(bySource('redis') / checks, 4) : null, gatewayCounters, ...(queueBefore ? { orderQueueBefore: queueBefore } : {}), ...(queueAfter ? { orderQueueAfter: queueAfter } : {}) }
+  return {
+    ...result,
+    rateLimitChecks,
+    redisShare: checks > 0 ? round(bySource('redis') / checks, 4) : null,
+    gatewayCounters,
+    ...(queueBefore ? { orderQueueBefore: queueBefore } : {}),
+    ...(queueAfter ? { orderQueueAfter: queueAfter } : {}),
+  }
 }
 
 // ---------------------------------------------------------------- make verify after every gateway burst
@@ -437,7 +534,11 @@ const verifyJson = join(tmpdir(), `flash-burst-verify-${process.pid}.json`)
 let verifyFailed = false
 /** tools/verify, as make verify runs it; its report is printed when something is wrong. */
 async function verify(after: string): Promise<'pass' | 'fail'> {
-  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', join(ROOT, 'tools/verify/src/bin/verify.ts'), '--wait', '60', '--json', verifyJson], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=TimeoutNegativeWarning', join(ROOT, 'tools/verify/src/bin/verify.ts'), '--wait', '60', '--json', verifyJson],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let output = ''
   child.stdout.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr.on('data', (d: Buffer) => (output += d.toString()))
@@ -458,7 +559,9 @@ function line(b: Burst): string {
   return `sold ${b.sold}/${b.stock}, definitive ${round(b.definitiveShare * 100)}%, everyone answered in ${b.answerEveryoneMs} ms (p50 ${b.latencyMs.p50} · p99 ${b.latencyMs.p99} ms)${b.persisted ? `, last persisted at ${b.persisted.lastPersistedMs} ms` : ''}${b.redisShare !== undefined ? `, rate limits by Redis ${b.redisShare === null ? '-' : `${round(b.redisShare * 100)}%`}` : ''}${b.verify ? `, verify ${b.verify}` : ''} [${top}]\n`
 }
 
-console.log(`flash-burst: gateway ${GATEWAY} (services from ${checkout ? `${checkout.dir} @ ${checkout.commit}${checkout.modified ? ' + uncommitted changes' : ''}` : 'an unknown checkout'}), ${BUYERS} buyers / ${STOCK} units × ${REPS}, floor alongside${BIG_BUYERS > 0 ? `, then ${BIG_BUYERS} / ${STOCK}` : ''}`)
+console.log(
+  `flash-burst: gateway ${GATEWAY} (services from ${checkout ? `${checkout.dir} @ ${checkout.commit}${checkout.modified ? ' + uncommitted changes' : ''}` : 'an unknown checkout'}), ${BUYERS} buyers / ${STOCK} units × ${REPS}, floor alongside${BIG_BUYERS > 0 ? `, then ${BIG_BUYERS} / ${STOCK}` : ''}`,
+)
 const floor = startNode(join(ROOT, 'bench/fixtures/gate-floor.ts'), [String(FLOOR_PORT)])
 await waitUp(`http://127.0.0.1:${FLOOR_PORT}/health/ready`)
 const floorWatched = { floor: floor.pid!, ...(processes['redis'] ? { redis: processes['redis'] } : {}) }
@@ -466,7 +569,11 @@ const FLOOR = `http://127.0.0.1:${FLOOR_PORT}`
 
 async function floorSale(label: string, units: number): Promise<{ id: string; sku: string }> {
   const id = `floor-${stamp}-${label}`
-  const res = await fetch(`${FLOOR}/bench/sales/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units, perUserLimit: 1 }) })
+  const res = await fetch(`${FLOOR}/bench/sales/${id}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ units, perUserLimit: 1 }),
+  })
   if (res.status !== 201) stop(`loading the floor's sale failed: ${res.status} ${await res.text()}`, 'is Redis up? make infra-status')
   return { id, sku: id }
 }
@@ -477,14 +584,35 @@ let big: Burst | undefined
 try {
   // Warm-up, not recorded: JIT, pools, scripts and caches of both paths, the gateway's limiter at rest after.
   log(`warm-up: ${WARMUP_BUYERS} buyers through the gateway and the floor ... `)
-  const warm = await burst('gateway', GATEWAY, await createSale('warmup', Math.ceil(WARMUP_BUYERS / 10)), await newBuyers(WARMUP_BUYERS, 'warmup'), Math.ceil(WARMUP_BUYERS / 10), {})
-  await burst('floor', FLOOR, await floorSale('warmup', Math.ceil(WARMUP_BUYERS / 10)), await newBuyers(WARMUP_BUYERS, 'warmup-floor'), Math.ceil(WARMUP_BUYERS / 10), {})
+  const warm = await burst(
+    'gateway',
+    GATEWAY,
+    await createSale('warmup', Math.ceil(WARMUP_BUYERS / 10)),
+    await newBuyers(WARMUP_BUYERS, 'warmup'),
+    Math.ceil(WARMUP_BUYERS / 10),
+    {},
+  )
+  await burst(
+    'floor',
+    FLOOR,
+    await floorSale('warmup', Math.ceil(WARMUP_BUYERS / 10)),
+    await newBuyers(WARMUP_BUYERS, 'warmup-floor'),
+    Math.ceil(WARMUP_BUYERS / 10),
+    {},
+  )
   log(`gateway sold ${warm.sold}; verify ${await verify('the warm-up')}\n`)
   await sleep(3_000)
 
   for (let r = 0; r < REPS; r++) {
     log(`gateway-${BUYERS} rep ${r + 1}/${REPS}: `)
-    const g = await burst('gateway', GATEWAY, await createSale(`g${BUYERS}-r${r + 1}`, STOCK), await newBuyers(BUYERS, `g${BUYERS}-r${r + 1}`), STOCK, processes)
+    const g = await burst(
+      'gateway',
+      GATEWAY,
+      await createSale(`g${BUYERS}-r${r + 1}`, STOCK),
+      await newBuyers(BUYERS, `g${BUYERS}-r${r + 1}`),
+      STOCK,
+      processes,
+    )
     const withVerify = { ...g, verify: await verify(`gateway-${BUYERS} rep ${r + 1}`) }
     gatewayBursts.push(withVerify)
     log(line(withVerify))
@@ -519,7 +647,10 @@ const sumChecks = (source: string) =>
   gatewayBursts.reduce((n, b) => n + Object.entries(b.rateLimitChecks ?? {}).reduce((m, [k, v]) => m + (k.includes(`source="${source}"`) ? v : 0), 0), 0)
 const allChecks = sumChecks('redis') + sumChecks('local')
 const redisShare = allChecks > 0 ? round(sumChecks('redis') / allChecks, 4) : 0
-const circuitOpen = gatewayBursts.reduce((n, b) => n + Object.entries(b.answers).reduce((m, [k, v]) => m + (k.startsWith('503 GATEWAY_ERR_CIRCUIT_OPEN') ? v : 0), 0), 0)
+const circuitOpen = gatewayBursts.reduce(
+  (n, b) => n + Object.entries(b.answers).reduce((m, [k, v]) => m + (k.startsWith('503 GATEWAY_ERR_CIRCUIT_OPEN') ? v : 0), 0),
+  0,
+)
 const minDefinitive = Math.min(...gatewayBursts.map((b) => b.definitiveShare))
 const soldEvery = gatewayBursts.every((b) => b.sold === STOCK && b.persisted?.count === STOCK)
 
@@ -540,7 +671,11 @@ function armSummary(bs: readonly Burst[]) {
     definitiveSharePerRep: bs.map((b) => b.definitiveShare),
     answerEveryoneMsPerRep: bs.map((b) => b.answerEveryoneMs),
     medianAnswerEveryoneMs: medianOf(bs, (b) => b.answerEveryoneMs),
-    medianLatencyMs: { p50: medianOf(bs, (b) => b.latencyMs.p50 ?? 0), p95: medianOf(bs, (b) => b.latencyMs.p95 ?? 0), p99: medianOf(bs, (b) => b.latencyMs.p99 ?? 0) },
+    medianLatencyMs: {
+      p50: medianOf(bs, (b) => b.latencyMs.p50 ?? 0),
+      p95: medianOf(bs, (b) => b.latencyMs.p95 ?? 0),
+      p99: medianOf(bs, (b) => b.latencyMs.p99 ?? 0),
+    },
     outcomesPerBurst: outcomesPerBurst(bs),
     bursts: bs,
   }
@@ -548,8 +683,16 @@ function armSummary(bs: readonly Burst[]) {
 
 // Short names (the report's verdict lists the missed ones), each with what it measures.
 const checks: Record<string, { value: number; goal: string; label: string }> = {
-  soldEveryRep: { value: round(Math.min(...gatewayBursts.map((b) => Math.min(b.sold, b.persisted?.count ?? 0))) / STOCK, 2), goal: '= 1 in every repetition', label: `${armG}: units sold (202 and persisted) ÷ stock, worst repetition` },
-  definitiveShare: { value: minDefinitive, goal: `>= ${GOALS.definitiveShare}`, label: `${armG}: definitive answers (202/409) on the one attempt, worst repetition` },
+  soldEveryRep: {
+    value: round(Math.min(...gatewayBursts.map((b) => Math.min(b.sold, b.persisted?.count ?? 0))) / STOCK, 2),
+    goal: '= 1 in every repetition',
+    label: `${armG}: units sold (202 and persisted) ÷ stock, worst repetition`,
+  },
+  definitiveShare: {
+    value: minDefinitive,
+    goal: `>= ${GOALS.definitiveShare}`,
+    label: `${armG}: definitive answers (202/409) on the one attempt, worst repetition`,
+  },
   circuitOpen: { value: circuitOpen, goal: '= 0', label: `${armG}: GATEWAY_ERR_CIRCUIT_OPEN answers, all repetitions` },
   redisShare: { value: redisShare, goal: `>= ${GOALS.redisShare}`, label: `${armG}: rate-limit checks answered by Redis` },
   answerEveryoneVsFloor: { value: timeRatio, goal: `<= ${GOALS.answerEveryoneVsFloor}`, label: `${armG}: time to answer everyone ÷ the floor's (medians)` },
@@ -564,8 +707,16 @@ const met: Record<string, boolean> = {
 if (big) {
   Object.assign(checks, {
     bigSold: { value: round(Math.min(big.sold, big.persisted?.count ?? 0) / STOCK, 2), goal: '= 1', label: `${armB}: units sold (202 and persisted) ÷ stock` },
-    bigAnswerEveryoneMs: { value: big.answerEveryoneMs, goal: `<= ${GOALS.bigAnswerEveryoneMs}`, label: `${armB}: ms from the release until every buyer had an answer` },
-    bigRefusalP99Ms: { value: big.refusalLatencyMs.p99 ?? 0, goal: `<= ${GOALS.bigRefusalP99Ms}`, label: `${armB}: refusals (503/429) p99 in ms, measured at the client${big.refusalLatencyMs.p99 === null ? ' (there were none: bench/overload measures refusal latency)' : ''}` },
+    bigAnswerEveryoneMs: {
+      value: big.answerEveryoneMs,
+      goal: `<= ${GOALS.bigAnswerEveryoneMs}`,
+      label: `${armB}: ms from the release until every buyer had an answer`,
+    },
+    bigRefusalP99Ms: {
+      value: big.refusalLatencyMs.p99 ?? 0,
+      goal: `<= ${GOALS.bigRefusalP99Ms}`,
+      label: `${armB}: refusals (503/429) p99 in ms, measured at the client${big.refusalLatencyMs.p99 === null ? ' (there were none: bench/overload measures refusal latency)' : ''}`,
+    },
   })
   Object.assign(met, {
     bigSold: big.sold === STOCK && big.persisted?.count === STOCK,
@@ -584,17 +735,35 @@ const result = {
   rounds: REPS,
   // The code measured: the commit the services ran from, and whether services/ or packages/ had changes on top.
   services: checkout ? { commit: checkout.commit, modified: checkout.modified } : null,
-  settings: { buyers: BUYERS, stock: STOCK, reps: REPS, bigBuyers: BIG_BUYERS, perUserLimit: 1, clientTimeoutMs: CLIENT_TIMEOUT_MS, connections: 'one per buyer, opened before the release' },
+  settings: {
+    buyers: BUYERS,
+    stock: STOCK,
+    reps: REPS,
+    bigBuyers: BIG_BUYERS,
+    perUserLimit: 1,
+    clientTimeoutMs: CLIENT_TIMEOUT_MS,
+    connections: 'one per buyer, opened before the release',
+  },
   throughput: { [armG]: gatewayTime, [armF]: floorTime, ...(big ? { [armB]: big.answerEveryoneMs } : {}) },
   ratio: timeRatio,
   goal: GOALS.answerEveryoneVsFloor,
   goalText: `≤ ${GOALS.answerEveryoneVsFloor}×`,
-  soldShare: { [armG]: Math.min(...gatewayBursts.map((b) => b.soldShare)), [armF]: Math.min(...floorBursts.map((b) => b.soldShare)), ...(big ? { [armB]: big.soldShare } : {}) },
+  soldShare: {
+    [armG]: Math.min(...gatewayBursts.map((b) => b.soldShare)),
+    [armF]: Math.min(...floorBursts.map((b) => b.soldShare)),
+    ...(big ? { [armB]: big.soldShare } : {}),
+  },
   arms: { [armG]: armSummary(gatewayBursts), [armF]: armSummary(floorBursts), ...(big ? { [armB]: armSummary([big]) } : {}) },
   checks,
   met,
   verify: verifyFailed ? 'fail' : 'pass',
-  machine: `${availableParallelism()} cores shared by the client, every service, Redis, Kafka and PostgreSQL. ${armG}: sold ${gatewayBursts.map((b) => b.sold).join('/')} of ${STOCK}, everyone answered in ${gatewayTime} ms (median) vs ${floorTime} ms at the floor (${timeRatio}×); answers per burst: ${Object.entries(outcomesPerBurst(gatewayBursts)).map(([k, n]) => `${k} ${n}`).join(', ')}; rate-limit checks by Redis ${round(redisShare * 100)}%.${big ? ` ${armB}: sold ${big.sold}, everyone answered in ${big.answerEveryoneMs} ms, refusals p99 ${big.refusalLatencyMs.p99 ?? '-'} ms (client side).` : ''} make verify after every gateway burst: ${verifyText.join(', ')}.`,
+  machine: `${availableParallelism()} cores shared by the client, every service, Redis, Kafka and PostgreSQL. ${armG}: sold ${gatewayBursts.map((b) => b.sold).join('/')} of ${STOCK}, everyone answered in ${gatewayTime} ms (median) vs ${floorTime} ms at the floor (${timeRatio}×); answers per burst: ${Object.entries(
+    outcomesPerBurst(gatewayBursts),
+  )
+    .map(([k, n]) => `${k} ${n}`)
+    .join(
+      ', ',
+    )}; rate-limit checks by Redis ${round(redisShare * 100)}%.${big ? ` ${armB}: sold ${big.sold}, everyone answered in ${big.answerEveryoneMs} ms, refusals p99 ${big.refusalLatencyMs.p99 ?? '-'} ms (client side).` : ''} make verify after every gateway burst: ${verifyText.join(', ')}.`,
 }
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
 const out = join(ROOT, 'bench/results', `flash-burst${VARIANT ? `-${VARIANT}` : ''}.json`)
@@ -603,6 +772,8 @@ console.log(`\n${result.machine}`)
 for (const [name, c] of Object.entries(checks)) console.log(`  ${met[name] ? 'met   ' : 'MISSED'} ${c.label}: ${c.value} (goal ${c.goal})`)
 console.log(`results: ${out}`)
 if (verifyFailed) {
-  console.error('\nflash-burst: make verify FAILED after a burst (its report is above): an invariant is broken.\n  how to fix: read docs/runbooks/verify-failed.md; make verify re-checks; make infra-logs shows the services\' logs')
+  console.error(
+    "\nflash-burst: make verify FAILED after a burst (its report is above): an invariant is broken.\n  how to fix: read docs/runbooks/verify-failed.md; make verify re-checks; make infra-logs shows the services' logs",
+  )
   process.exit(1)
 }

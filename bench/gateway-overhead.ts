@@ -27,7 +27,9 @@ import { parseArgs } from 'node:util'
 import type autocannon from 'autocannon'
 import { ratioOf, requireEnv, runArms, startNode, startProcess, stopAll, waitUp, type Watched } from './lib.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' } } })
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' } },
+})
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CONNECTIONS = Number(values.connections)
@@ -110,4 +112,6 @@ const result = {
 }
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
 writeFileSync(join(ROOT, 'bench/results/gateway-overhead.json'), `${JSON.stringify(result, null, 2)}\n`)
-console.log(`direct ${throughput['direct']} req/s, gateway ${throughput['gateway']} req/s (ratio ${ratio}, goal >= 0.7), bare Node proxy ${throughput['bare-node-proxy']} req/s (ratio ${result.bareNodeProxyRatio})${throughput['nginx'] ? `, nginx ${throughput['nginx']} req/s (ratio ${result.nginxRatio})` : ', nginx not installed'}`)
+console.log(
+  `direct ${throughput['direct']} req/s, gateway ${throughput['gateway']} req/s (ratio ${ratio}, goal >= 0.7), bare Node proxy ${throughput['bare-node-proxy']} req/s (ratio ${result.bareNodeProxyRatio})${throughput['nginx'] ? `, nginx ${throughput['nginx']} req/s (ratio ${result.nginxRatio})` : ', nginx not installed'}`,
+)

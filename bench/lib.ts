@@ -57,7 +57,8 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     let ticks = Number(fields[11]) + Number(fields[12])
-    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) ticks += (cpuSeconds(Number(child)) ?? 0) * 100
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
+      ticks += (cpuSeconds(Number(child)) ?? 0) * 100
     return ticks / 100 // USER_HZ is 100 on Linux
   } catch {
     return undefined
@@ -102,7 +103,12 @@ export async function runArms(arms: readonly (readonly [name: string, processes:
   for (let r = 0; r < rounds; r++) for (const [name, processes, options] of arms) samples[name]!.push(await measureArm(processes, options))
   const throughput = Object.fromEntries(arms.map(([name]) => [name, Math.round(median(samples[name]!.map((x) => x.perSecond)))]))
   const cpuUsPerRequest = Object.fromEntries(
-    arms.map(([name, processes]) => [name, Object.fromEntries(Object.keys(processes).map((p) => [p, median(samples[name]!.flatMap((x) => (x.cpuUsPerRequest[p] === undefined ? [] : [x.cpuUsPerRequest[p]!])))]))]),
+    arms.map(([name, processes]) => [
+      name,
+      Object.fromEntries(
+        Object.keys(processes).map((p) => [p, median(samples[name]!.flatMap((x) => (x.cpuUsPerRequest[p] === undefined ? [] : [x.cpuUsPerRequest[p]!])))]),
+      ),
+    ]),
   )
   return {
     throughput,
@@ -111,7 +117,12 @@ export async function runArms(arms: readonly (readonly [name: string, processes:
     cpuUsPerRequest,
     /** "arm p1 12 µs + p2 34 µs; ..." for the results' `machine` line. */
     cpuText: Object.entries(cpuUsPerRequest)
-      .map(([arm, byProcess]) => `${arm} ${Object.entries(byProcess).map(([p, us]) => `${p} ${us} µs`).join(' + ')}`)
+      .map(
+        ([arm, byProcess]) =>
+          `${arm} ${Object.entries(byProcess)
+            .map(([p, us]) => `${p} ${us} µs`)
+            .join(' + ')}`,
+      )
       .join('; '),
   }
 }

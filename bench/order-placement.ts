@@ -26,14 +26,19 @@ import { TOPICS } from '@flashsale/kafka'
 import { createTestDatabase, createTestTopics } from '@flashsale/testkit'
 import { ratioOf, requireEnv, runArms, startNode, stopAll, waitUp } from './lib.ts'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' } } })
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' } },
+})
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CONNECTIONS = Number(values.connections)
 const USERS = 500
 const ROOT = join(import.meta.dirname, '..')
 
-requireEnv(['PG_PRIMARY_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'AUTH_JWT_PRIVATE_JWK'], 'run with --env-file=.local/stack.env --env-file=.local/auth.env after make infra-up (make bench-order does both)')
+requireEnv(
+  ['PG_PRIMARY_URL', 'REDIS_URL', 'KAFKA_BROKERS', 'AUTH_JWT_PRIVATE_JWK'],
+  'run with --env-file=.local/stack.env --env-file=.local/auth.env after make infra-up (make bench-order does both)',
+)
 
 const INVENTORY = 58_121
 const ORDER = 58_122
@@ -72,7 +77,15 @@ const sku = `BENCH-${stamp}`
 const sale = await fetch(`http://127.0.0.1:${INVENTORY}/admin/sales`, {
   method: 'POST',
   headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ id: `bench-${stamp}`, sku, title: 'Order placement benchmark', totalUnits: 10_000_000, perUserLimit: 10_000, startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString() }),
+  body: JSON.stringify({
+    id: `bench-${stamp}`,
+    sku,
+    title: 'Order placement benchmark',
+    totalUnits: 10_000_000,
+    perUserLimit: 10_000,
+    startsAt: new Date().toISOString(),
+    endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+  }),
 })
 if (sale.status !== 201) throw new Error(`creating the benchmark sale failed: ${sale.status} ${await sale.text()}`)
 
@@ -107,7 +120,13 @@ const post = (port: number): autocannon.Options => ({
       // Every request a new order of one of the buyers: fresh Idempotency-Key, a buyer's token.
       setupRequest: (request) => ({
         ...request,
-        headers: { ...request.headers, 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${tokens[n++ % USERS]}`, 'idempotency-key': randomUUID() },
+        headers: {
+          ...request.headers,
+          'content-type': 'application/json',
+          accept: 'application/json',
+          authorization: `Bearer ${tokens[n++ % USERS]}`,
+          'idempotency-key': randomUUID(),
+        },
       }),
     },
   ],
@@ -142,4 +161,6 @@ const result = {
 }
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
 writeFileSync(join(ROOT, 'bench/results/order-placement.json'), `${JSON.stringify(result, null, 2)}\n`)
-console.log(`bare Fastify ${throughput['bare-fastify']} 202/s, order placement ${throughput['order-placement']} 202/s (ratio ${ratio}, goal >= 0.5). ${result.machine}`)
+console.log(
+  `bare Fastify ${throughput['bare-fastify']} 202/s, order placement ${throughput['order-placement']} 202/s (ratio ${ratio}, goal >= 0.5). ${result.machine}`,
+)

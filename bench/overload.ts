@@ -94,7 +94,11 @@ async function offer(url: string, rate: number): Promise<Answer[]> {
 async function send(url: string, agent: Agent, scheduled: number, at: number): Promise<Answer> {
   const lateMs = performance.now() - scheduled
   try {
-    const res = await request(url, { dispatcher: agent, headers: { accept: 'application/json', 'user-agent': 'flashsale-bench' }, signal: AbortSignal.timeout(CLIENT_DEADLINE_MS) })
+    const res = await request(url, {
+      dispatcher: agent,
+      headers: { accept: 'application/json', 'user-agent': 'flashsale-bench' },
+      signal: AbortSignal.timeout(CLIENT_DEADLINE_MS),
+    })
     const text = await res.body.text()
     const ms = performance.now() - scheduled
     if (res.statusCode === 200) return { at, status: 200, ms, lateMs }
@@ -148,12 +152,27 @@ function summarize(rate: number, answers: Answer[]): ArmResult {
   return {
     offeredPerSecond: rate,
     goodputPerSecond: Math.round((ok.length / seconds) * 10) / 10,
-    admittedP50Ms: quantile(ok.map((a) => a.ms), 0.5),
-    admittedP99Ms: quantile(ok.map((a) => a.ms), 0.99),
-    rejectionP50Ms: quantile(refused.map((a) => a.ms), 0.5),
-    rejectionP99Ms: quantile(refused.map((a) => a.ms), 0.99),
+    admittedP50Ms: quantile(
+      ok.map((a) => a.ms),
+      0.5,
+    ),
+    admittedP99Ms: quantile(
+      ok.map((a) => a.ms),
+      0.99,
+    ),
+    rejectionP50Ms: quantile(
+      refused.map((a) => a.ms),
+      0.5,
+    ),
+    rejectionP99Ms: quantile(
+      refused.map((a) => a.ms),
+      0.99,
+    ),
     rejected: refused.length,
-    generatorLateP99Ms: quantile(measured.map((a) => a.lateMs), 0.99),
+    generatorLateP99Ms: quantile(
+      measured.map((a) => a.lateMs),
+      0.99,
+    ),
     failed: measured.length - ok.length - refused.length,
     answers: counts,
     goodputBySecond: bySecond,
@@ -178,7 +197,12 @@ for (const [name, multiple, gatewayEnv] of arms) {
   const gatewayPort = port++
   const upstream = startNode(join(ROOT, 'bench/fixtures/pool-bound-upstream.ts'), [String(upstreamPort), String(WORKERS), String(SERVICE_MS)])
   await waitUp(`http://127.0.0.1:${upstreamPort}/health/ready`)
-  const gateway = startNode(join(ROOT, 'services/gateway/src/server.ts'), [], { ...GATEWAY_BASE, ...gatewayEnv, PORT: String(gatewayPort), CATALOG_URLS: `http://127.0.0.1:${upstreamPort}` })
+  const gateway = startNode(join(ROOT, 'services/gateway/src/server.ts'), [], {
+    ...GATEWAY_BASE,
+    ...gatewayEnv,
+    PORT: String(gatewayPort),
+    CATALOG_URLS: `http://127.0.0.1:${upstreamPort}`,
+  })
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
   await waitUp(`${gatewayUrl}/health/ready`)
   const rate = CAPACITY * multiple
@@ -224,7 +248,11 @@ const result = {
   met,
   ratio: checks.goodputShare.value,
   goal: GOALS.goodputShare,
-  machine: `${availableParallelism()} cores shared by the load generator, the gateway, Redis and the service. At 3× capacity with backpressure: goodput ${checks.goodputShare.value}× capacity (goal >= ${GOALS.goodputShare}), admitted p99 ${protectedArm.admittedP99Ms} ms = ${checks.admittedP99VsCapacity.value}× the p99 at capacity (${atCapacity.admittedP99Ms} ms; goal <= ${GOALS.admittedP99VsCapacity}×), refusals p50 ${protectedArm.rejectionP50Ms} ms, p99 ${protectedArm.rejectionP99Ms} ms (goal <= ${GOALS.rejectionP99Ms} ms; a refusal after a CoDel queue timeout has waited the 5 ms target by design). Without backpressure: goodput ${checks.noBackpressureGoodputShare.value}× capacity (${Object.entries(unprotected.answers).map(([k, n]) => `${n} × ${k}`).join(', ')}). The generator sent p99 ${protectedArm.generatorLateP99Ms} ms late under 3× load (the measurement's own error).`,
+  machine: `${availableParallelism()} cores shared by the load generator, the gateway, Redis and the service. At 3× capacity with backpressure: goodput ${checks.goodputShare.value}× capacity (goal >= ${GOALS.goodputShare}), admitted p99 ${protectedArm.admittedP99Ms} ms = ${checks.admittedP99VsCapacity.value}× the p99 at capacity (${atCapacity.admittedP99Ms} ms; goal <= ${GOALS.admittedP99VsCapacity}×), refusals p50 ${protectedArm.rejectionP50Ms} ms, p99 ${protectedArm.rejectionP99Ms} ms (goal <= ${GOALS.rejectionP99Ms} ms; a refusal after a CoDel queue timeout has waited the 5 ms target by design). Without backpressure: goodput ${checks.noBackpressureGoodputShare.value}× capacity (${Object.entries(
+    unprotected.answers,
+  )
+    .map(([k, n]) => `${n} × ${k}`)
+    .join(', ')}). The generator sent p99 ${protectedArm.generatorLateP99Ms} ms late under 3× load (the measurement's own error).`,
 }
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
 writeFileSync(join(ROOT, 'bench/results/overload.json'), `${JSON.stringify(result, null, 2)}\n`)

@@ -58,7 +58,9 @@ interface Result {
 
 function verdict(r: Result): string {
   if (!r.met) return r.ratio >= r.goal ? 'meets the goal' : 'below the goal'
-  const missed = Object.entries(r.met).filter(([, ok]) => !ok).map(([name]) => name)
+  const missed = Object.entries(r.met)
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name)
   return missed.length === 0 ? 'meets every goal' : `misses: ${missed.join(', ')}`
 }
 
@@ -153,7 +155,10 @@ function stackedChart(title: string, rows: readonly [string, Readonly<Record<str
       const segments = groups
         .map(([g, color]) => {
           const w = (barWidth * (counts[g] ?? 0)) / total
-          const rect = w > 0 ? `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${color}"><title>${escape(`${g}: ${counts[g]}`)}</title></rect>` : ''
+          const rect =
+            w > 0
+              ? `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${color}"><title>${escape(`${g}: ${counts[g]}`)}</title></rect>`
+              : ''
           x += w
           return rect
         })
@@ -197,7 +202,8 @@ const fileOf = (r: Result) => (r.variant ? `${r.case}-${r.variant}` : r.case)
 
 /** The arms of a burst result as a table: what each arm's repetitions got, and what it cost. */
 function burstTable(arms: Readonly<Record<string, Partial<BurstArm>>>): string {
-  let t = '| arm | sold per repetition (persisted) | definitive (202/409) | answers per burst, by status and code | latency p50 / p95 / p99 | everyone answered | last order persisted | rate limits by Redis | CPU s per burst (median) |\n'
+  let t =
+    '| arm | sold per repetition (persisted) | definitive (202/409) | answers per burst, by status and code | latency p50 / p95 / p99 | everyone answered | last order persisted | rate limits by Redis | CPU s per burst (median) |\n'
   t += '| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
   for (const [name, arm] of Object.entries(arms)) {
     const bursts = arm.bursts ?? []
@@ -212,14 +218,22 @@ function burstTable(arms: Readonly<Record<string, Partial<BurstArm>>>): string {
       .sort((a, b) => b[1] - a[1])
       .map(([p, sec]) => `${p} ${sec.toFixed(2)}`)
       .join(' · ')
-    const sold = (arm.soldPerRep ?? []).map((n, i) => `${n}${arm.persistedPerRep?.[i] === null || arm.persistedPerRep?.[i] === undefined ? '' : ` (${arm.persistedPerRep[i]})`}`).join(', ')
+    const sold = (arm.soldPerRep ?? [])
+      .map((n, i) => `${n}${arm.persistedPerRep?.[i] === null || arm.persistedPerRep?.[i] === undefined ? '' : ` (${arm.persistedPerRep[i]})`}`)
+      .join(', ')
     const shares = bursts.flatMap((b) => (b.redisShare === undefined || b.redisShare === null ? [] : [b.redisShare]))
-    const persisted = bursts.flatMap((b) => (b.persisted?.lastPersistedMs === undefined || b.persisted.lastPersistedMs === null ? [] : [b.persisted.lastPersistedMs]))
+    const persisted = bursts.flatMap((b) =>
+      b.persisted?.lastPersistedMs === undefined || b.persisted.lastPersistedMs === null ? [] : [b.persisted.lastPersistedMs],
+    )
     const l = arm.medianLatencyMs
-    t += `| ${name} (${fixed(arm.buyers)} buyers, ${arm.stock} units) | ${sold} of ${arm.stock} | ${(arm.definitiveSharePerRep ?? []).map((x) => `${fixed(x * 100, 1)}%`).join(', ')} | ${Object.entries(answers)
+    t += `| ${name} (${fixed(arm.buyers)} buyers, ${arm.stock} units) | ${sold} of ${arm.stock} | ${(arm.definitiveSharePerRep ?? []).map((x) => `${fixed(x * 100, 1)}%`).join(', ')} | ${Object.entries(
+      answers,
+    )
       .sort((a, b) => b[1] - a[1])
       .map(([k, n]) => `${fixed(n, 1)} × ${k}`)
-      .join('<br>')} | ${l ? `${fixed(l.p50)} / ${fixed(l.p95)} / ${fixed(l.p99)} ms` : '-'} | ${fixed(arm.medianAnswerEveryoneMs)} ms | ${persisted.length ? `${fixed(median(persisted))} ms` : '-'} | ${shares.length ? `${fixed(median(shares) * 100, 1)}%` : '-'} | ${cpuText} |\n`
+      .join(
+        '<br>',
+      )} | ${l ? `${fixed(l.p50)} / ${fixed(l.p95)} / ${fixed(l.p99)} ms` : '-'} | ${fixed(arm.medianAnswerEveryoneMs)} ms | ${persisted.length ? `${fixed(median(persisted))} ms` : '-'} | ${shares.length ? `${fixed(median(shares) * 100, 1)}%` : '-'} | ${cpuText} |\n`
   }
   return t
 }
@@ -232,9 +246,13 @@ for (const name of [...new Set(results.map((r) => r.case))]) {
   const burstResults = group.filter((r) => Object.values(r.arms ?? {}).some((a) => a.outcomesPerBurst))
   if (burstResults.length > 0) {
     const label = (r: Result, arm: string) => (r.variant ? `${r.variant} · ${arm}` : group.length > 1 ? `now · ${arm}` : arm)
-    const rows = burstResults.flatMap((r) => Object.entries(r.arms ?? {}).map(([arm, a]) => [label(r, arm), a.outcomesPerBurst ?? {}] as [string, Readonly<Record<string, number>>]))
+    const rows = burstResults.flatMap((r) =>
+      Object.entries(r.arms ?? {}).map(([arm, a]) => [label(r, arm), a.outcomesPerBurst ?? {}] as [string, Readonly<Record<string, number>>]),
+    )
     writeFileSync(join(chartsDir, `${name}-outcomes.svg`), stackedChart(`${name}: what the one attempt got, share of buyers (mean per burst)`, rows))
-    const times = burstResults.flatMap((r) => Object.entries(r.arms ?? {}).map(([arm, a]) => [label(r, arm), a.medianAnswerEveryoneMs ?? 0] as [string, number]))
+    const times = burstResults.flatMap((r) =>
+      Object.entries(r.arms ?? {}).map(([arm, a]) => [label(r, arm), a.medianAnswerEveryoneMs ?? 0] as [string, number]),
+    )
     writeFileSync(join(chartsDir, `${name}-time.svg`), barChart(`${name}: ms until every buyer had an answer (median)`, times))
     md += `![${name}, answers by outcome](benchmarks/${name}-outcomes.svg)\n\n![${name}, time to answer everyone](benchmarks/${name}-time.svg)\n\n`
   }
@@ -250,10 +268,17 @@ for (const name of [...new Set(results.map((r) => r.case))]) {
     }
     if (r.arms && burstResults.includes(r)) md += `${burstTable(r.arms)}\n`
     md += `${bars.map(([k, v]) => `- ${k}: ${v.toLocaleString('en-US')} ${r.unit}`).join('\n')}\n- ratio: **${r.ratio}×** (goal ${r.goalText ?? `≥ ${r.goal}×`})\n`
-    if (r.soldShare) md += `- units sold ÷ stock, worst repetition: ${Object.entries(r.soldShare).map(([arm, x]) => `${arm} **${x}**`).join(' · ')}\n`
-    if (r.checks) md += `${Object.entries(r.checks).map(([key, c]) => `- ${c.label ?? key}: **${c.value}** (goal ${c.goal})${r.met && key in r.met ? (r.met[key] ? ' ✓' : ' ✗') : ''}`).join('\n')}\n`
+    if (r.soldShare)
+      md += `- units sold ÷ stock, worst repetition: ${Object.entries(r.soldShare)
+        .map(([arm, x]) => `${arm} **${x}**`)
+        .join(' · ')}\n`
+    if (r.checks)
+      md += `${Object.entries(r.checks)
+        .map(([key, c]) => `- ${c.label ?? key}: **${c.value}** (goal ${c.goal})${r.met && key in r.met ? (r.met[key] ? ' ✓' : ' ✗') : ''}`)
+        .join('\n')}\n`
     if (r.orders) md += `- ${r.orders} orders per arm${r.batchSize ? `, batches of ${r.batchSize}` : ''}\n`
-    if (r.services) md += `- services measured: commit ${r.services.commit}${r.services.modified ? ' with uncommitted changes in services/ or packages/' : ''}\n`
+    if (r.services)
+      md += `- services measured: commit ${r.services.commit}${r.services.modified ? ' with uncommitted changes in services/ or packages/' : ''}\n`
     if (r.machine) md += `- ${r.machine}\n`
   }
 }

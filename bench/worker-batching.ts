@@ -20,7 +20,9 @@ import { migrateInventory } from '../services/inventory/src/store/migrations.ts'
 import { migrateOrders } from '../services/order/src/store/migrations.ts'
 import { persistBatch, type OrderToPersist } from '../services/order/src/store/orders-store.ts'
 
-const { values } = parseArgs({ options: { orders: { type: 'string', default: '3000' }, batch: { type: 'string', default: '500' }, rounds: { type: 'string', default: '3' } } })
+const { values } = parseArgs({
+  options: { orders: { type: 'string', default: '3000' }, batch: { type: 'string', default: '500' }, rounds: { type: 'string', default: '3' } },
+})
 const ORDERS = Number(values.orders)
 const BATCH = Number(values.batch)
 const ROUNDS = Number(values.rounds)
@@ -94,7 +96,9 @@ try {
   const dir = join(import.meta.dirname, 'results')
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'worker-batching.json'), `${JSON.stringify(result, null, 2)}\n`)
-  console.log(`batched (${BATCH}/tx): ${result.throughput.batched} orders/s; one tx per order: ${result.throughput.oneTransactionPerOrder} orders/s; ratio ${result.ratio}x (goal >= 20x)`)
+  console.log(
+    `batched (${BATCH}/tx): ${result.throughput.batched} orders/s; one tx per order: ${result.throughput.oneTransactionPerOrder} orders/s; ratio ${result.ratio}x (goal >= 20x)`,
+  )
 } finally {
   await pool.end()
   await testDb.cleanup()

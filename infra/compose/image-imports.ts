@@ -86,7 +86,9 @@ for (const file of modules) {
     problems.push(`${relative(root, file)}: import failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
   }
 }
-process.stdout.write(`    ${imported === modules.length ? 'ok  ' : 'FAIL'}  ${imported}/${modules.length} modules of services/*/src and packages/*/src imported for real\n`)
+process.stdout.write(
+  `    ${imported === modules.length ? 'ok  ' : 'FAIL'}  ${imported}/${modules.length} modules of services/*/src and packages/*/src imported for real\n`,
+)
 
 for (const p of problems) process.stdout.write(`    FAIL  ${p}\n`)
 process.exit(problems.length ? 1 : 0)

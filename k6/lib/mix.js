@@ -104,7 +104,21 @@ export function mixedRequest(data, phase) {
   return outcome
 }
 
-const ANSWERED = new Set(['ok', 'stale', 'not_found', 'accepted', 'replayed', 'in_progress', 'sold_out', 'limit', 'pending', 'confirmed', 'rejected', 'paid', 'cancelled'])
+const ANSWERED = new Set([
+  'ok',
+  'stale',
+  'not_found',
+  'accepted',
+  'replayed',
+  'in_progress',
+  'sold_out',
+  'limit',
+  'pending',
+  'confirmed',
+  'rejected',
+  'paid',
+  'cancelled',
+])
 
 function outcomeOfLastRead(res) {
   const s = res.status
@@ -145,5 +159,11 @@ export function mixSetup({ prefix, ipBlock, users, sku, saleId, seconds }) {
   const runId = __ENV.RUN_ID || Date.now().toString(36)
   const count = sku ? users : Math.min(users, 200)
   const ttlSeconds = Math.min(86_400, Math.ceil(seconds) + 900)
-  return { runId, sku: sku || null, saleId: saleId || null, startedAt: new Date().toISOString(), users: demoUsers({ count, prefix: `${prefix}-${runId}`, ipBlock, ttlSeconds }) }
+  return {
+    runId,
+    sku: sku || null,
+    saleId: saleId || null,
+    startedAt: new Date().toISOString(),
+    users: demoUsers({ count, prefix: `${prefix}-${runId}`, ipBlock, ttlSeconds }),
+  }
 }

@@ -71,6 +71,10 @@ export function doubleClick({ user, sku, key, qty = 1, group = 'user' }) {
 
 /** GET /orders/:id once, as its buyer. */
 export function pollOrder({ user, orderId, group = 'user' }) {
-  const res = http.get(`${GATEWAY_URL}/orders/${orderId}`, { headers: clientHeaders(user.ip, user.token), tags: { name: 'GET /orders/:id', group }, timeout: '10s' })
+  const res = http.get(`${GATEWAY_URL}/orders/${orderId}`, {
+    headers: clientHeaders(user.ip, user.token),
+    tags: { name: 'GET /orders/:id', group },
+    timeout: '10s',
+  })
   return recordPoll(res, { group })
 }

@@ -98,7 +98,21 @@ export function classifyPoll(res) {
   return r === 'rate_limited' || r === 'shed' ? r : 'errors'
 }
 
-const SERVED = new Set(['accepted', 'replayed', 'in_progress', 'sold_out', 'limit', 'ok', 'stale', 'not_found', 'pending', 'confirmed', 'rejected_order', 'paid', 'cancelled'])
+const SERVED = new Set([
+  'accepted',
+  'replayed',
+  'in_progress',
+  'sold_out',
+  'limit',
+  'ok',
+  'stale',
+  'not_found',
+  'pending',
+  'confirmed',
+  'rejected_order',
+  'paid',
+  'cancelled',
+])
 const REFUSED = new Set(['rate_limited', 'shed', 'degraded', 'blocked'])
 
 /** The per-request rates every answer feeds, tagged with its group (user / bot) for per-group thresholds. */
@@ -114,7 +128,7 @@ function rates(outcome, res, group) {
 const reported = new Set()
 function report(outcome, res, what) {
   if (outcome !== 'rejected' && outcome !== 'errors') return
-  const code = res.status === 0 ? res.error : problemCode(res) ?? ''
+  const code = res.status === 0 ? res.error : (problemCode(res) ?? '')
   const key = `${what} ${res.status} ${code}`
   if (reported.has(key) || reported.size > 20) return
   reported.add(key)

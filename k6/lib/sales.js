@@ -16,14 +16,19 @@ export const INVENTORY_URL = (__ENV.INVENTORY_URL || (__ENV.INVENTORY_URLS || 'h
 export function adminToken(ttlSeconds = 900) {
   const secret = __ENV.DEMO_ADMIN_SECRET || ''
   if (!secret) {
-    fail('DEMO_ADMIN_SECRET is not set: this scenario creates its own sale as an admin. make load-<scenario> reads it from .local/services.env (make services-up writes it); by hand: set -a; source .local/services.env; set +a')
+    fail(
+      'DEMO_ADMIN_SECRET is not set: this scenario creates its own sale as an admin. make load-<scenario> reads it from .local/services.env (make services-up writes it); by hand: set -a; source .local/services.env; set +a',
+    )
   }
   const res = http.post(`${GATEWAY_URL}/auth/demo-token`, JSON.stringify({ userId: 'k6-operator', role: 'admin', ttlSeconds }), {
     headers: { 'content-type': 'application/json', 'x-demo-admin-secret': secret },
     tags: { name: 'setup admin token' },
     timeout: '10s',
   })
-  if (res.status !== 201) fail(`POST ${GATEWAY_URL}/auth/demo-token (admin) answered ${res.status} ${String(res.body).slice(0, 200)}: is DEMO_ADMIN_SECRET the one in .local/services.env?`)
+  if (res.status !== 201)
+    fail(
+      `POST ${GATEWAY_URL}/auth/demo-token (admin) answered ${res.status} ${String(res.body).slice(0, 200)}: is DEMO_ADMIN_SECRET the one in .local/services.env?`,
+    )
   return res.json('token')
 }
 
@@ -35,13 +40,24 @@ export function adminToken(ttlSeconds = 900) {
 export function createSale({ id, sku, title, units, perUserLimit = 1, minutes = 60 }) {
   const token = adminToken()
   const now = Date.now()
-  const body = { id, sku, title, totalUnits: units, perUserLimit, startsAt: new Date(now).toISOString(), endsAt: new Date(now + minutes * 60_000).toISOString() }
+  const body = {
+    id,
+    sku,
+    title,
+    totalUnits: units,
+    perUserLimit,
+    startsAt: new Date(now).toISOString(),
+    endsAt: new Date(now + minutes * 60_000).toISOString(),
+  }
   const res = http.post(`${INVENTORY_URL}/admin/sales`, JSON.stringify(body), {
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     tags: { name: 'setup create sale' },
     timeout: '10s',
   })
-  if (res.status !== 201) fail(`POST ${INVENTORY_URL}/admin/sales answered ${res.status || res.error} ${String(res.body ?? '').slice(0, 200)}: is the inventory up? (make services-up; make infra-status)`)
+  if (res.status !== 201)
+    fail(
+      `POST ${INVENTORY_URL}/admin/sales answered ${res.status || res.error} ${String(res.body ?? '').slice(0, 200)}: is the inventory up? (make services-up; make infra-status)`,
+    )
   for (let i = 0; i < 100; i++) {
     const list = http.get(`${GATEWAY_URL}/sales?sku=${encodeURIComponent(sku)}`, { tags: { name: 'setup sale visible' }, timeout: '5s' })
     if (list.status === 200 && (list.json('sales') || []).some((s) => s.id === id)) return { id, sku, units }

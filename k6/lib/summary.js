@@ -68,7 +68,9 @@ function textSummary(result, files) {
   const secs = ((Date.parse(result.endedAt) - Date.parse(result.startedAt)) / 1000).toFixed(1)
   out.push(`${result.scenario}   ${result.startedAt} → ${result.endedAt} (${secs} s)   thresholds ${result.thresholdsPassed ? 'PASSED' : 'FAILED'}`)
   out.push(`gateway     ${result.gateway}${result.sku ? `   sku ${result.sku}` : ''}`)
-  out.push(`requests    ${result.requests.count} (${result.requests.perSecond}/s; setup's token requests not counted)   failed ${result.requests.failedRate}   dropped iterations ${result.droppedIterations}`)
+  out.push(
+    `requests    ${result.requests.count} (${result.requests.perSecond}/s; setup's token requests not counted)   failed ${result.requests.failedRate}   dropped iterations ${result.droppedIterations}`,
+  )
   if (sum(result.outcomes) > 0) {
     out.push(line('orders', result.outcomes))
     out.push(`placement   p50 ${ms(result.placement.p50)} · p95 ${ms(result.placement.p95)} · p99 ${ms(result.placement.p99)}`)
@@ -82,7 +84,10 @@ function textSummary(result, files) {
     if (sum(g.outcomes) > 0) out.push(line(`${group} orders`, g.outcomes))
     if (sum(g.reads) > 0) out.push(line(`${group} reads`, g.reads))
   }
-  if (result.rejection.p99 !== null) out.push(`refusals    p50 ${ms(result.rejection.p50)} · p95 ${ms(result.rejection.p95)} · p99 ${ms(result.rejection.p99)}   (429, shed or degraded 503, bot 403)`)
+  if (result.rejection.p99 !== null)
+    out.push(
+      `refusals    p50 ${ms(result.rejection.p50)} · p95 ${ms(result.rejection.p95)} · p99 ${ms(result.rejection.p99)}   (429, shed or degraded 503, bot 403)`,
+    )
   out.push('thresholds')
   for (const t of result.thresholds) out.push(`  ${t.ok ? 'ok  ' : 'FAIL'} ${t.metric} ${t.threshold}   (observed ${t.observed ?? '-'})`)
   out.push(`results     ${files.join('  ')}`)
@@ -126,7 +131,10 @@ export function summaryHandler(scenario, { groups = [], describe } = {}) {
       rejection: trendOf(data, 'rejection_ms'),
       idempotencyViolations: data.metrics.idempotency_violations?.values.count ?? 0,
       groups: Object.fromEntries(
-        groups.map((group) => [group, { outcomes: countsOf(data, 'order_outcomes', ORDER_OUTCOMES, { group }), reads: countsOf(data, 'read_outcomes', READ_OUTCOMES, { group }) }]),
+        groups.map((group) => [
+          group,
+          { outcomes: countsOf(data, 'order_outcomes', ORDER_OUTCOMES, { group }), reads: countsOf(data, 'read_outcomes', READ_OUTCOMES, { group }) },
+        ]),
       ),
       thresholds,
       ...(describe ? describe(data) : {}),

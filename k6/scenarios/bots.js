@@ -109,5 +109,15 @@ export function bot(data) {
 
 export const handleSummary = summaryHandler('bots', {
   groups: ['user', 'bot'],
-  describe: () => ({ settings: { durationSeconds: DURATION, userRate: USER_RATE, users: USERS, bots: BOTS, botAccounts: BOT_ACCOUNTS, botRatePerBot: BOT_RATE, perUserLimit: PER_USER_LIMIT } }),
+  describe: () => ({
+    settings: {
+      durationSeconds: DURATION,
+      userRate: USER_RATE,
+      users: USERS,
+      bots: BOTS,
+      botAccounts: BOT_ACCOUNTS,
+      botRatePerBot: BOT_RATE,
+      perUserLimit: PER_USER_LIMIT,
+    },
+  }),
 })

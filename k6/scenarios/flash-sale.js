@@ -106,5 +106,17 @@ export default function (data) {
 }
 
 export const handleSummary = summaryHandler('flash-sale', {
-  describe: () => ({ settings: { users: USERS, durationSeconds: DURATION, peakArrivalsPerSecond: peak, qty: QTY, attemptsPerUser: ATTEMPTS, retryFraction: RETRY, doubleClickFraction: DOUBLE, pollFraction: POLL, stock: STOCK || null } }),
+  describe: () => ({
+    settings: {
+      users: USERS,
+      durationSeconds: DURATION,
+      peakArrivalsPerSecond: peak,
+      qty: QTY,
+      attemptsPerUser: ATTEMPTS,
+      retryFraction: RETRY,
+      doubleClickFraction: DOUBLE,
+      pollFraction: POLL,
+      stock: STOCK || null,
+    },
+  }),
 })

@@ -91,7 +91,11 @@ export function payer(data) {
   for (let tries = 0; tries < 5; tries++) {
     sleep(1)
     if (pollOrder({ user, orderId }) === 'confirmed') {
-      const res = http.post(`${GATEWAY_URL}/orders/${orderId}/pay`, null, { headers: clientHeaders(user.ip, user.token), tags: { name: 'POST /orders/:id/pay' }, timeout: '10s' })
+      const res = http.post(`${GATEWAY_URL}/orders/${orderId}/pay`, null, {
+        headers: clientHeaders(user.ip, user.token),
+        tags: { name: 'POST /orders/:id/pay' },
+        timeout: '10s',
+      })
       recordRead(res, { endpoint: 'pay' })
       return
     }

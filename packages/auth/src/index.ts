@@ -1,3 +1,16 @@
-export { ALGORITHM, DEFAULT_AUDIENCE, DEFAULT_ISSUER, InvalidTokenError, createTokenIssuer, createTokenVerifier, generateSigningKeys, type Principal, type Role, type TokenIssuer, type TokenSettings, type TokenVerifier } from './tokens.ts'
+export {
+  ALGORITHM,
+  DEFAULT_AUDIENCE,
+  DEFAULT_ISSUER,
+  InvalidTokenError,
+  createTokenIssuer,
+  createTokenVerifier,
+  generateSigningKeys,
+  type Principal,
+  type Role,
+  type TokenIssuer,
+  type TokenSettings,
+  type TokenVerifier,
+} from './tokens.ts'
 export { TOKEN_CACHE_DEFAULTS, createCachingVerifier, tokenExpiryMs, type CachingTokenVerifier, type TokenCacheOptions } from './token-cache.ts'
 export { Forbidden, Unauthenticated, authentication, type AuthenticationOptions } from './plugin.ts'

@@ -57,7 +57,10 @@ export async function createTokenIssuer(privateJwk: JWK, { issuer = DEFAULT_ISSU
   }
 }
 
-export async function createTokenVerifier(publicJwk: JWK, { issuer = DEFAULT_ISSUER, audience = DEFAULT_AUDIENCE }: TokenSettings = {}): Promise<TokenVerifier> {
+export async function createTokenVerifier(
+  publicJwk: JWK,
+  { issuer = DEFAULT_ISSUER, audience = DEFAULT_AUDIENCE }: TokenSettings = {},
+): Promise<TokenVerifier> {
   const key = await importJWK(publicJwk, ALGORITHM)
   return {
     async verify(token) {

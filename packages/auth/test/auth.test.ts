@@ -4,7 +4,15 @@ import Fastify from 'fastify'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
-import { InvalidTokenError, authentication, createTokenIssuer, createTokenVerifier, generateSigningKeys, type TokenIssuer, type TokenVerifier } from '../src/index.ts'
+import {
+  InvalidTokenError,
+  authentication,
+  createTokenIssuer,
+  createTokenVerifier,
+  generateSigningKeys,
+  type TokenIssuer,
+  type TokenVerifier,
+} from '../src/index.ts'
 
 let issuer: TokenIssuer
 let verifier: TokenVerifier
@@ -98,8 +106,16 @@ describe('authentication plugin', () => {
 
   it('an admin route answers 403 to a buyer and 200 to an admin', async () => {
     const app = await build()
-    const buyer = await app.inject({ method: 'POST', url: '/admin/sales', headers: { authorization: `Bearer ${await issuer.issue({ userId: 'b', roles: ['buyer'] })}` } })
-    const admin = await app.inject({ method: 'POST', url: '/admin/sales', headers: { authorization: `Bearer ${await issuer.issue({ userId: 'a', roles: ['admin'] })}` } })
+    const buyer = await app.inject({
+      method: 'POST',
+      url: '/admin/sales',
+      headers: { authorization: `Bearer ${await issuer.issue({ userId: 'b', roles: ['buyer'] })}` },
+    })
+    const admin = await app.inject({
+      method: 'POST',
+      url: '/admin/sales',
+      headers: { authorization: `Bearer ${await issuer.issue({ userId: 'a', roles: ['admin'] })}` },
+    })
     await app.close()
     assert.equal(buyer.statusCode, 403)
     assert.equal(buyer.json().code, 'AUTH_ERR_FORBIDDEN')

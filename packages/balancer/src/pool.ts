@@ -24,14 +24,7 @@ export interface CallResult {
   readonly ok: boolean
 }
 
-export type AlgorithmName =
-  | 'round-robin'
-  | 'random'
-  | 'ip-hash'
-  | 'smooth-weighted-round-robin'
-  | 'weighted-random'
-  | 'least-connections'
-  | 'p2c-peak-ewma'
+export type AlgorithmName = 'round-robin' | 'random' | 'ip-hash' | 'smooth-weighted-round-robin' | 'weighted-random' | 'least-connections' | 'p2c-peak-ewma'
 
 export interface Balancer<I extends Instance = Instance> {
   readonly algorithm: AlgorithmName

@@ -47,16 +47,25 @@ const ipOf = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`
 describe('round-robin', () => {
   it('takes each instance in turn', () => {
     const b = roundRobin(abc)
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => b.pick()!.id), ['a', 'b', 'c', 'a', 'b', 'c'])
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map(() => b.pick()!.id),
+      ['a', 'b', 'c', 'a', 'b', 'c'],
+    )
   })
 
   it('skips an ejected instance and takes it back into the rotation when restored', () => {
     const b = roundRobin(abc)
     b.pick()
     b.setAvailable('b', false)
-    assert.deepEqual([1, 2, 3, 4].map(() => b.pick()!.id), ['c', 'a', 'c', 'a'])
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => b.pick()!.id),
+      ['c', 'a', 'c', 'a'],
+    )
     b.setAvailable('b', true)
-    assert.deepEqual([1, 2, 3].map(() => b.pick()!.id), ['b', 'c', 'a'])
+    assert.deepEqual(
+      [1, 2, 3].map(() => b.pick()!.id),
+      ['b', 'c', 'a'],
+    )
   })
 })
 
@@ -80,7 +89,7 @@ describe('random and weighted random (seeded, chi-square at p = 0.001)', () => {
   it('the distribution check would catch a skew (a biased source fails it)', () => {
     const n = 30_000
     let k = 0
-    const biased = () => ((k++ % 10) < 4 ? 0.1 : 0.5) // a gets 40%
+    const biased = () => (k++ % 10 < 4 ? 0.1 : 0.5) // a gets 40%
     const chi = chiSquare(tally(random(abc, { random: biased }), n), { a: 1 / 3, b: 1 / 3, c: 1 / 3 }, n)
     assert.ok(chi > CHI2_CRIT_2DOF)
   })
@@ -273,7 +282,11 @@ describe('every algorithm', () => {
         seen.add(chosen.id)
       }
       assert.deepEqual([...seen].sort(), ['a', 'b'])
-      assert.equal(b.pickInPanic({}, () => false), undefined, 'nothing eligible: nothing picked')
+      assert.equal(
+        b.pickInPanic({}, () => false),
+        undefined,
+        'nothing eligible: nothing picked',
+      )
       assert.equal(b.isAvailable('a'), false, 'panic routing does not restore anything')
     })
   }

@@ -40,16 +40,7 @@ describe('outlier detector (Envoy consecutive failures, growing ejection, failba
       c.advance(1)
       assert.deepEqual(d.sweep(), ['a'])
     }
-    assert.deepEqual(events, [
-      'eject a 30000',
-      'restore a',
-      'eject a 60000',
-      'restore a',
-      'eject a 90000',
-      'restore a',
-      'eject a 100000',
-      'restore a',
-    ])
+    assert.deepEqual(events, ['eject a 30000', 'restore a', 'eject a 60000', 'restore a', 'eject a 90000', 'restore a', 'eject a 100000', 'restore a'])
   })
 
   it('takes one off the multiplier for every interval an instance goes without ejection', () => {
@@ -70,7 +61,10 @@ describe('outlier detector (Envoy consecutive failures, growing ejection, failba
   it('never ejects more than maxEjectionPercent of the instances (but always allows one)', () => {
     const d = createOutlierDetector({ now: () => 0, hosts: ['a', 'b', 'c', 'd'], maxEjectionPercent: 50 })
     for (const id of ['a', 'b', 'c']) for (let i = 0; i < 5; i++) d.report(id, false)
-    assert.deepEqual(['a', 'b', 'c'].map((id) => d.isEjected(id)), [true, true, false])
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((id) => d.isEjected(id)),
+      [true, true, false],
+    )
     const two = createOutlierDetector({ now: () => 0, hosts: ['a', 'b'], maxEjectionPercent: 10 })
     for (const id of ['a', 'b']) for (let i = 0; i < 5; i++) two.report(id, false)
     assert.deepEqual([two.isEjected('a'), two.isEjected('b')], [true, false])

@@ -430,7 +430,9 @@ export function createCache<T>(options: CacheOptions): Cache<T> {
       metrics.invalidated('local', list.length)
       if (failure !== undefined) {
         metrics.redisFailure(failure instanceof TaskCancelledError ? 'timeout' : 'error')
-        throw new CacheError('CACHE_ERR_INVALIDATION_FAILED', `Redis did not take the invalidation of ${list.length} key(s) of cache "${name}"`, { cause: failure })
+        throw new CacheError('CACHE_ERR_INVALIDATION_FAILED', `Redis did not take the invalidation of ${list.length} key(s) of cache "${name}"`, {
+          cause: failure,
+        })
       }
     },
 
@@ -455,8 +457,10 @@ function resolveReadOptions(given: ReadOptions, base: Required<ReadOptions>): Re
     staleIfErrorMs: given.staleIfErrorMs ?? base.staleIfErrorMs,
     negativeTtlMs: given.negativeTtlMs ?? base.negativeTtlMs,
   }
-  for (const k of ['ttlMs', 'negativeTtlMs'] as const) if (!(Number.isFinite(o[k]) && o[k] >= 1)) throw new RangeError(`${k} must be a finite number of ms >= 1, got ${o[k]}`)
-  for (const k of ['staleWhileRevalidateMs', 'staleIfErrorMs'] as const) if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new RangeError(`${k} must be a finite number of ms >= 0, got ${o[k]}`)
+  for (const k of ['ttlMs', 'negativeTtlMs'] as const)
+    if (!(Number.isFinite(o[k]) && o[k] >= 1)) throw new RangeError(`${k} must be a finite number of ms >= 1, got ${o[k]}`)
+  for (const k of ['staleWhileRevalidateMs', 'staleIfErrorMs'] as const)
+    if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new RangeError(`${k} must be a finite number of ms >= 0, got ${o[k]}`)
   return o
 }
 

@@ -53,7 +53,7 @@ export function createHotKeyDetector({ windowMs = 1_000, threshold = 10, width =
   const cells = (key: string): number[] => {
     const [h1, h2] = hashPair(key)
     const out: number[] = []
-    for (let row = 0; row < depth; row++) out.push(row * width + ((h1 + row * h2) >>> 0) % width)
+    for (let row = 0; row < depth; row++) out.push(row * width + (((h1 + row * h2) >>> 0) % width))
     return out
   }
   const estimateCells = (at: number[], now: number, start: number): number => {

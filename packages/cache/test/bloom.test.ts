@@ -16,7 +16,10 @@ describe('Bloom filter sizing and accuracy', () => {
     for (let i = 0; i < 1_000; i++) {
       const positions = bloomPositions(`id-${i}`, size)
       assert.equal(positions.length, 7)
-      assert.ok(positions.every((p) => Number.isInteger(p) && p >= 0 && p < size.bits), `id-${i}: ${positions.join(',')}`)
+      assert.ok(
+        positions.every((p) => Number.isInteger(p) && p >= 0 && p < size.bits),
+        `id-${i}: ${positions.join(',')}`,
+      )
     }
   })
 

@@ -5,17 +5,26 @@ import { jitterTtl, shouldRefreshEarly } from '../src/index.ts'
 describe('TTL jitter', () => {
   it('spreads expiries uniformly over ±10% instead of one instant', () => {
     const ttls = Array.from({ length: 10_000 }, () => jitterTtl(10_000, 0.1))
-    assert.ok(ttls.every((t) => t >= 9_000 && t <= 11_000), 'within ±10%')
+    assert.ok(
+      ttls.every((t) => t >= 9_000 && t <= 11_000),
+      'within ±10%',
+    )
     assert.ok(Math.min(...ttls) < 9_050 && Math.max(...ttls) > 10_950, 'reaching both ends')
     // Ten equal slices of the range each hold about a tenth (1,000 ± 3 standard deviations of ~30).
     const slices = new Array<number>(10).fill(0)
     for (const t of ttls) slices[Math.min(9, Math.floor((t - 9_000) / 200))]!++
-    assert.ok(slices.every((n) => n > 850 && n < 1_150), `uniform slices: ${slices.join(' ')}`)
+    assert.ok(
+      slices.every((n) => n > 850 && n < 1_150),
+      `uniform slices: ${slices.join(' ')}`,
+    )
   })
 
   it('is exact with ratio 0, and never below 1 ms', () => {
     assert.equal(jitterTtl(1_000, 0), 1_000)
-    assert.equal(jitterTtl(1, 0.5, () => 0), 1)
+    assert.equal(
+      jitterTtl(1, 0.5, () => 0),
+      1,
+    )
   })
 })
 
@@ -23,8 +32,14 @@ describe('XFetch early expiration (Vattani et al. 2015)', () => {
   const entry = { expiresAt: 10_000, deltaMs: 100 }
 
   it('always recomputes at or after expiry', () => {
-    assert.equal(shouldRefreshEarly(entry, 10_000, 1, () => 0.999), true)
-    assert.equal(shouldRefreshEarly(entry, 12_000, 1, () => 0.5), true)
+    assert.equal(
+      shouldRefreshEarly(entry, 10_000, 1, () => 0.999),
+      true,
+    )
+    assert.equal(
+      shouldRefreshEarly(entry, 12_000, 1, () => 0.5),
+      true,
+    )
   })
 
   it('recomputes when now - delta·beta·ln(rand) >= expiry', () => {

@@ -44,13 +44,18 @@ describe('fail-open reads when Redis is down', () => {
     try {
       const start = await loader.calls()
       const values = await concurrently(1_000, () => cache.get('21', loader.load))
-      assert.ok(values.every((v) => v?.id === '21'), 'every read answered from the database')
+      assert.ok(
+        values.every((v) => v?.id === '21'),
+        'every read answered from the database',
+      )
       assert.equal((await loader.calls()) - start, 1, 'singleflight still coalesced them into one query')
 
       const more = await concurrently(100, () => cache.get('21', loader.load))
       assert.ok(more.every((v) => v?.id === '21'))
       assert.equal((await loader.calls()) - start, 1, 'the hot key is served from L1 while Redis is away')
-      const failures = (await metricValue(registry, 'cache_redis_failures_total', { cache: 'down', failure: 'timeout' })) + (await metricValue(registry, 'cache_redis_failures_total', { cache: 'down', failure: 'error' }))
+      const failures =
+        (await metricValue(registry, 'cache_redis_failures_total', { cache: 'down', failure: 'timeout' })) +
+        (await metricValue(registry, 'cache_redis_failures_total', { cache: 'down', failure: 'error' }))
       assert.ok(failures >= 1, 'the Redis failures were counted')
     } finally {
       await cache.close()
@@ -60,7 +65,14 @@ describe('fail-open reads when Redis is down', () => {
 
   it('invalidate() rejects with CACHE_ERR_INVALIDATION_FAILED, yet drops L1 and keeps an in-flight load from refilling it', async () => {
     await proxy.disable()
-    const cache = createCache<Product>({ name: 'down_invalidate', redis: proxiedRedis(), registry: new Registry(), ttlMs: 60_000, hotKeys: { threshold: 1 }, l1: { ttlMs: 60_000 } })
+    const cache = createCache<Product>({
+      name: 'down_invalidate',
+      redis: proxiedRedis(),
+      registry: new Registry(),
+      ttlMs: 60_000,
+      hotKeys: { threshold: 1 },
+      l1: { ttlMs: 60_000 },
+    })
     const { promise: gate, resolve: openGate } = Promise.withResolvers<void>()
     let loads = 0
     const gatedLoader: Loader<Product> = async (key) => {
@@ -92,10 +104,14 @@ describe('fail-open reads when Redis is down', () => {
     try {
       assert.equal((await cache.get('23', loader.load))?.id, '23')
       await proxy.enable()
-      await waitFor('a read answered by Redis', async () => {
-        assert.equal((await cache.get('23', loader.load))?.id, '23')
-        return (await metricValue(registry, 'cache_hits_total', { cache: 'back', level: 'l2' })) >= 1
-      }, 15_000)
+      await waitFor(
+        'a read answered by Redis',
+        async () => {
+          assert.equal((await cache.get('23', loader.load))?.id, '23')
+          return (await metricValue(registry, 'cache_hits_total', { cache: 'back', level: 'l2' })) >= 1
+        },
+        15_000,
+      )
     } finally {
       await cache.close()
     }

@@ -85,7 +85,6 @@ export async function statementCalls(pool: pg.Pool, sql: string): Promise<number
   return Number(rows[0]?.calls ?? 0)
 }
 
-
 /** `n` calls of `fn` started in the same tick. */
 export function concurrently<R>(n: number, fn: (i: number) => Promise<R>): Promise<R[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => fn(i)))
@@ -96,6 +95,8 @@ export async function histogramCount(registry: Registry, name: string, labels: R
   const metric = registry.getSingleMetric(name)
   if (!metric) return 0
   const { values } = await metric.get()
-  const match = values.find((v) => (v as { metricName?: string }).metricName === `${name}_count` && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+  const match = values.find(
+    (v) => (v as { metricName?: string }).metricName === `${name}_count` && Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want),
+  )
   return match?.value ?? 0
 }

@@ -51,7 +51,8 @@ describe('delete-on-write invalidation', () => {
     try {
       await db.setVersion(key, 1)
       const readers = Array.from({ length: 8 }, reader)
-      for (let version = 2; version <= 61; version++) { // 60 rounds
+      for (let version = 2; version <= 61; version++) {
+        // 60 rounds
         await sleep(Math.random() * 10)
         await db.setVersion(key, version) // autocommit: committed when this resolves
         await cache.invalidate(key)
@@ -63,7 +64,10 @@ describe('delete-on-write invalidation', () => {
 
       assert.deepEqual(violations, [], `${violations.length} of ${reads} reads saw a value older than the last completed invalidation`)
       assert.equal((await cache.get(key, slowLoader))?.version, 61)
-      assert.ok((await metricValue(registry, 'cache_writes_rejected_total', { cache: 'race' })) > 0, 'the race happened: some loads lost to an invalidation and were not written back')
+      assert.ok(
+        (await metricValue(registry, 'cache_writes_rejected_total', { cache: 'race' })) > 0,
+        'the race happened: some loads lost to an invalidation and were not written back',
+      )
     } finally {
       stop = true
       await cache.close()
@@ -71,7 +75,14 @@ describe('delete-on-write invalidation', () => {
   })
 
   it('a read that starts after invalidate() does not join a load that started before it', async () => {
-    const cache = createCache<Product>({ ...patientRedis, name: 'detach', redis: redis.redis, registry: new Registry(), ttlMs: 60_000, hotKeys: { threshold: 1 } })
+    const cache = createCache<Product>({
+      ...patientRedis,
+      name: 'detach',
+      redis: redis.redis,
+      registry: new Registry(),
+      ttlMs: 60_000,
+      hotKeys: { threshold: 1 },
+    })
     const { promise: gate, resolve: openGate } = Promise.withResolvers<void>()
     let loads = 0
     // The first load reads the row and then waits at the gate, still holding the old version.

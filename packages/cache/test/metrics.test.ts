@@ -16,7 +16,14 @@ describe('cache metrics', () => {
 
   it('reports every level on the registry it is given, labelled with the cache name', async () => {
     const registry = new Registry()
-    const cache = createCache<{ n: number }>({ ...patientRedis, name: 'm', redis: redis.redis, registry, ttlMs: 60_000, hotKeys: { threshold: 7, windowMs: 60_000 } }) // one window for the whole test: exact counts
+    const cache = createCache<{ n: number }>({
+      ...patientRedis,
+      name: 'm',
+      redis: redis.redis,
+      registry,
+      ttlMs: 60_000,
+      hotKeys: { threshold: 7, windowMs: 60_000 },
+    }) // one window for the whole test: exact counts
     const load = async (key: string): Promise<{ n: number } | undefined> => (key === 'missing' ? undefined : { n: Number(key) })
     try {
       await concurrently(5, () => cache.get('1', load)) // one L2 miss + load, four coalesced waiters
@@ -27,7 +34,20 @@ describe('cache metrics', () => {
       await cache.invalidate('1')
 
       const text = await registry.metrics()
-      for (const name of ['cache_hits_total', 'cache_misses_total', 'cache_stale_served_total', 'cache_early_refreshes_total', 'cache_coalesced_waiters_total', 'cache_load_duration_seconds', 'cache_l1_entries', 'cache_hot_keys_promoted_total', 'cache_bloom_rejections_total', 'cache_writes_rejected_total', 'cache_redis_failures_total', 'cache_invalidations_total']) {
+      for (const name of [
+        'cache_hits_total',
+        'cache_misses_total',
+        'cache_stale_served_total',
+        'cache_early_refreshes_total',
+        'cache_coalesced_waiters_total',
+        'cache_load_duration_seconds',
+        'cache_l1_entries',
+        'cache_hot_keys_promoted_total',
+        'cache_bloom_rejections_total',
+        'cache_writes_rejected_total',
+        'cache_redis_failures_total',
+        'cache_invalidations_total',
+      ]) {
         assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is registered`)
       }
       assert.equal(await metricValue(registry, 'cache_misses_total', { cache: 'm', level: 'l2' }), 2)

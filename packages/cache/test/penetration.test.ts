@@ -53,13 +53,21 @@ describe('cache penetration: Bloom filter and negative caching', () => {
       const queries = (await loader.calls()) - start
       const redisFailures = await registry.getSingleMetricAsString('cache_redis_failures_total')
       assert.ok(queries <= 30, `at most 30 queries, got ${queries}; Redis calls that failed open:\n${redisFailures}`)
-      assert.equal(await metricValue(registry, 'cache_bloom_rejections_total', { cache: 'bloom' }), 10_000 - queries, 'every other read was stopped by the filter')
+      assert.equal(
+        await metricValue(registry, 'cache_bloom_rejections_total', { cache: 'bloom' }),
+        10_000 - queries,
+        'every other read was stopped by the filter',
+      )
 
       await readAll(cache, missing, loader.load)
       assert.equal((await loader.calls()) - start, queries, 'the same ids again: false positives are negative-cached, the rest filtered')
 
       const existing = await readAll(cache, ['1', '500', '1000'], loader.load)
-      assert.deepEqual(existing.map((p) => p?.id), ['1', '500', '1000'], 'no false negatives: real products are still found')
+      assert.deepEqual(
+        existing.map((p) => p?.id),
+        ['1', '500', '1000'],
+        'no false negatives: real products are still found',
+      )
     } finally {
       await cache.close()
     }
@@ -85,7 +93,15 @@ describe('cache penetration: Bloom filter and negative caching', () => {
     // Fail-safe direction: until a rebuild marks the filter ready (first boot, or Redis lost it), it
     // answers "maybe" — no protection, but never a real product reported missing.
     const bloom = createRedisBloomFilter({ redis: redis.redis, name: `products_${uniqueSuffix()}`, expectedItems: PRODUCTS, falsePositiveRate: 0.01 })
-    const cache = createCache<Product>({ ...patientRedis, name: 'bloom_lifecycle', redis: redis.redis, registry: new Registry(), ttlMs: 60_000, negativeTtlMs: 1, bloom })
+    const cache = createCache<Product>({
+      ...patientRedis,
+      name: 'bloom_lifecycle',
+      redis: redis.redis,
+      registry: new Registry(),
+      ttlMs: 60_000,
+      negativeTtlMs: 1,
+      bloom,
+    })
     const loader = productLoader(db.pool)
     try {
       assert.equal(await bloom.isReady(), false)

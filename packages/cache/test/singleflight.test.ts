@@ -8,7 +8,10 @@ describe('singleflight', () => {
     let calls = 0
     const { promise, resolve } = Promise.withResolvers<number>()
     const results = Array.from({ length: 100 }, () => flights.run('k', () => (calls++, promise)))
-    assert.deepEqual(results.map((f) => f.shared), [false, ...Array<boolean>(99).fill(true)])
+    assert.deepEqual(
+      results.map((f) => f.shared),
+      [false, ...Array<boolean>(99).fill(true)],
+    )
     resolve(42)
     assert.deepEqual(new Set(await Promise.all(results.map((f) => f.result))), new Set([42]))
     assert.equal(calls, 1)

@@ -35,8 +35,15 @@ describe('stale-while-revalidate and stale-if-error (RFC 5861)', () => {
       const start = await loader.calls()
 
       const during = await concurrently(200, (i) => (i % 2 === 0 ? a : b).get('3', loader.load))
-      assert.ok(during.every((v) => v?.version === 1), 'every read was answered with the stale value at once, not after the refresh')
-      assert.equal(await metricValue(registryA, 'cache_stale_served_total', { cache: 'products', reason: 'revalidate' }), 1, 'instance A: one L2 read (the other 99 coalesced)')
+      assert.ok(
+        during.every((v) => v?.version === 1),
+        'every read was answered with the stale value at once, not after the refresh',
+      )
+      assert.equal(
+        await metricValue(registryA, 'cache_stale_served_total', { cache: 'products', reason: 'revalidate' }),
+        1,
+        'instance A: one L2 read (the other 99 coalesced)',
+      )
       assert.equal(await metricValue(registryB, 'cache_stale_served_total', { cache: 'products', reason: 'revalidate' }), 1)
 
       await waitFor('the refreshed value', async () => (await a.get('3', loader.load))?.version === 2)
@@ -70,7 +77,11 @@ describe('stale-while-revalidate and stale-if-error (RFC 5861)', () => {
 
       await sleep(1_500) // past ttl + staleIfError: Redis dropped the entry
       await assert.rejects(cache.get('4', loader.load), 'no stale value left: the loader error reaches the caller')
-      assert.equal(await histogramCount(registry, 'cache_load_duration_seconds', { cache: 'products_sie', outcome: 'error' }), 2, 'both failed loads were measured')
+      assert.equal(
+        await histogramCount(registry, 'cache_load_duration_seconds', { cache: 'products_sie', outcome: 'error' }),
+        2,
+        'both failed loads were measured',
+      )
     } finally {
       await proxy?.enable()
       await pool?.end()

@@ -23,7 +23,16 @@ describe('stampede protection (singleflight)', () => {
     const registry = new Registry()
     // beta 0: no early (XFetch) refresh, which legitimately adds a load when late readers hit the fresh value
     // near its short TTL; this test is about coalescing (early-expiration.test.ts covers XFetch).
-    const cache = createCache<Product>({ ...patientRedis, name: 'products', redis: redis.redis, registry, ttlMs: 300, jitter: 0, beta: 0, hotKeys: { threshold: 5 } })
+    const cache = createCache<Product>({
+      ...patientRedis,
+      name: 'products',
+      redis: redis.redis,
+      registry,
+      ttlMs: 300,
+      jitter: 0,
+      beta: 0,
+      hotKeys: { threshold: 5 },
+    })
     const loader = productLoader(db.pool, 0.1) // a slow statement: the 1,000 reads all arrive while it runs
     try {
       const start = await loader.calls()
@@ -36,7 +45,10 @@ describe('stampede protection (singleflight)', () => {
       const values = await concurrently(1_000, () => cache.get('7', loader.load))
 
       assert.equal((await loader.calls()) - before, 1, 'exactly one SELECT reached PostgreSQL')
-      assert.ok(values.every((v) => v?.id === '7' && v.version === 1), 'every reader got the row')
+      assert.ok(
+        values.every((v) => v?.id === '7' && v.version === 1),
+        'every reader got the row',
+      )
       assert.equal(await metricValue(registry, 'cache_coalesced_waiters_total', { cache: 'products' }), 999)
     } finally {
       await cache.close()

@@ -59,12 +59,20 @@ export function parseList(value: string | undefined): string[] {
 /** LOG_LEVEL of every process: one of pino's levels, so a typo fails at boot naming the variable. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 // An enum rather than a union of literals: ajv then reports one problem, not one per level.
-export const logLevel = Type.Unsafe<(typeof LOG_LEVELS)[number]>({ type: 'string', enum: [...LOG_LEVELS], default: 'info', description: `pino level: ${LOG_LEVELS.join(', ')}` })
+export const logLevel = Type.Unsafe<(typeof LOG_LEVELS)[number]>({
+  type: 'string',
+  enum: [...LOG_LEVELS],
+  default: 'info',
+  description: `pino level: ${LOG_LEVELS.join(', ')}`,
+})
 
 /** Env vars shared by every service that talks to the stack; spread into a service's schema. */
 export const stackEnv = {
   PG_PRIMARY_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', description: 'PostgreSQL primary, for writes' }),
   PG_REPLICA_URLS: Type.String({ default: '', description: 'comma-separated PostgreSQL streaming replicas, for reads; empty reads from the primary' }),
-  REDIS_URL: Type.String({ pattern: '^(rediss?|redis\\+sentinel)://', description: 'Redis: redis://host:port, or a Sentinel-managed master redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)' }),
+  REDIS_URL: Type.String({
+    pattern: '^(rediss?|redis\\+sentinel)://',
+    description: 'Redis: redis://host:port, or a Sentinel-managed master redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)',
+  }),
   KAFKA_BROKERS: Type.String({ minLength: 1, description: 'comma-separated Kafka bootstrap brokers, host:port' }),
 } as const

@@ -69,14 +69,17 @@ describe('loadConfig', () => {
 
 describe('logLevel', () => {
   const levels = Type.Object({ LOG_LEVEL: logLevel })
-  it('accepts pino\'s levels and defaults to info', () => {
+  it("accepts pino's levels and defaults to info", () => {
     assert.equal(loadConfig(levels, {}).LOG_LEVEL, 'info')
     assert.equal(loadConfig(levels, { LOG_LEVEL: 'silent' }).LOG_LEVEL, 'silent')
   })
   it('refuses anything else with one problem that names the variable and the allowed levels', () => {
     assert.throws(
       () => loadConfig(levels, { LOG_LEVEL: 'verbose' }),
-      (err: unknown) => err instanceof ConfigError && err.problems.length === 1 && /LOG_LEVEL .*"verbose".*trace, debug, info, warn, error, fatal, silent/.test(err.problems[0] ?? ''),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 1 &&
+        /LOG_LEVEL .*"verbose".*trace, debug, info, warn, error, fatal, silent/.test(err.problems[0] ?? ''),
     )
   })
 })

@@ -63,7 +63,11 @@ export async function migrate(pool: pg.Pool, { dir, schema }: MigrateOptions): P
     // An edited migration means the databases that ran it differ from those that will: refuse.
     const changed = files.filter((f) => applied.has(f.version) && applied.get(f.version) !== f.checksum).map((f) => f.file)
     if (changed.length > 0) {
-      throw new MigrationError('DB_ERR_MIGRATION_CHECKSUM', changed, `Applied migration(s) changed since they ran: ${changed.join(', ')}. Add a new migration instead of editing one.`)
+      throw new MigrationError(
+        'DB_ERR_MIGRATION_CHECKSUM',
+        changed,
+        `Applied migration(s) changed since they ran: ${changed.join(', ')}. Add a new migration instead of editing one.`,
+      )
     }
 
     const done: AppliedMigration[] = []
@@ -75,7 +79,9 @@ export async function migrate(pool: pg.Pool, { dir, schema }: MigrateOptions): P
         await client.query('COMMIT')
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {}) // the connection is destroyed below anyway
-        throw new MigrationError('DB_ERR_MIGRATION_FAILED', [f.file], `Migration ${f.file} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+        throw new MigrationError('DB_ERR_MIGRATION_FAILED', [f.file], `Migration ${f.file} failed: ${err instanceof Error ? err.message : String(err)}`, {
+          cause: err,
+        })
       }
       done.push({ version: f.version, name: f.name, file: f.file })
     }
@@ -95,7 +101,11 @@ async function readMigrations(dir: string): Promise<MigrationFile[]> {
   const sqlFiles = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort()
   const bad = sqlFiles.filter((f) => !FILE_NAME.test(f))
   if (bad.length > 0) {
-    throw new MigrationError('DB_ERR_MIGRATION_FILE_NAME', bad, `Migration file names must look like 0001_create_orders.sql (4 digits, underscore, name); bad: ${bad.join(', ')}`)
+    throw new MigrationError(
+      'DB_ERR_MIGRATION_FILE_NAME',
+      bad,
+      `Migration file names must look like 0001_create_orders.sql (4 digits, underscore, name); bad: ${bad.join(', ')}`,
+    )
   }
   const files: MigrationFile[] = []
   for (const file of sqlFiles) {

@@ -249,8 +249,18 @@ function routerMetrics(registry: Registry): RouterMetrics {
   let metrics = metricsByRegistry.get(registry)
   if (!metrics) {
     metrics = {
-      up: new Gauge({ name: 'db_replica_up', help: '1 when reads are sent to the replica (reachable, a standby, lag within bounds), else 0', labelNames: ['replica'] as const, registers: [registry] }),
-      lag: new Gauge({ name: 'db_replica_lag_seconds', help: 'Replay lag of the replica at its last successful health check', labelNames: ['replica'] as const, registers: [registry] }),
+      up: new Gauge({
+        name: 'db_replica_up',
+        help: '1 when reads are sent to the replica (reachable, a standby, lag within bounds), else 0',
+        labelNames: ['replica'] as const,
+        registers: [registry],
+      }),
+      lag: new Gauge({
+        name: 'db_replica_lag_seconds',
+        help: 'Replay lag of the replica at its last successful health check',
+        labelNames: ['replica'] as const,
+        registers: [registry],
+      }),
       reads: new Counter({
         name: 'db_reads_total',
         help: 'Reads by where they were sent and why: replica, no_healthy_replica, read_your_writes, replica_error (retry after a replica failed)',

@@ -48,11 +48,16 @@ describe('read router when replicas stop and come back', () => {
       for (let i = 0; i < 4; i++) assert.deepEqual(await readServedBy(db), { standby: true, port: replica2 }, `read ${i} after replica 1 stopped`)
       assert.equal(db.replicaStates()[0]?.healthy, false)
       assert.equal(db.replicaStates()[0]?.down, 'unreachable')
-      assert.equal(await metricValue(registry, 'db_reads_total', { target: 'replica', reason: 'replica_error' }), 1, 'one read hit the dead replica and was retried on the other')
+      assert.equal(
+        await metricValue(registry, 'db_reads_total', { target: 'replica', reason: 'replica_error' }),
+        1,
+        'one read hit the dead replica and was retried on the other',
+      )
       assert.equal(await metricValue(registry, 'db_replica_up', { replica: proxies[0]!.listen }), 0)
 
       await proxies[1]!.disable()
-      for (let i = 0; i < 3; i++) assert.deepEqual(await readServedBy(db), { standby: false, port: portOf(testDb.primaryUrl) }, `read ${i} with no replica left`)
+      for (let i = 0; i < 3; i++)
+        assert.deepEqual(await readServedBy(db), { standby: false, port: portOf(testDb.primaryUrl) }, `read ${i} with no replica left`)
       assert.equal(await metricValue(registry, 'db_reads_total', { target: 'primary', reason: 'replica_error' }), 1)
       assert.equal(await metricValue(registry, 'db_reads_total', { target: 'primary', reason: 'no_healthy_replica' }), 2)
     } finally {

@@ -24,4 +24,3 @@ export async function writeServedBy(db: Database): Promise<ServedBy> {
 }
 
 export const portOf = (url: string): number => Number(new URL(url).port)
-

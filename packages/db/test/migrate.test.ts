@@ -62,7 +62,10 @@ describe('migrate on the real primary', () => {
     assert.equal((await migrate(pool, { dir, schema: 's2' })).length, 2)
     assert.deepEqual(await migrate(pool, { dir, schema: 's2' }), [])
     await writeFile(join(dir, '0003_more.sql'), 'INSERT INTO s2.t VALUES (2);')
-    assert.deepEqual((await migrate(pool, { dir, schema: 's2' })).map((m) => m.version), [3])
+    assert.deepEqual(
+      (await migrate(pool, { dir, schema: 's2' })).map((m) => m.version),
+      [3],
+    )
     assert.equal((await pool.query('SELECT count(*)::int AS n FROM s2.t')).rows[0]?.n, 2, 'the seed ran once')
   })
 
@@ -103,20 +106,29 @@ describe('migrate on the real primary', () => {
       '0002_broken.sql': 'CREATE TABLE s6.b (id int); SELEC oops;',
       '0003_after.sql': 'CREATE TABLE s6.c (id int);',
     })
-    await assert.rejects(migrate(pool, { dir, schema: 's6' }), (err: unknown) => err instanceof MigrationError && err.code === 'DB_ERR_MIGRATION_FAILED' && err.files[0] === '0002_broken.sql')
-    assert.deepEqual((await recorded('s6')).map((r) => r.version), [1])
+    await assert.rejects(
+      migrate(pool, { dir, schema: 's6' }),
+      (err: unknown) => err instanceof MigrationError && err.code === 'DB_ERR_MIGRATION_FAILED' && err.files[0] === '0002_broken.sql',
+    )
+    assert.deepEqual(
+      (await recorded('s6')).map((r) => r.version),
+      [1],
+    )
     const { rows } = await pool.query(`SELECT to_regclass('s6.a') IS NOT NULL AS a, to_regclass('s6.b') IS NOT NULL AS b, to_regclass('s6.c') IS NOT NULL AS c`)
     assert.deepEqual(rows[0], { a: true, b: false, c: false })
     // The lock went with the failed session: a fixed run goes through.
     await writeFile(join(dir, '0002_broken.sql'), 'CREATE TABLE s6.b (id int);')
-    assert.deepEqual((await migrate(pool, { dir, schema: 's6' })).map((m) => m.version), [2, 3])
+    assert.deepEqual(
+      (await migrate(pool, { dir, schema: 's6' })).map((m) => m.version),
+      [2, 3],
+    )
   })
 
   it('applies each file exactly once when two processes migrate at the same time', async () => {
     const dir = await migrations({
       // The sleep keeps the first caller inside its run while the second arrives.
-      '0001_create.sql': 'CREATE TABLE s7.runs (file text); SELECT pg_sleep(0.3); INSERT INTO s7.runs VALUES (\'0001\');',
-      '0002_seed.sql': 'INSERT INTO s7.runs VALUES (\'0002\');',
+      '0001_create.sql': "CREATE TABLE s7.runs (file text); SELECT pg_sleep(0.3); INSERT INTO s7.runs VALUES ('0001');",
+      '0002_seed.sql': "INSERT INTO s7.runs VALUES ('0002');",
     })
     // Two pools: two sessions, as two service instances booting together would have.
     const other = createPool(db.primaryUrl, { role: 'primary', name: 'migrate-test-2', max: 1 })
@@ -124,7 +136,10 @@ describe('migrate on the real primary', () => {
       const [a, b] = await Promise.all([migrate(pool, { dir, schema: 's7' }), migrate(other, { dir, schema: 's7' })])
       assert.deepEqual([...a, ...b].map((m) => m.file).sort(), ['0001_create.sql', '0002_seed.sql'])
       const { rows } = await pool.query('SELECT file, count(*)::int AS n FROM s7.runs GROUP BY file ORDER BY file')
-      assert.deepEqual(rows, [{ file: '0001', n: 1 }, { file: '0002', n: 1 }])
+      assert.deepEqual(rows, [
+        { file: '0001', n: 1 },
+        { file: '0002', n: 1 },
+      ])
     } finally {
       await other.end()
     }

@@ -87,7 +87,10 @@ describe('createPool on the real primary', () => {
     } finally {
       await admin.end()
     }
-    await waitFor('pg_pool_errors_total to count the killed connection', async () => (await metricValue(registry, 'pg_pool_errors_total', { pool: 'killed' })) === 1)
+    await waitFor(
+      'pg_pool_errors_total to count the killed connection',
+      async () => (await metricValue(registry, 'pg_pool_errors_total', { pool: 'killed' })) === 1,
+    )
     const again = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
     assert.notEqual(again.rows[0]?.pid, rows[0]?.pid)
   })

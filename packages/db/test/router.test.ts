@@ -16,7 +16,13 @@ describe('read router on the real primary and its two streaming replicas', () =>
     assert.equal(testDb.replicaUrls.length, 2, 'the stack has two replicas')
     // Lag has its own serial suite. Here a generous bound keeps other suites' CREATE DATABASE replays
     // (which make an idle replica look far behind for a moment) from taking a replica out of rotation.
-    db = createDatabase({ primaryUrl: testDb.primaryUrl, replicaUrls: testDb.replicaUrls, maxReplicaLagMs: 60_000, registry, poolOptions: { name: 'router-test' } })
+    db = createDatabase({
+      primaryUrl: testDb.primaryUrl,
+      replicaUrls: testDb.replicaUrls,
+      maxReplicaLagMs: 60_000,
+      registry,
+      poolOptions: { name: 'router-test' },
+    })
     await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text)')
   })
   after(async () => {

@@ -55,7 +55,9 @@ describe('withTransaction on the real primary', () => {
   })
 
   it('runs at the requested isolation level', async () => {
-    const level = await withTransaction(pool, async (client) => (await client.query('SHOW transaction_isolation')).rows[0]?.transaction_isolation, { isolation: 'serializable' })
+    const level = await withTransaction(pool, async (client) => (await client.query('SHOW transaction_isolation')).rows[0]?.transaction_isolation, {
+      isolation: 'serializable',
+    })
     assert.equal(level, 'serializable')
   })
 

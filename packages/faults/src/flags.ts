@@ -42,7 +42,13 @@ export function exempt(url: string): boolean {
   return url.startsWith('/health/') || url === '/metrics' || url.startsWith('/admin/faults')
 }
 
-export function decide(flags: ReadonlyMap<string, FaultFlag>, method: string, routeUrl: string, now: number, random: () => number = Math.random): FaultDecision {
+export function decide(
+  flags: ReadonlyMap<string, FaultFlag>,
+  method: string,
+  routeUrl: string,
+  now: number,
+  random: () => number = Math.random,
+): FaultDecision {
   let latencyMs = 0
   let errorStatus: number | undefined
   const fired: { name: string; kind: FaultKind }[] = []

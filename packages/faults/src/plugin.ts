@@ -68,7 +68,12 @@ export const faultFlags = fp(
       },
     })
     void active
-    const injected = new Counter({ name: 'fault_injections_total', help: 'Requests a fault flag changed, by kind (error, latency)', labelNames: ['kind'] as const, registers: [registry] })
+    const injected = new Counter({
+      name: 'fault_injections_total',
+      help: 'Requests a fault flag changed, by kind (error, latency)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    })
 
     async function refresh(): Promise<void> {
       const raw = await redis.hgetall(key)
@@ -124,33 +129,41 @@ export const faultFlags = fp(
       return { service, flags: Object.fromEntries(flags) }
     })
 
-    app.put<{ Params: Static<typeof Params>; Body: BodyT }>('/admin/faults/:name', { onRequest: app.requireAdmin, schema: { params: Params, body: Body } }, async (request) => {
-      const { kind, rate, status, ms, route, durationSeconds } = request.body
-      const flag: FaultFlag = {
-        kind,
-        rate,
-        until: now() + durationSeconds * 1_000,
-        setBy: request.user?.userId ?? 'unknown',
-        ...(status === undefined ? {} : { status }),
-        ...(ms === undefined ? {} : { ms }),
-        ...(route === undefined ? {} : { route }),
-      }
-      await redis.hset(key, request.params.name, JSON.stringify(flag)).catch((err: unknown) => {
-        throw storeDown(err)
-      })
-      await refresh().catch(() => {})
-      request.log.warn({ flag: request.params.name, ...flag }, 'fault flag set')
-      return { service, name: request.params.name, flag }
-    })
+    app.put<{ Params: Static<typeof Params>; Body: BodyT }>(
+      '/admin/faults/:name',
+      { onRequest: app.requireAdmin, schema: { params: Params, body: Body } },
+      async (request) => {
+        const { kind, rate, status, ms, route, durationSeconds } = request.body
+        const flag: FaultFlag = {
+          kind,
+          rate,
+          until: now() + durationSeconds * 1_000,
+          setBy: request.user?.userId ?? 'unknown',
+          ...(status === undefined ? {} : { status }),
+          ...(ms === undefined ? {} : { ms }),
+          ...(route === undefined ? {} : { route }),
+        }
+        await redis.hset(key, request.params.name, JSON.stringify(flag)).catch((err: unknown) => {
+          throw storeDown(err)
+        })
+        await refresh().catch(() => {})
+        request.log.warn({ flag: request.params.name, ...flag }, 'fault flag set')
+        return { service, name: request.params.name, flag }
+      },
+    )
 
-    app.delete<{ Params: Static<typeof Params> }>('/admin/faults/:name', { onRequest: app.requireAdmin, schema: { params: Params } }, async (request, reply) => {
-      await redis.hdel(key, request.params.name).catch((err: unknown) => {
-        throw storeDown(err)
-      })
-      await refresh().catch(() => {})
-      request.log.warn({ flag: request.params.name }, 'fault flag removed')
-      return reply.code(204).send()
-    })
+    app.delete<{ Params: Static<typeof Params> }>(
+      '/admin/faults/:name',
+      { onRequest: app.requireAdmin, schema: { params: Params } },
+      async (request, reply) => {
+        await redis.hdel(key, request.params.name).catch((err: unknown) => {
+          throw storeDown(err)
+        })
+        await refresh().catch(() => {})
+        request.log.warn({ flag: request.params.name }, 'fault flag removed')
+        return reply.code(204).send()
+      },
+    )
   },
   { name: '@flashsale/faults', fastify: '5.x', dependencies: ['@flashsale/auth'] },
 )

@@ -22,7 +22,10 @@ describe('fault flags (pure)', () => {
     const d = decide(flags, 'GET', '/products', 0, () => 0)
     assert.equal(d.latencyMs, 150)
     assert.equal(d.errorStatus, 500)
-    assert.deepEqual(d.fired.map((f) => f.name), ['slow-a', 'slow-b', 'boom'])
+    assert.deepEqual(
+      d.fired.map((f) => f.name),
+      ['slow-a', 'slow-b', 'boom'],
+    )
   })
 
   it('unready is in force until it ends; health, metrics and the fault routes are exempt', () => {
@@ -37,6 +40,12 @@ describe('fault flags (pure)', () => {
     assert.equal(parseFlag('nope'), undefined)
     assert.equal(parseFlag(JSON.stringify({ kind: 'explode', rate: 1, until: 1, setBy: 'x' })), undefined)
     assert.equal(parseFlag(JSON.stringify({ kind: 'error', rate: 2, until: 1, setBy: 'x' })), undefined)
-    assert.deepEqual(parseFlag(JSON.stringify({ kind: 'latency', rate: 1, ms: 5, until: 1, setBy: 'x' })), { kind: 'latency', rate: 1, ms: 5, until: 1, setBy: 'x' })
+    assert.deepEqual(parseFlag(JSON.stringify({ kind: 'latency', rate: 1, ms: 5, until: 1, setBy: 'x' })), {
+      kind: 'latency',
+      rate: 1,
+      ms: 5,
+      until: 1,
+      setBy: 'x',
+    })
   })
 })

@@ -3,7 +3,16 @@
  * move to @confluentinc/kafka-javascript or @platformatic/kafka touches this file alone
  * (docs/adr/0003-kafka-client-behind-an-interface.md).
  */
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer as KafkaConsumer, type Producer as KafkaProducer, type IHeaders, type LogEntry } from 'kafkajs'
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer as KafkaConsumer,
+  type Producer as KafkaProducer,
+  type IHeaders,
+  type LogEntry,
+} from 'kafkajs'
 import { fullJitterDelay, sleep } from '@flashsale/resilience'
 import type { TopicDefinition } from './topics.ts'
 
@@ -126,7 +135,11 @@ export function createKafka(options: KafkaOptions): KafkaClient {
       // order API refusing orders that long after the broker was back (make chaos-kafka). Capped, a send
       // gives up after about 8 s and the next request finds a returned broker within a second.
       const make = () =>
-        kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner, retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 8 } })
+        kafka.producer({
+          idempotent: true,
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 8 },
+        })
       const producer = make()
       await producer.connect()
       return wrapProducer(producer, make)
@@ -164,7 +177,10 @@ export function createKafka(options: KafkaOptions): KafkaClient {
               configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
             })),
           })
-          await waitUntilServed(admin, missing.map((t) => t.name))
+          await waitUntilServed(
+            admin,
+            missing.map((t) => t.name),
+          )
           changed.push(...missing.map((t) => `created ${t.name} (${t.partitions} partitions)`))
         }
         const present = topics.filter((t) => existing.has(t.name))

@@ -76,7 +76,9 @@ export function parseEvent<S extends TSchema>(schema: S, value: Buffer | string)
   }
   const validate = ajv.compile(schema)
   if (!validate(data)) {
-    throw new InvalidEventError(`does not match ${String((schema as { properties?: { type?: { const?: string } } }).properties?.type?.const ?? 'the contract')}: ${ajv.errorsText(validate.errors)}`)
+    throw new InvalidEventError(
+      `does not match ${String((schema as { properties?: { type?: { const?: string } } }).properties?.type?.const ?? 'the contract')}: ${ajv.errorsText(validate.errors)}`,
+    )
   }
   return data as Static<S>
 }

@@ -147,7 +147,8 @@ export function parseDeadLetter(msg: Pick<IncomingMessage, 'key' | 'value' | 'he
   }
   const integer = (name: string, min: number): number => {
     const v = text(name)
-    if (!/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) throw new DeadLetterHeaderError(name, `is not an integer >= ${min}: ${JSON.stringify(v)}`)
+    if (!/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v)))
+      throw new DeadLetterHeaderError(name, `is not an integer >= ${min}: ${JSON.stringify(v)}`)
     return Number(v)
   }
   const instant = (name: string): Date => {

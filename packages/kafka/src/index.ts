@@ -1,4 +1,16 @@
-export { createKafka, decodeHeaders, type Batch, type Consumer, type ConsumerOptions, type IncomingMessage, type KafkaClient, type KafkaLogger, type KafkaOptions, type OutgoingMessage, type Producer } from './client.ts'
+export {
+  createKafka,
+  decodeHeaders,
+  type Batch,
+  type Consumer,
+  type ConsumerOptions,
+  type IncomingMessage,
+  type KafkaClient,
+  type KafkaLogger,
+  type KafkaOptions,
+  type OutgoingMessage,
+  type Producer,
+} from './client.ts'
 export {
   createRetryingHandler,
   deadLetterHeaders,
@@ -13,4 +25,15 @@ export {
 } from './dlq.ts'
 export { readTopic, topicSize } from './read-topic.ts'
 export { ALL_TOPICS, TOPICS, type TopicDefinition } from './topics.ts'
-export { EVENT_HEADERS, InvalidEventError, ORDER_STATUSES, OrderRequestedV1, OrderStatusChangedV1, eventHeaders, parseEvent, type OrderRequested, type OrderStatus, type OrderStatusChanged } from './contracts.ts'
+export {
+  EVENT_HEADERS,
+  InvalidEventError,
+  ORDER_STATUSES,
+  OrderRequestedV1,
+  OrderStatusChangedV1,
+  eventHeaders,
+  parseEvent,
+  type OrderRequested,
+  type OrderStatus,
+  type OrderStatusChanged,
+} from './contracts.ts'

@@ -33,7 +33,11 @@ describe('kafka client on the real broker', () => {
     const { events } = await topicsFor('intact', { events: TOPICS.ordersEvents })
     const keys = ['order-1', 'order-2', 'order-3', 'order-4', 'order-5']
     const sent = keys.flatMap((key) =>
-      [0, 1, 2, 3].map((seq) => ({ key, value: JSON.stringify({ key, seq }), headers: { 'event-type': 'order.requested', 'event-version': '1', seq: String(seq) } })),
+      [0, 1, 2, 3].map((seq) => ({
+        key,
+        value: JSON.stringify({ key, seq }),
+        headers: { 'event-type': 'order.requested', 'event-version': '1', seq: String(seq) },
+      })),
     )
     await producer.send(events, sent)
     await producer.send(events, [{ key: 'binary', value: Buffer.from([0, 255, 1, 128]), headers: { 'content-type': 'application/octet-stream' } }])
@@ -49,7 +53,10 @@ describe('kafka client on the real broker', () => {
           [0, 1, 2, 3].map((seq) => ({ key, seq })),
           `messages of ${key} arrive in the order sent`,
         )
-        assert.deepEqual(mine.map((m) => m.headers), [0, 1, 2, 3].map((seq) => ({ 'event-type': 'order.requested', 'event-version': '1', seq: String(seq) })))
+        assert.deepEqual(
+          mine.map((m) => m.headers),
+          [0, 1, 2, 3].map((seq) => ({ 'event-type': 'order.requested', 'event-version': '1', seq: String(seq) })),
+        )
         assert.equal(new Set(mine.map((m) => m.partition)).size, 1, `all of ${key} on one partition`)
         assert.equal(mine[0]?.topic, events)
       }
@@ -64,7 +71,10 @@ describe('kafka client on the real broker', () => {
   it('commits offsets once the handler resolves: consumerLag reports 0 and a new consumer of the group after close() gets nothing old', async () => {
     const { events } = await topicsFor('commit', { events: TOPICS.ordersEvents })
     const groupId = uniqueGroup('commit')
-    await producer.send(events, Array.from({ length: 40 }, (_, i) => ({ key: `old-${i}`, value: `old-${i}` })))
+    await producer.send(
+      events,
+      Array.from({ length: 40 }, (_, i) => ({ key: `old-${i}`, value: `old-${i}` })),
+    )
 
     const first = await collectingConsumer(kafka, groupId, events)
     try {
@@ -83,7 +93,10 @@ describe('kafka client on the real broker', () => {
     try {
       await waitFor('120 fresh messages', () => second.received.filter((m) => m.value.toString().startsWith('fresh-')).length >= 120)
       assert.equal(new Set(second.received.map((m) => m.partition)).size, TOPICS.ordersEvents.partitions, 'fresh messages cover every partition')
-      assert.deepEqual(second.received.filter((m) => !m.value.toString().startsWith('fresh-')).map((m) => m.value.toString()), [])
+      assert.deepEqual(
+        second.received.filter((m) => !m.value.toString().startsWith('fresh-')).map((m) => m.value.toString()),
+        [],
+      )
       await waitFor('lag 0 again', async () => (await totalLag(kafka, groupId, events)) === 0)
     } finally {
       await second.consumer.close()
@@ -93,7 +106,10 @@ describe('kafka client on the real broker', () => {
   it('redelivers the batch of a handler that throws and commits nothing until the handler succeeds (at-least-once)', async () => {
     const { events } = await topicsFor('redeliver', { events: TOPICS.ordersEvents })
     const groupId = uniqueGroup('redeliver')
-    await producer.send(events, ['a', 'b', 'c'].map((v) => ({ key: 'same-key', value: v })))
+    await producer.send(
+      events,
+      ['a', 'b', 'c'].map((v) => ({ key: 'same-key', value: v })),
+    )
 
     const deliveries: string[][] = []
     const lagSeenWhileFailing: number[] = []
@@ -109,7 +125,11 @@ describe('kafka client on the real broker', () => {
     } finally {
       await consumer.close()
     }
-    assert.deepEqual(deliveries.slice(0, 3), [['0:a', '1:b', '2:c'], ['0:a', '1:b', '2:c'], ['0:a', '1:b', '2:c']])
+    assert.deepEqual(deliveries.slice(0, 3), [
+      ['0:a', '1:b', '2:c'],
+      ['0:a', '1:b', '2:c'],
+      ['0:a', '1:b', '2:c'],
+    ])
     assert.deepEqual(lagSeenWhileFailing.slice(0, 2), [3, 3], 'nothing was committed while the handler failed')
   })
 
@@ -183,14 +203,20 @@ describe('kafka client on the real broker', () => {
       // Until both members have received something, the group may still be rebalancing.
       let round = 0
       await waitFor('both members consuming', async () => {
-        await producer.send(events, Array.from({ length: 24 }, (_, i) => ({ key: `warm-${round}-${i}`, value: 'warm-up' })))
+        await producer.send(
+          events,
+          Array.from({ length: 24 }, (_, i) => ({ key: `warm-${round}-${i}`, value: 'warm-up' })),
+        )
         round++
         await new Promise((r) => setTimeout(r, 200))
         return a.received.length > 0 && b.received.length > 0
       })
 
       const values = Array.from({ length: 240 }, (_, i) => `real-${i}`)
-      await producer.send(events, values.map((v) => ({ key: v, value: v })))
+      await producer.send(
+        events,
+        values.map((v) => ({ key: v, value: v })),
+      )
       const real = (list: IncomingMessage[]) => list.filter((m) => m.value.toString().startsWith('real-'))
       await waitFor('240 real messages between the two', () => real(a.received).length + real(b.received).length >= 240)
 
@@ -202,7 +228,11 @@ describe('kafka client on the real broker', () => {
       assert.deepEqual(new Set(all), new Set(values))
       const partitionsA = new Set(fromA.map((m) => m.partition))
       const partitionsB = new Set(fromB.map((m) => m.partition))
-      assert.deepEqual([...partitionsA].filter((p) => partitionsB.has(p)), [], 'no partition is read by both')
+      assert.deepEqual(
+        [...partitionsA].filter((p) => partitionsB.has(p)),
+        [],
+        'no partition is read by both',
+      )
     } finally {
       await closeAll(a.consumer, b.consumer)
     }
@@ -221,7 +251,11 @@ describe('kafka client on the real broker', () => {
     }
     for (let k = 0; k < 4; k++) {
       const expected = Array.from({ length: 50 }, (_, j) => String(j * 4 + k))
-      assert.deepEqual(received.filter((m) => m.key === `k${k}`).map((m) => m.value.toString()), expected, `k${k} in call order`)
+      assert.deepEqual(
+        received.filter((m) => m.key === `k${k}`).map((m) => m.value.toString()),
+        expected,
+        `k${k} in call order`,
+      )
     }
   })
 
@@ -283,4 +317,3 @@ describe('kafka client on the real broker', () => {
   // (kafkajs/src/producer/messageProducer.js).
   it('produces with acks=all (idempotent producer)', { skip: 'acks=all is not observable on a one-broker Kafka 4 cluster; see the comment' }, () => {})
 })
-

@@ -23,7 +23,10 @@ describe('event contracts', () => {
   })
 
   it('rejects a payload that is not JSON, naming the problem', () => {
-    assert.throws(() => parseEvent(OrderRequestedV1, '{"type":'), (e: unknown) => e instanceof InvalidEventError && /not JSON/.test(e.message))
+    assert.throws(
+      () => parseEvent(OrderRequestedV1, '{"type":'),
+      (e: unknown) => e instanceof InvalidEventError && /not JSON/.test(e.message),
+    )
   })
 
   it('rejects a wrong version, a missing field and a bad quantity, naming each', () => {

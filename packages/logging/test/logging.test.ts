@@ -5,16 +5,34 @@ import { DEFAULT_ACCESS_LOG_SAMPLING as S, createLogger, shouldLogAccess } from 
 
 describe('shouldLogAccess', () => {
   it('always logs a 5xx, whatever the sample says', () => {
-    assert.equal(shouldLogAccess(503, 1, S, () => 0.999), true)
+    assert.equal(
+      shouldLogAccess(503, 1, S, () => 0.999),
+      true,
+    )
   })
   it('always logs a slow request, even a 200', () => {
-    assert.equal(shouldLogAccess(200, S.slowMs, S, () => 0.999), true)
+    assert.equal(
+      shouldLogAccess(200, S.slowMs, S, () => 0.999),
+      true,
+    )
   })
   it('samples fast successes at successRate and 4xx at clientErrorRate', () => {
-    assert.equal(shouldLogAccess(200, 5, S, () => S.successRate - 1e-9), true)
-    assert.equal(shouldLogAccess(200, 5, S, () => S.successRate), false)
-    assert.equal(shouldLogAccess(409, 5, S, () => S.clientErrorRate - 1e-9), true)
-    assert.equal(shouldLogAccess(409, 5, S, () => S.clientErrorRate), false)
+    assert.equal(
+      shouldLogAccess(200, 5, S, () => S.successRate - 1e-9),
+      true,
+    )
+    assert.equal(
+      shouldLogAccess(200, 5, S, () => S.successRate),
+      false,
+    )
+    assert.equal(
+      shouldLogAccess(409, 5, S, () => S.clientErrorRate - 1e-9),
+      true,
+    )
+    assert.equal(
+      shouldLogAccess(409, 5, S, () => S.clientErrorRate),
+      false,
+    )
   })
   it('keeps roughly the configured share of 10,000 ordinary requests', () => {
     let kept = 0

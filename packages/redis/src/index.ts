@@ -36,7 +36,8 @@ const SENTINEL_SCHEME = 'redis+sentinel:'
 /** Parses REDIS_URL; throws a message naming what is wrong (boot fails on it). */
 export function parseRedisUrl(url: string): RedisTarget {
   if (!url.startsWith(`${SENTINEL_SCHEME}//`)) {
-    if (!/^rediss?:\/\//.test(url)) throw new Error(`REDIS_URL must start with redis://, rediss:// or redis+sentinel://, got ${JSON.stringify(url.slice(0, 40))}`)
+    if (!/^rediss?:\/\//.test(url))
+      throw new Error(`REDIS_URL must start with redis://, rediss:// or redis+sentinel://, got ${JSON.stringify(url.slice(0, 40))}`)
     return { kind: 'direct', url }
   }
   // URL cannot parse a host list; take the authority apart by hand.

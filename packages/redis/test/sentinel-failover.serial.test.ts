@@ -105,7 +105,10 @@ describe('createRedis through Sentinel: a real failover', () => {
   })
 
   it('keeps writing, reading and running a Lua script across the failover', async () => {
-    const client = createRedis(`redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/testmaster`, { maxRetriesPerRequest: 3, commandTimeout: 2_000 })
+    const client = createRedis(`redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/testmaster`, {
+      maxRetriesPerRequest: 3,
+      commandTimeout: 2_000,
+    })
     client.on('error', () => {})
     client.defineCommand('bump', { numberOfKeys: 1, lua: "return redis.call('INCRBY', KEYS[1], ARGV[1])" })
     const bump = (key: string, by: number) => (client as unknown as { bump(k: string, n: number): Promise<number> }).bump(key, by)

@@ -256,8 +256,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
 
   const capacity = createCapacityFloor(capacityFloor, now())
   const currentLimit = () => Math.max(algorithm.limit, capacity.floor(now()))
-  const capacityFor = (priority: Priority): number =>
-    priority === 'core' ? currentLimit() : Math.floor(currentLimit() * nonCoreShare)
+  const capacityFor = (priority: Priority): number => (priority === 'core' ? currentLimit() : Math.floor(currentLimit() * nonCoreShare))
   const queued = () => deadlineQueue.length + coreQueue.length + nonCoreQueue.length
   const coreWaiting = () => deadlineQueue.length + coreQueue.length > 0
   const isStanding = (t: number) => queued() > 0 && t - lastEmptyAt >= queueIntervalMs

@@ -54,15 +54,7 @@ export interface Gradient2Options {
  * (Vegas), which Netflix found biased toward an impractically low baseline for bursty RPCs.
  */
 export function createGradient2Limit(options: Gradient2Options = {}): LimitAlgorithm {
-  const {
-    initialLimit = 20,
-    minLimit = 20,
-    maxLimit = 200,
-    smoothing = 0.2,
-    queueSize = 4,
-    longWindow = 600,
-    rttTolerance = 1.5,
-  } = options
+  const { initialLimit = 20, minLimit = 20, maxLimit = 200, smoothing = 0.2, queueSize = 4, longWindow = 600, rttTolerance = 1.5 } = options
   const queueSizeOf = typeof queueSize === 'number' ? () => queueSize : queueSize
   const longRtt = createExpAverage(longWindow, 10)
   let estimated = clamp(initialLimit, minLimit, maxLimit)

@@ -82,7 +82,11 @@ export function createFallbackLimiter(primary: RateLimiter, local: RateLimiter, 
   const fallback = createFallback(options)
   return {
     policy: primary.policy,
-    check: (key, cost = 1) => fallback(() => primary.check(key, cost), () => local.check(key, cost)),
+    check: (key, cost = 1) =>
+      fallback(
+        () => primary.check(key, cost),
+        () => local.check(key, cost),
+      ),
   }
 }
 
@@ -91,7 +95,11 @@ export function createFallbackChain(primary: RateLimitChain, local: RateLimitCha
   const fallback = createFallback(options)
   return {
     policies: primary.policies,
-    check: (subjects) => fallback(() => primary.check(subjects), () => local.check(subjects)),
+    check: (subjects) =>
+      fallback(
+        () => primary.check(subjects),
+        () => local.check(subjects),
+      ),
   }
 }
 
@@ -104,7 +112,10 @@ function createFallback({ timeoutMs = 50, retryPrimaryAfterMs = 1_000, onPrimary
       if (error instanceof RangeError) throw error // a bad argument, not an outage
       if (!(error instanceof BrokenCircuitError)) {
         const timedOut = isDeadlineExceeded(error)
-        onPrimaryError?.(timedOut ? new Error(`rate-limit check: no answer from Redis within ${timeoutMs} ms of responsive time`, { cause: error }) : error, timedOut ? 'timeout' : 'error')
+        onPrimaryError?.(
+          timedOut ? new Error(`rate-limit check: no answer from Redis within ${timeoutMs} ms of responsive time`, { cause: error }) : error,
+          timedOut ? 'timeout' : 'error',
+        )
       }
       return local()
     }

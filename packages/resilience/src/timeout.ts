@@ -52,7 +52,11 @@ export async function withTimeout<T>(fn: (signal: AbortSignal) => PromiseLike<T>
  *   so a deadline only expires after `ms` during which we could have read the answer.
  * `capMs` bounds the wait in wall time whatever the loop does. The promise is not cancelled.
  */
-export function withLoopAwareDeadline<T>(promise: Promise<T>, ms: number, { stall, capMs = Math.max(5_000, ms * 10) }: { stall: LoopStallClock; capMs?: number }): Promise<T> {
+export function withLoopAwareDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  { stall, capMs = Math.max(5_000, ms * 10) }: { stall: LoopStallClock; capMs?: number },
+): Promise<T> {
   if (!(ms > 0)) throw new RangeError(`timeout must be positive, got ${ms}`)
   const span = stall.span()
   return new Promise<T>((resolve, reject) => {

@@ -80,7 +80,7 @@ describe('adaptive limit: admission', () => {
     const limiter = createAdaptiveLimit({ algorithm: limit, window: false, now: () => t, onDecision: (d) => decisions.push(d) })
     const held: Permit[] = []
     let seed = 7
-    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31
     const pending: Promise<void>[] = []
     for (let step = 0; step < 3_000; step++) {
       t += 1
@@ -246,8 +246,14 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     }
     const early = decisions.filter((d) => d.at < 100)
     const late = decisions.filter((d) => d.at >= 150)
-    assert.ok(early.some((d) => d.admitted && d.waitedMs > 5), 'before the queue stands, waiting longer than 5 ms is fine')
-    assert.ok(late.some((d) => d.reason === 'queue_timeout'), 'a standing queue drops waiters')
+    assert.ok(
+      early.some((d) => d.admitted && d.waitedMs > 5),
+      'before the queue stands, waiting longer than 5 ms is fine',
+    )
+    assert.ok(
+      late.some((d) => d.reason === 'queue_timeout'),
+      'a standing queue drops waiters',
+    )
     for (const d of late) assert.ok(d.waitedMs <= 5, `waited ${d.waitedMs} ms at ${d.at} ms under a standing queue`)
     assert.ok(late.filter((d) => d.admitted).length >= 20, 'the upstream stays busy')
 
@@ -311,7 +317,14 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
    */
   async function deadlineLimiter(limit: number, serviceMs: number) {
     const decisions: LimitDecision[] = []
-    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(limit), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, onDecision: (d) => decisions.push(d) })
+    const limiter = createAdaptiveLimit({
+      algorithm: createFixedLimit(limit),
+      window: false,
+      coreQueue: 'deadline',
+      maxQueue: 10_000,
+      now: Date.now,
+      onDecision: (d) => decisions.push(d),
+    })
     for (let i = 0; i < 24; i++) permitOf(await limiter.acquire('core', { deadline: Date.now() + 1_000 })).release(serviceMs)
     assert.ok(limiter.snapshot().reserveMs < serviceMs * 1.01)
     decisions.length = 0
@@ -341,7 +354,11 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     await advance(400, 5)
     const answers = await Promise.all(burst)
     assert.equal(answers.filter((a) => a.admitted).length, 300, `refused: ${JSON.stringify(decisions.filter((d) => !d.admitted).slice(0, 3))}`)
-    assert.deepEqual(order, [...order].sort((a, b) => a - b), 'served in arrival order')
+    assert.deepEqual(
+      order,
+      [...order].sort((a, b) => a - b),
+      'served in arrival order',
+    )
   })
 
   it('a burst beyond what fits in the budget: the excess is refused at once (waited 0 ms) with the time the queue needs to drain', async () => {
@@ -367,7 +384,11 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     await flush() // the releases of the two admitted at once are timed from now (0 ms)
     await advance(1_100)
     const final = await Promise.all(kept)
-    assert.equal(final.filter((a) => a.admitted).length, admittedOrQueued, `everyone kept in line was served; dropped later: ${JSON.stringify(decisions.filter((d) => !d.admitted && d.waitedMs > 0))}`)
+    assert.equal(
+      final.filter((a) => a.admitted).length,
+      admittedOrQueued,
+      `everyone kept in line was served; dropped later: ${JSON.stringify(decisions.filter((d) => !d.admitted && d.waitedMs > 0))}`,
+    )
   })
 
   it('a waiter that can no longer be served before its deadline leaves the queue with `deadline`, ahead of the deadline', async () => {
@@ -425,7 +446,11 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     // A request of no group behind the crowd waits for the work that remains, not for 100 heads.
     const other = limiter.acquire('core', { deadline: 1_000 })
     await flush()
-    assert.deepEqual(decisions.filter((d) => !d.admitted), [], 'nobody refused on arrival')
+    assert.deepEqual(
+      decisions.filter((d) => !d.admitted),
+      [],
+      'nobody refused on arrival',
+    )
     await advance(400, 5)
     const answers = await Promise.all(crowd)
     assert.equal(answers.filter((a) => !a.admitted).length, 0, 'nobody refused while waiting')
@@ -438,7 +463,15 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
 
   it('maxQueue counts the waiters that may need the upstream; a group beyond its bound is bounded only by maxQueueHeads', async () => {
     const crowd = async (maxQueueHeads: number) => {
-      const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(1), window: false, coreQueue: 'deadline', maxQueue: 10, maxQueueHeads, now: Date.now, groupBound: () => 3 })
+      const limiter = createAdaptiveLimit({
+        algorithm: createFixedLimit(1),
+        window: false,
+        coreQueue: 'deadline',
+        maxQueue: 10,
+        maxQueueHeads,
+        now: Date.now,
+        groupBound: () => 3,
+      })
       const held = permitOf(await limiter.acquire('core', { deadline: 10_000 }))
       const group: Admission[] = []
       const plain: Admission[] = []
@@ -448,7 +481,11 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
       const queued = limiter.snapshot().queuedCore
       limiter.close()
       held.release()
-      return { queued, groupFull: group.filter((a) => !a.admitted && a.reason === 'queue_full').length, plainFull: plain.filter((a) => !a.admitted && a.reason === 'queue_full').length }
+      return {
+        queued,
+        groupFull: group.filter((a) => !a.admitted && a.reason === 'queue_full').length,
+        plainFull: plain.filter((a) => !a.admitted && a.reason === 'queue_full').length,
+      }
     }
     // Room for 1,000 heads: all 120 of the group wait (3 of them are work), then 7 of no group fill the 10 of work.
     assert.deepEqual(await crowd(1_000), { queued: 127, groupFull: 0, plainFull: 3 })
@@ -458,7 +495,14 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
 
   it('a group bound says nothing about waiters of other groups or of none: they count whole', async () => {
     const { limiter, decisions } = await deadlineLimiter(2, 100)
-    const bounded = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, groupBound: () => 0 })
+    const bounded = createAdaptiveLimit({
+      algorithm: createFixedLimit(2),
+      window: false,
+      coreQueue: 'deadline',
+      maxQueue: 10_000,
+      now: Date.now,
+      groupBound: () => 0,
+    })
     for (let i = 0; i < 24; i++) permitOf(await bounded.acquire('core', { deadline: 1_000 })).release(100)
     // 100 waiters of no group: the same refusals with or without a groupBound.
     const plain = Array.from({ length: 100 }, () => limiter.acquire('core', { deadline: 1_000 }))
@@ -480,7 +524,14 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
   it('capacity floor: twice the measured bandwidth-delay product holds the limit up, starts from `initial`, and ages out', async () => {
     // An upstream with 4 workers: 10 ms per call up to 4 at once, longer beyond (they queue inside it).
     // Its bandwidth-delay product is 4 calls (0.4 per ms x 10 ms), so the floor is 8.
-    const limiter = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, coreQueue: 'deadline', maxQueue: 10_000, now: Date.now, capacityFloor: { windowMs: 5_000, initial: 6, max: 100 } })
+    const limiter = createAdaptiveLimit({
+      algorithm: createFixedLimit(2),
+      window: false,
+      coreQueue: 'deadline',
+      maxQueue: 10_000,
+      now: Date.now,
+      capacityFloor: { windowMs: 5_000, initial: 6, max: 100 },
+    })
     assert.equal(limiter.limit, 6, 'before anything is measured: the initial floor')
     const serve = (a: Admission) => {
       if (a.admitted) setTimeout(() => a.permit.release(), 10 * Math.max(1, limiter.inflight / 4))
@@ -489,7 +540,7 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     await advance(1_500, 5)
     const { floor } = limiter.snapshot()
     assert.ok(floor >= 8 && floor <= 9, `floor ${floor}: 2 x 4 calls, give or take the clock's 5 ms steps`)
-    assert.equal(limiter.limit, floor, 'the floor is above the algorithm\'s 2')
+    assert.equal(limiter.limit, floor, "the floor is above the algorithm's 2")
     await advance(10_100, 100) // two windows without a queue: the measurements age out, back to the initial floor
     assert.equal(limiter.limit, 6)
     const capped = createAdaptiveLimit({ algorithm: createFixedLimit(2), window: false, capacityFloor: { initial: 500, max: 50 } })

@@ -70,7 +70,10 @@ describe('circuit breaker (cockatiel state machine, our error-rate and slow-call
     const states = recordStates(b)
     await fail(b)
     mock.timers.tick(4_999)
-    await assert.rejects(b.execute(() => 'too early'), BrokenCircuitError)
+    await assert.rejects(
+      b.execute(() => 'too early'),
+      BrokenCircuitError,
+    )
     mock.timers.tick(1)
     await ok(b) // first probe: open → half-open
     assert.equal(b.state, 'half-open')

@@ -24,28 +24,41 @@ describe('isDependencyUnavailable', () => {
   it('a real PostgreSQL pool and a real ioredis client against a closed port', async () => {
     const port = await deadPort()
     const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${port}/z`, connectionTimeoutMillis: 2_000 })
-    const pgError = await pool.query('SELECT 1').then(() => undefined, (e: unknown) => e)
+    const pgError = await pool.query('SELECT 1').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     await pool.end()
     assert.ok(pgError, 'the query failed')
     assert.equal(isDependencyUnavailable(pgError), true, String(pgError))
 
     const redis = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
     redis.on('error', () => {})
-    const redisError = await redis.get('k').then(() => undefined, (e: unknown) => e)
+    const redisError = await redis.get('k').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     redis.disconnect()
     assert.ok(redisError, 'the command failed')
     assert.equal(isDependencyUnavailable(redisError), true, String(redisError))
   })
 
   it('PostgreSQL: connection exceptions, shutdowns, too many connections, a write on a standby', () => {
-    for (const code of ['08006', '08001', '08P01', '57P01', '57P02', '57P03', '53300', '25006']) assert.equal(isDependencyUnavailable(withCode(code)), true, code)
+    for (const code of ['08006', '08001', '08P01', '57P01', '57P02', '57P03', '53300', '25006'])
+      assert.equal(isDependencyUnavailable(withCode(code)), true, code)
     assert.equal(isDependencyUnavailable(new Error('Connection terminated unexpectedly')), true)
     assert.equal(isDependencyUnavailable(new Error('timeout exceeded when trying to connect')), true)
   })
 
   it('ioredis: retries exhausted, closed connection, no offline queue, command timeout, READONLY, LOADING', () => {
     assert.equal(isDependencyUnavailable(Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })), true)
-    for (const message of ['Connection is closed.', "Stream isn't writeable and enableOfflineQueue options is false", 'Command timed out', "READONLY You can't write against a read only replica.", 'LOADING Redis is loading the dataset in memory']) {
+    for (const message of [
+      'Connection is closed.',
+      "Stream isn't writeable and enableOfflineQueue options is false",
+      'Command timed out',
+      "READONLY You can't write against a read only replica.",
+      'LOADING Redis is loading the dataset in memory',
+    ]) {
       assert.equal(isDependencyUnavailable(new Error(message)), true, message)
     }
   })

@@ -61,7 +61,10 @@ describe('GCRA rate limiter on real Redis (one Lua script per check)', () => {
     const results = await Promise.all(Array.from({ length: 100 }, () => limiter.check('one-user')))
     const allowed = results.filter((r) => r.allowed)
     assert.equal(allowed.length, 11)
-    assert.deepEqual(allowed.map((r) => r.remaining).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert.deepEqual(
+      allowed.map((r) => r.remaining).sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    )
     for (const r of results.filter((x) => !x.allowed)) {
       assert.equal(r.remaining, 0)
       assert.ok(r.retryAfterMs > 0 && r.retryAfterMs <= 60_000, `retryAfterMs ${r.retryAfterMs}`)
@@ -132,8 +135,17 @@ describe('GCRA chain: per-IP then per-user in ONE script call (ADR 0022)', () =>
     const separateUser = createGcraLimiter(t.redis, { ...user, keyPrefix: 'sep:', now: clock })
     // Requests at these offsets (ms); some with a user, one with cost 2 on the IP.
     const steps: [number, number, string | undefined][] = [
-      [0, 1, 'u1'], [0, 1, 'u1'], [0, 1, 'u1'], [0, 1, undefined], [0, 1, 'u2'], [100, 1, 'u2'],
-      [600, 2, 'u1'], [1_100, 1, 'u1'], [1_600, 1, undefined], [2_500, 1, 'u1'], [9_000, 1, 'u1'],
+      [0, 1, 'u1'],
+      [0, 1, 'u1'],
+      [0, 1, 'u1'],
+      [0, 1, undefined],
+      [0, 1, 'u2'],
+      [100, 1, 'u2'],
+      [600, 2, 'u1'],
+      [1_100, 1, 'u1'],
+      [1_600, 1, undefined],
+      [2_500, 1, 'u1'],
+      [9_000, 1, 'u1'],
     ]
     for (const [at, cost, userId] of steps) {
       now = 1_700_000_000_000 + at
@@ -156,37 +168,59 @@ describe('GCRA chain: per-IP then per-user in ONE script call (ADR 0022)', () =>
     assert.equal(first?.result.allowed, true)
     await t.redis.del('stop:user:u')
     const refused = await chain.check([{ key: 'a' }, { key: 'u' }])
-    assert.deepEqual(refused.map((v) => [v.index, v.result.allowed]), [[0, false]])
+    assert.deepEqual(
+      refused.map((v) => [v.index, v.result.allowed]),
+      [[0, false]],
+    )
     assert.equal(await t.redis.exists('stop:user:u'), 0)
   })
 
-  for (const batch of [false, true]) it(`under 100 concurrent requests keeps the exact allowance of each policy (Redis TIME clock${batch ? ', batched' : ''})`, async () => {
-    // Per user: burst 4 → exactly 5 allowed. Per IP: burst 99 → every request passes it and spends one unit,
-    // as separate checks would (the per-IP check comes first), so the IP ends exactly empty.
-    const chain = createGcraChain(t.redis, [
-      { name: 'ip', ratePerPeriod: 1, periodMs: 600_000, burst: 99 },
-      { name: 'user', ratePerPeriod: 1, periodMs: 600_000, burst: 4 },
-    ], { keyPrefix: `conc${batch}:`, batch })
-    const verdicts = await Promise.all(Array.from({ length: 100 }, () => chain.check([{ key: '10.0.0.1' }, { key: 'buyer' }])))
-    const allowed = verdicts.filter((v) => v.every((x) => x.result.allowed))
-    assert.equal(allowed.length, 5)
-    assert.deepEqual(verdicts.map((v) => v.length), Array(100).fill(2), 'the per-IP check never refused, so both were checked')
-    assert.deepEqual(allowed.map((v) => v[1]!.result.remaining).sort((a, b) => a - b), [0, 1, 2, 3, 4])
-    const probe = await chain.check([{ key: '10.0.0.1', cost: 0 }, undefined])
-    assert.equal(probe[0]?.result.remaining, 0, 'the per-IP budget of 100 was spent exactly once per request')
-    // With the IP tighter than the user: exactly burst + 1 of the IP, and the user spent only by those.
-    const tight = createGcraChain(t.redis, [
-      { name: 'ip', ratePerPeriod: 1, periodMs: 600_000, burst: 6 },
-      { name: 'user', ratePerPeriod: 1, periodMs: 600_000, burst: 49 },
-    ], { keyPrefix: `conc2${batch}:`, batch })
-    const second = await Promise.all(Array.from({ length: 100 }, () => tight.check([{ key: '10.0.0.2' }, { key: 'buyer' }])))
-    assert.equal(second.filter((v) => v.length === 2 && v.every((x) => x.result.allowed)).length, 7)
-    const userLeft = await tight.check([undefined, { key: 'buyer', cost: 0 }])
-    assert.equal(userLeft[0]?.result.remaining, 50 - 7)
-  })
+  for (const batch of [false, true])
+    it(`under 100 concurrent requests keeps the exact allowance of each policy (Redis TIME clock${batch ? ', batched' : ''})`, async () => {
+      // Per user: burst 4 → exactly 5 allowed. Per IP: burst 99 → every request passes it and spends one unit,
+      // as separate checks would (the per-IP check comes first), so the IP ends exactly empty.
+      const chain = createGcraChain(
+        t.redis,
+        [
+          { name: 'ip', ratePerPeriod: 1, periodMs: 600_000, burst: 99 },
+          { name: 'user', ratePerPeriod: 1, periodMs: 600_000, burst: 4 },
+        ],
+        { keyPrefix: `conc${batch}:`, batch },
+      )
+      const verdicts = await Promise.all(Array.from({ length: 100 }, () => chain.check([{ key: '10.0.0.1' }, { key: 'buyer' }])))
+      const allowed = verdicts.filter((v) => v.every((x) => x.result.allowed))
+      assert.equal(allowed.length, 5)
+      assert.deepEqual(
+        verdicts.map((v) => v.length),
+        Array(100).fill(2),
+        'the per-IP check never refused, so both were checked',
+      )
+      assert.deepEqual(
+        allowed.map((v) => v[1]!.result.remaining).sort((a, b) => a - b),
+        [0, 1, 2, 3, 4],
+      )
+      const probe = await chain.check([{ key: '10.0.0.1', cost: 0 }, undefined])
+      assert.equal(probe[0]?.result.remaining, 0, 'the per-IP budget of 100 was spent exactly once per request')
+      // With the IP tighter than the user: exactly burst + 1 of the IP, and the user spent only by those.
+      const tight = createGcraChain(
+        t.redis,
+        [
+          { name: 'ip', ratePerPeriod: 1, periodMs: 600_000, burst: 6 },
+          { name: 'user', ratePerPeriod: 1, periodMs: 600_000, burst: 49 },
+        ],
+        { keyPrefix: `conc2${batch}:`, batch },
+      )
+      const second = await Promise.all(Array.from({ length: 100 }, () => tight.check([{ key: '10.0.0.2' }, { key: 'buyer' }])))
+      assert.equal(second.filter((v) => v.length === 2 && v.every((x) => x.result.allowed)).length, 7)
+      const userLeft = await tight.check([undefined, { key: 'buyer', cost: 0 }])
+      assert.equal(userLeft[0]?.result.remaining, 50 - 7)
+    })
 
   it('batch: the checks of one event-loop turn go to Redis as ONE script call, each answered as if alone', async () => {
-    const policies = [{ name: 'ip', ratePerPeriod: 1, periodMs: 600_000, burst: 2 }, { name: 'user', ratePerPeriod: 1, periodMs: 600_000, burst: 0 }]
+    const policies = [
+      { name: 'ip', ratePerPeriod: 1, periodMs: 600_000, burst: 2 },
+      { name: 'user', ratePerPeriod: 1, periodMs: 600_000, burst: 0 },
+    ]
     createGcraChain(t.redis, policies) // defines the script command on this client
     const redis = t.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
     const command = Object.keys(redis).find((k) => k.startsWith('flashsaleGcra')) ?? 'flashsaleGcraBatch'
@@ -206,12 +240,24 @@ describe('GCRA chain: per-IP then per-user in ONE script call (ADR 0022)', () =>
         chain.check([{ key: '10.9.9.9' }, undefined]),
       ])
       assert.equal(calls, 1, 'one script call for the four checks')
-      assert.deepEqual(verdicts.map((v) => v.map((x) => [x.index, x.result.allowed])), [
-        [[0, true], [1, true]],
-        [[0, true], [1, false]], // user a has no burst: refused by the per-user policy
-        [[0, true], [1, true]],
-        [[0, false]], // the IP's 3 were spent, in arrival order
-      ])
+      assert.deepEqual(
+        verdicts.map((v) => v.map((x) => [x.index, x.result.allowed])),
+        [
+          [
+            [0, true],
+            [1, true],
+          ],
+          [
+            [0, true],
+            [1, false],
+          ], // user a has no burst: refused by the per-user policy
+          [
+            [0, true],
+            [1, true],
+          ],
+          [[0, false]], // the IP's 3 were spent, in arrival order
+        ],
+      )
       assert.equal(verdicts[2]![0]!.result.remaining, 0)
       // Later turns are later batches.
       await chain.check([{ key: 'elsewhere' }, undefined])
@@ -233,8 +279,14 @@ describe('local token-bucket limiter (the in-process fallback)', () => {
     let now = 0
     const local = createLocalLimiter({ name: 'l', ratePerPeriod: 1, periodMs: 1_000, burst: 4, now: () => now })
     const first = await Promise.all([1, 2, 3, 4, 5, 6].map(() => local.check('k')))
-    assert.deepEqual(first.map((r) => r.allowed), [true, true, true, true, true, false])
-    assert.deepEqual(first.map((r) => r.remaining), [4, 3, 2, 1, 0, 0])
+    assert.deepEqual(
+      first.map((r) => r.allowed),
+      [true, true, true, true, true, false],
+    )
+    assert.deepEqual(
+      first.map((r) => r.remaining),
+      [4, 3, 2, 1, 0, 0],
+    )
     assert.equal(first[5]!.retryAfterMs, 1_000)
     assert.equal(first[0]!.resetAfterMs, 1_000)
     now = 3_000
@@ -282,8 +334,15 @@ describe('fallback limiter: Redis down → local limiter (fail open, still limit
     await proxy.disable()
     const during = []
     for (let i = 0; i < 4; i++) during.push(await limiter.check('u'))
-    assert.deepEqual(during.map((r) => r.source), ['local', 'local', 'local', 'local'])
-    assert.deepEqual(during.map((r) => r.allowed), [true, true, true, false], 'the local bucket still limits: burst + 1, then refuse')
+    assert.deepEqual(
+      during.map((r) => r.source),
+      ['local', 'local', 'local', 'local'],
+    )
+    assert.deepEqual(
+      during.map((r) => r.allowed),
+      [true, true, true, false],
+      'the local bucket still limits: burst + 1, then refuse',
+    )
     assert.ok(errors.length >= 1, 'the outage was reported')
 
     await proxy.enable()
@@ -325,13 +384,30 @@ describe('fallback chain: Redis down → the local chain (ADR 0013 for the one-c
       { timeoutMs: 200, retryPrimaryAfterMs: 200, onPrimaryError: (e) => errors.push(e) },
     )
     const before = await chain.check([{ key: 'ip' }, { key: 'u' }])
-    assert.deepEqual(before.map((v) => [v.result.source, v.result.allowed]), [['redis', true], ['redis', true]])
+    assert.deepEqual(
+      before.map((v) => [v.result.source, v.result.allowed]),
+      [
+        ['redis', true],
+        ['redis', true],
+      ],
+    )
 
     await proxy.disable()
     const during = []
     for (let i = 0; i < 3; i++) during.push(await chain.check([{ key: 'ip' }, { key: 'u' }]))
-    assert.deepEqual(during.map((v) => v.map((x) => x.result.source)), [['local', 'local'], ['local', 'local'], ['local', 'local']])
-    assert.deepEqual(during.map((v) => v.at(-1)!.result.allowed), [true, true, false], 'the local per-user bucket: burst + 1, then refuse')
+    assert.deepEqual(
+      during.map((v) => v.map((x) => x.result.source)),
+      [
+        ['local', 'local'],
+        ['local', 'local'],
+        ['local', 'local'],
+      ],
+    )
+    assert.deepEqual(
+      during.map((v) => v.at(-1)!.result.allowed),
+      [true, true, false],
+      'the local per-user bucket: burst + 1, then refuse',
+    )
     assert.ok(errors.length >= 1, 'the outage was reported')
     await proxy.enable()
   })

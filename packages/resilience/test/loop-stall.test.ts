@@ -3,7 +3,15 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createTestRedis, type TestRedis } from '@flashsale/testkit'
-import { chainOf, createFallbackChain, createGcraChain, createLocalLimiter, createLoopStallClock, isDeadlineExceeded, withLoopAwareDeadline } from '../src/index.ts'
+import {
+  chainOf,
+  createFallbackChain,
+  createGcraChain,
+  createLocalLimiter,
+  createLoopStallClock,
+  isDeadlineExceeded,
+  withLoopAwareDeadline,
+} from '../src/index.ts'
 
 /** Keeps the event loop busy for `ms`, as a burst of work on a saturated gateway does. */
 function blockLoop(ms: number): void {

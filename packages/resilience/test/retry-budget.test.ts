@@ -55,7 +55,10 @@ describe('retry budget (Finagle TokenRetryBudget: deposits per request, withdraw
 describe('retryWithBudget', () => {
   const budget = () => createRetryBudget({ now: () => 0 })
 
-  async function run(error: () => unknown, options: { idempotent: boolean; maxAttempts?: number; isRetryable?: (e: unknown) => boolean; neverSent?: (e: unknown) => boolean }) {
+  async function run(
+    error: () => unknown,
+    options: { idempotent: boolean; maxAttempts?: number; isRetryable?: (e: unknown) => boolean; neverSent?: (e: unknown) => boolean },
+  ) {
     let calls = 0
     const gaveUp: RetryGiveUp[] = []
     await assert.rejects(
@@ -89,7 +92,11 @@ describe('retryWithBudget', () => {
     assert.deepEqual(await run(refused, { idempotent: false, neverSent }), { calls: 3, gaveUp: ['max_attempts'] })
     assert.deepEqual(await run(upstream503, { idempotent: false, neverSent }), { calls: 1, gaveUp: ['not_idempotent'] })
     const reset = () => Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })
-    assert.deepEqual(await run(reset, { idempotent: false, neverSent }), { calls: 1, gaveUp: ['not_idempotent'] }, 'a reset may come after the request was sent')
+    assert.deepEqual(
+      await run(reset, { idempotent: false, neverSent }),
+      { calls: 1, gaveUp: ['not_idempotent'] },
+      'a reset may come after the request was sent',
+    )
   })
 
   it('stops at maxAttempts and rethrows the last error', async () => {

@@ -38,7 +38,11 @@ export function defineError(code: string, statusCode: number, message: string): 
 }
 
 /** A datastore did not answer (PostgreSQL, Redis): the shared error handler's answer to an outage it was not told about. */
-export const DependencyUnavailable = defineError('SERVICE_ERR_DEPENDENCY_UNAVAILABLE', 503, 'A datastore this request needs is unavailable right now; retry shortly')
+export const DependencyUnavailable = defineError(
+  'SERVICE_ERR_DEPENDENCY_UNAVAILABLE',
+  503,
+  'A datastore this request needs is unavailable right now; retry shortly',
+)
 
 export function isServiceError(err: unknown): err is ServiceError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[SERVICE_ERROR] === true

@@ -1,3 +1,21 @@
-export { PROBLEM_CONTENT_TYPE, defineError, isServiceError, problemType, sendProblem, toProblem, type Problem, type ServiceError, type ServiceErrorConstructor } from './errors.ts'
-export { REQUEST_ID_HEADER, SERVER_TIMING_HEADER, serverTimingDuration, serviceDefaults, serviceFastifyOptions, type ReadinessCheck, type ServiceDefaultsOptions } from './plugin.ts'
+export {
+  PROBLEM_CONTENT_TYPE,
+  defineError,
+  isServiceError,
+  problemType,
+  sendProblem,
+  toProblem,
+  type Problem,
+  type ServiceError,
+  type ServiceErrorConstructor,
+} from './errors.ts'
+export {
+  REQUEST_ID_HEADER,
+  SERVER_TIMING_HEADER,
+  serverTimingDuration,
+  serviceDefaults,
+  serviceFastifyOptions,
+  type ReadinessCheck,
+  type ServiceDefaultsOptions,
+} from './plugin.ts'
 export { startServer, type RunningServer, type StartOptions } from './server.ts'

@@ -7,7 +7,15 @@ import pg from 'pg'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
 import { createTestDatabase, type TestDatabase } from '@flashsale/testkit'
-import { PROBLEM_CONTENT_TYPE, defineError, serverTimingDuration, serviceDefaults, serviceFastifyOptions, startServer, type ReadinessCheck } from '../src/index.ts'
+import {
+  PROBLEM_CONTENT_TYPE,
+  defineError,
+  serverTimingDuration,
+  serviceDefaults,
+  serviceFastifyOptions,
+  startServer,
+  type ReadinessCheck,
+} from '../src/index.ts'
 
 const SoldOut = defineError('TEST_ERR_SOLD_OUT', 409, 'SKU %s is sold out')
 const QueueDown = defineError('TEST_ERR_QUEUE_UNAVAILABLE', 503, 'Orders cannot be queued right now')
@@ -38,26 +46,39 @@ async function buildApp(readiness: Record<string, ReadinessCheck> = {}, dependen
   const metrics = createProcessMetrics({ service: 'test' })
   const app = Fastify(serviceFastifyOptions(logger))
   await app.register(serviceDefaults, { metrics, readiness, dependencies, readinessTimeoutMs: 200 })
-  app.post('/orders', { schema: { body: { type: 'object', required: ['sku', 'qty'], additionalProperties: false, properties: { sku: { type: 'string', minLength: 1 }, qty: { type: 'integer', minimum: 1, maximum: 5 } } } } }, async (req) => {
-    const { sku } = req.body as { sku: string }
-    if (sku === 'gone') throw new SoldOut(sku)
-    if (sku === 'queue') {
-      const err = new QueueDown()
-      err.retryAfterSeconds = 2
-      throw err
-    }
-    if (sku === 'bug') throw new Error('secret internal detail: connection string postgres://x')
-    if (sku === 'db-down') {
-      // What a real PostgreSQL pool throws when its server is gone.
-      const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${await closedPort()}/z` })
-      try {
-        await pool.query('SELECT 1')
-      } finally {
-        await pool.end()
+  app.post(
+    '/orders',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['sku', 'qty'],
+          additionalProperties: false,
+          properties: { sku: { type: 'string', minLength: 1 }, qty: { type: 'integer', minimum: 1, maximum: 5 } },
+        },
+      },
+    },
+    async (req) => {
+      const { sku } = req.body as { sku: string }
+      if (sku === 'gone') throw new SoldOut(sku)
+      if (sku === 'queue') {
+        const err = new QueueDown()
+        err.retryAfterSeconds = 2
+        throw err
       }
-    }
-    return { ok: true }
-  })
+      if (sku === 'bug') throw new Error('secret internal detail: connection string postgres://x')
+      if (sku === 'db-down') {
+        // What a real PostgreSQL pool throws when its server is gone.
+        const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${await closedPort()}/z` })
+        try {
+          await pool.query('SELECT 1')
+        } finally {
+          await pool.end()
+        }
+      }
+      return { ok: true }
+    },
+  )
   app.addHook('onClose', async () => metrics.stop())
   return { app, logs: sink.lines }
 }
@@ -167,12 +188,15 @@ describe('a datastore outage is a 503, never a 500 (ADR 0028)', () => {
 describe('health and readiness', () => {
   it('a shared dependency is reported at /health/deps and never makes the instance unready', async () => {
     let postgresUp = true
-    const { app } = await buildApp({}, {
-      postgres: async () => {
-        if (!postgresUp) throw new Error('connection refused')
+    const { app } = await buildApp(
+      {},
+      {
+        postgres: async () => {
+          if (!postgresUp) throw new Error('connection refused')
+        },
+        redis: async () => 'PONG',
       },
-      redis: async () => 'PONG',
-    })
+    )
     try {
       assert.equal((await app.inject('/health/deps')).statusCode, 200)
       postgresUp = false

@@ -28,7 +28,17 @@ export async function startContainers(): Promise<Infra> {
     .withUsername('postgres')
     .withPassword('postgres')
     .withDatabase('flashsale')
-    .withCommand(['postgres', '-c', 'wal_level=replica', '-c', 'max_wal_senders=10', '-c', 'hot_standby=on', '-c', 'shared_preload_libraries=pg_stat_statements'])
+    .withCommand([
+      'postgres',
+      '-c',
+      'wal_level=replica',
+      '-c',
+      'max_wal_senders=10',
+      '-c',
+      'hot_standby=on',
+      '-c',
+      'shared_preload_libraries=pg_stat_statements',
+    ])
     .withCopyContentToContainer([
       { content: 'echo "host replication all all trust" >> "$PGDATA/pg_hba.conf"\n', target: '/docker-entrypoint-initdb.d/10-replication.sh' },
     ])

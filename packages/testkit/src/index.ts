@@ -1,4 +1,13 @@
 export { getInfra, STACK_ENV_FILE, type Infra } from './infra.ts'
-export { createTestDatabase, createTestRedis, createTestTopics, uniqueSuffix, withDatabase, type TestDatabase, type TestRedis, type TestTopics } from './isolation.ts'
+export {
+  createTestDatabase,
+  createTestRedis,
+  createTestTopics,
+  uniqueSuffix,
+  withDatabase,
+  type TestDatabase,
+  type TestRedis,
+  type TestTopics,
+} from './isolation.ts'
 export { createTestProxy, type TestProxy } from './proxy.ts'
 export { metricValue, waitFor } from './wait.ts'

@@ -46,7 +46,7 @@ describe('testkit isolation on the real servers', () => {
     }
   })
 
-  it('prefixes Redis keys per suite and cleanup removes only that suite\'s keys', async () => {
+  it("prefixes Redis keys per suite and cleanup removes only that suite's keys", async () => {
     await redisA.redis.set('k', 'a')
     await redisB.redis.set('k', 'b')
     assert.equal(await redisA.redis.get('k'), 'a')

@@ -12,22 +12,37 @@ describe('the native stack scripts (infra/local)', async () => {
   const infra = await getInfra()
   const native = infra.source !== 'testcontainers'
 
-  it('infra-up run again while the stack is up is harmless: every part is left running as it was', { skip: !native && 'servers come from testcontainers' }, async () => {
-    const before = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
-    const { stdout } = await run(join(ROOT, 'infra/local/up.sh'), { cwd: ROOT, timeout: 120_000 })
-    for (const part of ['pg-primary already running', 'pg-replica1 already running', 'pg-replica2 already running', 'redis master already running', 'redis replica already running', 'sentinel 1 already running', 'sentinel 2 already running', 'sentinel 3 already running', 'kafka already running', 'toxiproxy already running']) {
-      assert.match(stdout, new RegExp(part), `up.sh said: ${part}`)
-    }
-    assert.match(stdout, /2 replicas streaming/)
-    assert.match(stdout, /topics ready: orders\.requested\(12\), orders\.events\(12\), orders\.dlq\(3\)/)
-    const after = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
-    // Same pids, same "up" lines: nothing was restarted (lag figures may differ).
-    assert.match(before.stdout, /kafka .*pid \d+/)
-    const stable = (s: string) => s.replace(/replay lag: [^\n]*/g, '').trim()
-    assert.equal(stable(after.stdout), stable(before.stdout))
-    // Every infrastructure part is up (the services listed after them may be down: they are not started here).
-    const infra = after.stdout.split(/==>\S* services/)[0] ?? ''
-    assert.match(infra, /toxiproxy +up/)
-    assert.doesNotMatch(infra, /\bdown\b/)
-  })
+  it(
+    'infra-up run again while the stack is up is harmless: every part is left running as it was',
+    { skip: !native && 'servers come from testcontainers' },
+    async () => {
+      const before = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
+      const { stdout } = await run(join(ROOT, 'infra/local/up.sh'), { cwd: ROOT, timeout: 120_000 })
+      for (const part of [
+        'pg-primary already running',
+        'pg-replica1 already running',
+        'pg-replica2 already running',
+        'redis master already running',
+        'redis replica already running',
+        'sentinel 1 already running',
+        'sentinel 2 already running',
+        'sentinel 3 already running',
+        'kafka already running',
+        'toxiproxy already running',
+      ]) {
+        assert.match(stdout, new RegExp(part), `up.sh said: ${part}`)
+      }
+      assert.match(stdout, /2 replicas streaming/)
+      assert.match(stdout, /topics ready: orders\.requested\(12\), orders\.events\(12\), orders\.dlq\(3\)/)
+      const after = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
+      // Same pids, same "up" lines: nothing was restarted (lag figures may differ).
+      assert.match(before.stdout, /kafka .*pid \d+/)
+      const stable = (s: string) => s.replace(/replay lag: [^\n]*/g, '').trim()
+      assert.equal(stable(after.stdout), stable(before.stdout))
+      // Every infrastructure part is up (the services listed after them may be down: they are not started here).
+      const infra = after.stdout.split(/==>\S* services/)[0] ?? ''
+      assert.match(infra, /toxiproxy +up/)
+      assert.doesNotMatch(infra, /\bdown\b/)
+    },
+  )
 })

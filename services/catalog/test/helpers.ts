@@ -50,7 +50,8 @@ export interface HarnessOptions {
 }
 
 const quietLog = () =>
-  createLogger({ service: 'catalog-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) }).logger
+  createLogger({ service: 'catalog-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) })
+    .logger
 
 let counter = 0
 export const uid = (label: string): string => `${label}-${process.pid}-${++counter}`
@@ -110,7 +111,16 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     buyerToken: (userId) => token(userId, false),
     async createProduct(overrides = {}, admin = 'ops') {
       const n = uid('p')
-      const payload = { id: n, sku: `SKU-${n}`, name: `Product ${n}`, category: 'phones', priceCents: 1999, imageUrl: 'https://img.example/p.jpg', description: 'd', ...overrides }
+      const payload = {
+        id: n,
+        sku: `SKU-${n}`,
+        name: `Product ${n}`,
+        category: 'phones',
+        priceCents: 1999,
+        imageUrl: 'https://img.example/p.jpg',
+        description: 'd',
+        ...overrides,
+      }
       const res = await app.inject({ method: 'POST', url: '/admin/products', headers: { authorization: `Bearer ${await token(admin, true)}` }, payload })
       if (res.statusCode !== 201) throw new Error(`creating a product answered ${res.statusCode}: ${res.body}`)
       return res.json().product

@@ -113,7 +113,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   // the local buckets when Redis is down (fail-open, ADR 0013). The local limiter is for an outage of
   // Redis, not for a busy gateway: the timeout counts only our responsive time (ADR 0025).
   const perIpPolicy: RateLimitPolicy = { name: 'per-ip', ratePerPeriod: config.RATE_PER_IP_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_IP_BURST }
-  const perUserPolicy: RateLimitPolicy = { name: 'per-user', ratePerPeriod: config.RATE_PER_USER_PER_SECOND, periodMs: 1_000, burst: config.RATE_PER_USER_BURST }
+  const perUserPolicy: RateLimitPolicy = {
+    name: 'per-user',
+    ratePerPeriod: config.RATE_PER_USER_PER_SECOND,
+    periodMs: 1_000,
+    burst: config.RATE_PER_USER_BURST,
+  }
   const localShare = (policy: RateLimitPolicy) => createLocalLimiter({ ...policy, ratePerPeriod: policy.ratePerPeriod / config.GATEWAY_INSTANCES })
   let fallbackLoggedAt = -Infinity
   let fallbacksUnlogged = 0
@@ -129,7 +134,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
         // Every check in flight fails together (5,000 of them in a burst): one line a second, with the count.
         const t = performance.now()
         if (t - fallbackLoggedAt < 1_000) return void fallbacksUnlogged++
-        app.log.warn({ err, reason, fallbacksSinceLastLine: fallbacksUnlogged }, reason === 'timeout' ? 'rate limits: Redis did not answer in time, the local limiter answers' : 'rate limits: Redis unreachable, the local limiter answers')
+        app.log.warn(
+          { err, reason, fallbacksSinceLastLine: fallbacksUnlogged },
+          reason === 'timeout'
+            ? 'rate limits: Redis did not answer in time, the local limiter answers'
+            : 'rate limits: Redis unreachable, the local limiter answers',
+        )
         fallbackLoggedAt = t
         fallbacksUnlogged = 0
       },
@@ -179,7 +189,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   }
 
   // Sold out at the edge (ADR 0027): the inventory's stock channel, on a subscriber connection of its own.
-  const soldOut = config.SOLD_OUT_EDGE_TTL_MS > 0 ? createSoldOutEdge({ ttlMs: config.SOLD_OUT_EDGE_TTL_MS, now: () => performance.now(), onChange: (change, source) => metrics.soldOutMarks.inc({ change, source }) }) : undefined
+  const soldOut =
+    config.SOLD_OUT_EDGE_TTL_MS > 0
+      ? createSoldOutEdge({
+          ttlMs: config.SOLD_OUT_EDGE_TTL_MS,
+          now: () => performance.now(),
+          onChange: (change, source) => metrics.soldOutMarks.inc({ change, source }),
+        })
+      : undefined
 
   // Order placements wait in the limiter's queue grouped by SKU: of one SKU's waiters only as many as it
   // has units left can still need the order service, so a crowd after the last units is not refused for
@@ -203,7 +220,9 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     // While the subscription is down a "units back" message may be missed: trust no mark meanwhile.
     subscriber.on('close', () => soldOut.clear())
     subscriber.on('error', (err) => app.log.warn({ err }, 'stock channel: subscriber connection error; sold out at the edge waits for it'))
-    await subscriber.connect().catch((err: unknown) => app.log.warn({ err }, 'stock channel unreachable at boot; sold out at the edge learns from proxied answers until it is back'))
+    await subscriber
+      .connect()
+      .catch((err: unknown) => app.log.warn({ err }, 'stock channel unreachable at boot; sold out at the edge learns from proxied answers until it is back'))
     await subscriber.subscribe(channel).catch((err: unknown) => app.log.warn({ err }, 'stock channel: subscribe failed; retried on reconnect'))
   }
 
@@ -281,5 +300,10 @@ async function writeCapacityFloors(redis: Redis, upstreams: ReadonlyMap<string, 
   const floors = [...upstreams].map(([name, u]) => [name, u.snapshot().limit.floor] as const).filter(([, floor]) => floor > 0)
   if (floors.length === 0) return
   // Best effort: the next tick tries again, and Redis being down is reported by everything else.
-  await redis.multi().hset(CAPACITY_FLOORS_KEY, Object.fromEntries(floors)).pexpire(CAPACITY_FLOORS_KEY, CAPACITY_FLOOR_TTL_MS).exec().catch(() => undefined)
+  await redis
+    .multi()
+    .hset(CAPACITY_FLOORS_KEY, Object.fromEntries(floors))
+    .pexpire(CAPACITY_FLOORS_KEY, CAPACITY_FLOOR_TTL_MS)
+    .exec()
+    .catch(() => undefined)
 }

@@ -14,11 +14,30 @@ export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'port to listen on' }),
   LOG_LEVEL: logLevel,
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
-  REDIS_URL: Type.String({ pattern: '^(rediss?|redis\\+sentinel)://', description: 'Redis: rate limits, the blocklist and the stock channel (shared by every gateway instance); redis://host:port, or redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)' }),
-  REDIS_COMMAND_TIMEOUT_MS: positive(5_000, 'a Redis command with no answer after this much wall time fails (a hung connection); the rate-limit budget is RATE_LIMIT_TIMEOUT_MS'),
-  RATE_LIMIT_TIMEOUT_MS: positive(250, 'a rate-limit check Redis has not answered after this much of the gateway\'s responsive time (event-loop stalls not counted, ADR 0025) is answered by the local limiter (ADR 0013): a Redis that hangs, not one that is busy (50 ms failed 98% of a 5,000-buyer burst on 2 shared cores with Redis up)'),
-  STOCK_CHANNEL: Type.String({ default: 'inv:stock', minLength: 1, description: 'Redis pub/sub channel on which the inventory announces sold out / units back (after the Redis key prefix, if any)' }),
-  SOLD_OUT_EDGE_TTL_MS: Type.Integer({ default: 2_000, minimum: 0, description: 'longest the gateway answers sold out for a SKU without a fresh signal; bounds a missed units-back message (ADR 0027); 0 switches sold out at the edge off' }),
+  REDIS_URL: Type.String({
+    pattern: '^(rediss?|redis\\+sentinel)://',
+    description:
+      'Redis: rate limits, the blocklist and the stock channel (shared by every gateway instance); redis://host:port, or redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)',
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: positive(
+    5_000,
+    'a Redis command with no answer after this much wall time fails (a hung connection); the rate-limit budget is RATE_LIMIT_TIMEOUT_MS',
+  ),
+  RATE_LIMIT_TIMEOUT_MS: positive(
+    250,
+    "a rate-limit check Redis has not answered after this much of the gateway's responsive time (event-loop stalls not counted, ADR 0025) is answered by the local limiter (ADR 0013): a Redis that hangs, not one that is busy (50 ms failed 98% of a 5,000-buyer burst on 2 shared cores with Redis up)",
+  ),
+  STOCK_CHANNEL: Type.String({
+    default: 'inv:stock',
+    minLength: 1,
+    description: 'Redis pub/sub channel on which the inventory announces sold out / units back (after the Redis key prefix, if any)',
+  }),
+  SOLD_OUT_EDGE_TTL_MS: Type.Integer({
+    default: 2_000,
+    minimum: 0,
+    description:
+      'longest the gateway answers sold out for a SKU without a fresh signal; bounds a missed units-back message (ADR 0027); 0 switches sold out at the edge off',
+  }),
 
   ROUTE_TABLE_FILE: Type.String({ default: '', description: 'JSON route table to use instead of the bundled src/route-table.json' }),
   ORDER_URLS: Type.String({ default: '', description: 'comma-separated order service instances; overrides the route table' }),
@@ -28,11 +47,21 @@ export const ConfigSchema = Type.Object({
   UPSTREAM_CONNECTIONS: positive(64, 'keep-alive connections per upstream instance (one undici Pool each)'),
 
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
-  AUTH_JWT_PRIVATE_JWK: Type.String({ default: '', description: 'ES256 private key (JWK JSON) for the demo token endpoint; only read when DEMO_TOKENS_ENABLED' }),
-  TOKEN_CACHE_ENTRIES: Type.Integer({ default: 10_000, minimum: 0, description: 'verified bearer tokens remembered per process, each until its exp (ADR 0022); 0 verifies every request' }),
+  AUTH_JWT_PRIVATE_JWK: Type.String({
+    default: '',
+    description: 'ES256 private key (JWK JSON) for the demo token endpoint; only read when DEMO_TOKENS_ENABLED',
+  }),
+  TOKEN_CACHE_ENTRIES: Type.Integer({
+    default: 10_000,
+    minimum: 0,
+    description: 'verified bearer tokens remembered per process, each until its exp (ADR 0022); 0 verifies every request',
+  }),
   TOKEN_CACHE_MAX_TTL_MS: positive(300_000, 'longest a verification is reused, whatever the token exp'),
   DEMO_TOKENS_ENABLED: Type.Boolean({ default: false, description: 'serve POST /auth/demo-token (demos and k6 only; never in production)' }),
-  DEMO_ADMIN_SECRET: Type.String({ default: '', description: 'x-demo-admin-secret value needed to get an admin demo token; empty = admin demo tokens refused' }),
+  DEMO_ADMIN_SECRET: Type.String({
+    default: '',
+    description: 'x-demo-admin-secret value needed to get an admin demo token; empty = admin demo tokens refused',
+  }),
 
   RATE_PER_IP_PER_SECOND: Type.Number({ default: 50, exclusiveMinimum: 0, description: 'sustained requests per second per client IP (GCRA)' }),
   RATE_PER_IP_BURST: Type.Integer({ default: 100, minimum: 0, description: 'extra requests per IP allowed at once' }),
@@ -47,13 +76,28 @@ export const ConfigSchema = Type.Object({
   BOT_BLOCK_SCORE: positive(4, 'score at which requests of the IP are refused with 403'),
   BOT_THROTTLE_COST: positive(5, 'per-IP limiter cost of one request from a throttled IP'),
 
-  LIMIT_ALGORITHM: Type.Union([Type.Literal('gradient2'), Type.Literal('vegas'), Type.Literal('fixed')], { default: 'gradient2', description: 'adaptive concurrency algorithm per upstream (ADR 0012)' }),
+  LIMIT_ALGORITHM: Type.Union([Type.Literal('gradient2'), Type.Literal('vegas'), Type.Literal('fixed')], {
+    default: 'gradient2',
+    description: 'adaptive concurrency algorithm per upstream (ADR 0012)',
+  }),
   LIMIT_INITIAL: positive(20, 'initial concurrency limit per upstream (the limit with LIMIT_ALGORITHM=fixed)'),
   LIMIT_MIN: positive(1, 'lowest concurrency limit per upstream the algorithm may choose; the operating floor is measured (LIMIT_CAPACITY_FLOOR)'),
-  LIMIT_CAPACITY_FLOOR: Type.Boolean({ default: true, description: 'hold each upstream\'s limit at or above twice its measured bandwidth-delay product (peak drain rate x lowest service time), and start from the floor the fleet measured last (kept in Redis) (ADR 0026)' }),
-  LIMIT_CAPACITY_WINDOW_MS: positive(30_000, 'how far back the capacity floor remembers its peak rate and lowest service time (it ages out within two windows)'),
+  LIMIT_CAPACITY_FLOOR: Type.Boolean({
+    default: true,
+    description:
+      "hold each upstream's limit at or above twice its measured bandwidth-delay product (peak drain rate x lowest service time), and start from the floor the fleet measured last (kept in Redis) (ADR 0026)",
+  }),
+  LIMIT_CAPACITY_WINDOW_MS: positive(
+    30_000,
+    'how far back the capacity floor remembers its peak rate and lowest service time (it ages out within two windows)',
+  ),
   LIMIT_MAX: positive(200, 'highest concurrency limit per upstream'),
-  LIMIT_QUEUE: Type.Integer({ default: 2_000, minimum: 0, description: 'most requests waiting per upstream that may still need it (order placements beyond the units their SKU has left do not count; 10x this wait in all at most, the memory bound; core requests are admitted by deadline, ADR 0026); 0 = refuse at once when at the limit' }),
+  LIMIT_QUEUE: Type.Integer({
+    default: 2_000,
+    minimum: 0,
+    description:
+      'most requests waiting per upstream that may still need it (order placements beyond the units their SKU has left do not count; 10x this wait in all at most, the memory bound; core requests are admitted by deadline, ADR 0026); 0 = refuse at once when at the limit',
+  }),
   LIMIT_NON_CORE_SHARE: Type.Number({ default: 0.8, exclusiveMinimum: 0, maximum: 1, description: 'share of the limit non-core routes may occupy' }),
 
   BREAKER_FAILURE_RATE: ratio(0.05, 'open the breaker above this failure rate'),
@@ -77,7 +121,7 @@ export const ConfigSchema = Type.Object({
   DEGRADE_ENTER_ELU: ratio(0.9, 'enter degradation when event-loop utilization is above this ...'),
   DEGRADE_ENTER_P99_MS: positive(500, '... or core p99 latency is above this ...'),
   DEGRADE_ENTER_ERROR_RATE: ratio(0.05, '... or the upstream error rate is above this ...'),
-  DEGRADE_ENTER_AFTER_MS: Type.Integer({ default: 3_000, minimum: 0, description: '... for this long'}),
+  DEGRADE_ENTER_AFTER_MS: Type.Integer({ default: 3_000, minimum: 0, description: '... for this long' }),
   DEGRADE_LEAVE_ELU: ratio(0.7, 'leave degradation when ELU is below this and ...'),
   DEGRADE_LEAVE_P99_MS: positive(250, '... core p99 below this and ...'),
   DEGRADE_LEAVE_ERROR_RATE: ratio(0.01, '... the error rate below this ...'),

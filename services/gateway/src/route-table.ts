@@ -45,7 +45,15 @@ export interface RouteTable {
   readonly routes: readonly RouteDefinition[]
 }
 
-const ALGORITHMS: readonly string[] = ['round-robin', 'random', 'ip-hash', 'smooth-weighted-round-robin', 'weighted-random', 'least-connections', 'p2c-peak-ewma']
+const ALGORITHMS: readonly string[] = [
+  'round-robin',
+  'random',
+  'ip-hash',
+  'smooth-weighted-round-robin',
+  'weighted-random',
+  'least-connections',
+  'p2c-peak-ewma',
+]
 const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 const IDEMPOTENT: readonly string[] = ['GET', 'PUT', 'DELETE']
 
@@ -67,7 +75,8 @@ export function checkRouteTable(table: RouteTable): RouteTable {
   const problems: string[] = []
   for (const [name, u] of Object.entries(table.upstreams)) {
     if (!Array.isArray(u.instances) || u.instances.length === 0) problems.push(`upstream ${name}: needs at least one instance URL`)
-    for (const url of u.instances ?? []) if (!/^https?:\/\/[^/]+\/?$/.test(url)) problems.push(`upstream ${name}: instance ${JSON.stringify(url)} is not an http(s) origin`)
+    for (const url of u.instances ?? [])
+      if (!/^https?:\/\/[^/]+\/?$/.test(url)) problems.push(`upstream ${name}: instance ${JSON.stringify(url)} is not an http(s) origin`)
     if (!ALGORITHMS.includes(u.balancing)) problems.push(`upstream ${name}: balancing must be one of ${ALGORITHMS.join(', ')}`)
   }
   const seen = new Set<string>()
@@ -88,7 +97,8 @@ export function checkRouteTable(table: RouteTable): RouteTable {
     if (r.soldOutEdge) {
       const body = r.schema?.body as { required?: unknown } | undefined
       const required = Array.isArray(body?.required) ? body.required : []
-      if (r.method !== 'POST' || !required.includes('sku') || !required.includes('qty')) problems.push(`route ${id}: soldOutEdge needs a POST whose body schema requires sku and qty`)
+      if (r.method !== 'POST' || !required.includes('sku') || !required.includes('qty'))
+        problems.push(`route ${id}: soldOutEdge needs a POST whose body schema requires sku and qty`)
     }
     if (r.path?.startsWith('/admin') || r.path?.startsWith('/health') || r.path === '/metrics' || r.path?.startsWith('/auth/')) {
       problems.push(`route ${id}: ${r.path} belongs to the gateway itself`)

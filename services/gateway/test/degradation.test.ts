@@ -78,9 +78,17 @@ describe('automatic degradation from load signals', () => {
       upstreams: { review: [review.url], catalog: [catalog.url] },
       elu: () => elu,
       env: {
-        DEGRADE_ENTER_ELU: '0.9', DEGRADE_LEAVE_ELU: '0.7', DEGRADE_ENTER_P99_MS: '600000', DEGRADE_LEAVE_P99_MS: '600000',
-        DEGRADE_ENTER_ERROR_RATE: '0.5', DEGRADE_LEAVE_ERROR_RATE: '0.3', DEGRADE_ENTER_AFTER_MS: '3000', DEGRADE_LEAVE_AFTER_MS: '10000',
-        BREAKER_MINIMUM_CALLS: '100000', OUTLIER_CONSECUTIVE_FAILURES: '100000', RETRY_MAX_ATTEMPTS: '1',
+        DEGRADE_ENTER_ELU: '0.9',
+        DEGRADE_LEAVE_ELU: '0.7',
+        DEGRADE_ENTER_P99_MS: '600000',
+        DEGRADE_LEAVE_P99_MS: '600000',
+        DEGRADE_ENTER_ERROR_RATE: '0.5',
+        DEGRADE_LEAVE_ERROR_RATE: '0.3',
+        DEGRADE_ENTER_AFTER_MS: '3000',
+        DEGRADE_LEAVE_AFTER_MS: '10000',
+        BREAKER_MINIMUM_CALLS: '100000',
+        OUTLIER_CONSECUTIVE_FAILURES: '100000',
+        RETRY_MAX_ATTEMPTS: '1',
       },
     })
   })
@@ -110,7 +118,7 @@ describe('automatic degradation from load signals', () => {
     catalog.setHandler((_req, res) => json(res, 200, { ok: true }))
     await traffic(20)
     assert.equal(sampleLoad(4_000).degraded, true, 'calm has only just started')
-    assert.equal(await gw.metric('gateway_load_signal', { signal: 'error_rate' }) < 0.3, true, 'the calm interval was calm')
+    assert.equal((await gw.metric('gateway_load_signal', { signal: 'error_rate' })) < 0.3, true, 'the calm interval was calm')
     await traffic(20)
     assert.equal(sampleLoad(9_000).degraded, true, 'still inside the leave time')
     await traffic(20)

@@ -31,9 +31,19 @@ describe('POST /auth/demo-token (demos and k6 only)', () => {
     const refused = await gw.request({ method: 'POST', url: '/auth/demo-token', payload: { userId: 'ops', role: 'admin' } })
     assert.equal(refused.statusCode, 403)
     assert.equal(refused.json().code, 'GATEWAY_ERR_DEMO_ADMIN_FORBIDDEN')
-    const wrong = await gw.request({ method: 'POST', url: '/auth/demo-token', headers: { 'x-demo-admin-secret': 'guess' }, payload: { userId: 'ops', role: 'admin' } })
+    const wrong = await gw.request({
+      method: 'POST',
+      url: '/auth/demo-token',
+      headers: { 'x-demo-admin-secret': 'guess' },
+      payload: { userId: 'ops', role: 'admin' },
+    })
     assert.equal(wrong.statusCode, 403)
-    const ok = await gw.request({ method: 'POST', url: '/auth/demo-token', headers: { 'x-demo-admin-secret': 's3cret-for-tests' }, payload: { userId: 'ops', role: 'admin' } })
+    const ok = await gw.request({
+      method: 'POST',
+      url: '/auth/demo-token',
+      headers: { 'x-demo-admin-secret': 's3cret-for-tests' },
+      payload: { userId: 'ops', role: 'admin' },
+    })
     assert.equal(ok.statusCode, 201)
     const admin = await gw.request({ method: 'GET', url: '/admin/degradation', token: ok.json().token })
     assert.equal(admin.statusCode, 200)

@@ -39,7 +39,10 @@ describe('the traffic funnel in front of the upstreams', () => {
 
   test('a buyer token is verified once, then answered from the verified-token cache (ADR 0022)', async () => {
     const token = await gw.buyerToken('cached-buyer')
-    const [verified, hits] = [await gw.metric('gateway_token_verifications_total', { result: 'verified' }), await gw.metric('gateway_token_verifications_total', { result: 'hit' })]
+    const [verified, hits] = [
+      await gw.metric('gateway_token_verifications_total', { result: 'verified' }),
+      await gw.metric('gateway_token_verifications_total', { result: 'hit' }),
+    ]
     for (let i = 0; i < 3; i++) assert.equal((await gw.request({ method: 'GET', url: `/orders/${ORDER_ID}`, token })).statusCode, 200)
     assert.equal(await gw.metric('gateway_token_verifications_total', { result: 'verified' }), verified + 1)
     assert.equal(await gw.metric('gateway_token_verifications_total', { result: 'hit' }), hits + 2)
@@ -169,7 +172,10 @@ describe('bot throttling', () => {
   before(async () => {
     catalog = await startUpstream('catalog-1')
     // Burst of 10 per IP; a throttled client pays 5 per request, so it gets 2 where others get 11.
-    gw = await startGateway('botthrottle', { upstreams: { catalog: [catalog.url] }, env: { RATE_PER_IP_PER_SECOND: '0.01', RATE_PER_IP_BURST: '10', BOT_THROTTLE_COST: '5' } })
+    gw = await startGateway('botthrottle', {
+      upstreams: { catalog: [catalog.url] },
+      env: { RATE_PER_IP_PER_SECOND: '0.01', RATE_PER_IP_BURST: '10', BOT_THROTTLE_COST: '5' },
+    })
   })
   after(async () => {
     await gw.close()

@@ -121,7 +121,8 @@ export interface GatewayOptions {
 }
 
 const quietLog = () =>
-  createLogger({ service: 'gateway-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) }).logger
+  createLogger({ service: 'gateway-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) })
+    .logger
 
 const NOWHERE = 'http://127.0.0.1:9'
 
@@ -150,14 +151,24 @@ export async function startGateway(label: string, options: GatewayOptions = {}):
     // Latency budgets of 10 s: no test measures speed, and a busy machine must not make a 504.
     routes: bundled.routes.map((r) => ({ ...r, timeoutMs: options.timeoutMs ?? 10_000 })),
     upstreams: Object.fromEntries(
-      Object.entries(bundled.upstreams).map(([name, u]) => [name, { ...u, instances: options.upstreams?.[name] ?? [NOWHERE], balancing: options.balancing?.[name] ?? u.balancing }]),
+      Object.entries(bundled.upstreams).map(([name, u]) => [
+        name,
+        { ...u, instances: options.upstreams?.[name] ?? [NOWHERE], balancing: options.balancing?.[name] ?? u.balancing },
+      ]),
     ),
   }
   const metrics = createProcessMetrics({ service: 'gateway-test' })
   const redis = options.redis ? options.redis(testRedis.prefix, testRedis.url) : testRedis.redis
   const elu = options.elu
   const signals = elu ? { ...metrics, eventLoopUtilization: elu } : metrics
-  const app = await buildApp(config, { logger: quietLog(), metrics: signals, redis, verifier, issuer: options.demoTokens === false ? undefined : issuer, routeTable })
+  const app = await buildApp(config, {
+    logger: quietLog(),
+    metrics: signals,
+    redis,
+    verifier,
+    issuer: options.demoTokens === false ? undefined : issuer,
+    routeTable,
+  })
   await app.ready()
 
   const tokens = new Map<string, Promise<string>>()
@@ -188,7 +199,8 @@ export async function startGateway(label: string, options: GatewayOptions = {}):
       for (const line of text.split('\n')) {
         if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
         // `{k="v"` or `,k="v"`: a bare `instance="x"` must not match `upstream_instance="x"`.
-        if (Object.entries(labels).every(([k, v]) => line.includes(`{${k}="${v}"`) || line.includes(`,${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1))
+        if (Object.entries(labels).every(([k, v]) => line.includes(`{${k}="${v}"`) || line.includes(`,${k}="${v}"`)))
+          sum += Number(line.slice(line.lastIndexOf(' ') + 1))
       }
       return sum
     },

@@ -18,7 +18,10 @@ import { startGateway, type Gateway } from './helpers.ts'
 const ORDER_ID = '1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b'
 
 async function startFastUpstream(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/fast-upstream.ts')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/fast-upstream.ts')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const [line] = (await once(child.stdout!, 'data')) as [Buffer]
   return { url: `http://127.0.0.1:${String(line).trim()}`, child }
 }

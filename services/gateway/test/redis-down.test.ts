@@ -17,7 +17,13 @@ describe('rate limits when Redis is down (ADR 0013: fail open onto the local lim
       env: { RATE_PER_IP_PER_SECOND: '0.01', RATE_PER_IP_BURST: '2', REDIS_COMMAND_TIMEOUT_MS: '200' },
       // The gateway's Redis goes through Toxiproxy, as server.ts configures it: no offline queue, short timeouts.
       redis: (prefix, url) => {
-        const client = new Redis(proxy.rewrite(url), { keyPrefix: prefix, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 200 })
+        const client = new Redis(proxy.rewrite(url), {
+          keyPrefix: prefix,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+          connectTimeout: 2_000,
+          commandTimeout: 200,
+        })
         client.on('error', () => {}) // expected while the proxy is disabled; the gateway logs its own
         return client
       },

@@ -34,7 +34,10 @@ describe('circuit breaker per upstream', () => {
     assert.ok(passedThrough >= 5, 'not before the minimum number of calls')
     assert.equal(res.json().code, 'GATEWAY_ERR_CIRCUIT_OPEN')
     const retryAfter = Number(res.headers['retry-after'])
-    assert.ok(retryAfter >= 60 && retryAfter <= 120, `Retry-After ${retryAfter}: the half-open wait, jittered up to twice (refused clients do not come back as one wave)`)
+    assert.ok(
+      retryAfter >= 60 && retryAfter <= 120,
+      `Retry-After ${retryAfter}: the half-open wait, jittered up to twice (refused clients do not come back as one wave)`,
+    )
     assert.equal(order.total(), passedThrough, 'the refused call never reached the upstream')
 
     const again = await pay()

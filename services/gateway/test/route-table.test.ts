@@ -6,13 +6,28 @@ describe('the route table', () => {
   test('the bundled table loads and classes the routes as the design says', () => {
     const table = loadRouteTable(BUNDLED_ROUTE_TABLE)
     const route = (method: string, path: string) => table.routes.find((r) => r.method === method && r.path === path)!
-    for (const [m, p] of [['POST', '/orders'], ['GET', '/orders/:id'], ['POST', '/orders/:id/pay'], ['GET', '/products'], ['GET', '/products/:id'], ['GET', '/sales'], ['GET', '/sales/:id']]) {
+    for (const [m, p] of [
+      ['POST', '/orders'],
+      ['GET', '/orders/:id'],
+      ['POST', '/orders/:id/pay'],
+      ['GET', '/products'],
+      ['GET', '/products/:id'],
+      ['GET', '/sales'],
+      ['GET', '/sales/:id'],
+    ]) {
       assert.equal(route(m!, p!).priority, 'core', `${m} ${p}`)
     }
-    for (const [m, p] of [['GET', '/users/me/orders'], ['GET', '/products/:id/reviews'], ['POST', '/products/:id/reviews']]) {
+    for (const [m, p] of [
+      ['GET', '/users/me/orders'],
+      ['GET', '/products/:id/reviews'],
+      ['POST', '/products/:id/reviews'],
+    ]) {
       assert.equal(route(m!, p!).priority, 'non-core', `${m} ${p}`)
     }
-    assert.ok(table.routes.filter((r) => r.retryable).every((r) => r.method === 'GET'), 'only GETs are retryable')
+    assert.ok(
+      table.routes.filter((r) => r.retryable).every((r) => r.method === 'GET'),
+      'only GETs are retryable',
+    )
   })
 
   test("instance lists from the environment replace the table's", () => {
@@ -29,11 +44,21 @@ describe('the route table', () => {
         { method: 'GET', path: '/admin/x', upstream: 'order', priority: 'core', timeoutMs: 10, retryable: false, auth: 'none' },
       ],
     }
-    assert.throws(() => checkRouteTable(bad), (err: Error) => {
-      for (const part of ['needs at least one instance', 'balancing must be', 'only idempotent methods may be retryable', 'unknown upstream "nope"', 'timeoutMs', 'belongs to the gateway']) {
-        assert.ok(err.message.includes(part), `missing: ${part}\n${err.message}`)
-      }
-      return true
-    })
+    assert.throws(
+      () => checkRouteTable(bad),
+      (err: Error) => {
+        for (const part of [
+          'needs at least one instance',
+          'balancing must be',
+          'only idempotent methods may be retryable',
+          'unknown upstream "nope"',
+          'timeoutMs',
+          'belongs to the gateway',
+        ]) {
+          assert.ok(err.message.includes(part), `missing: ${part}\n${err.message}`)
+        }
+        return true
+      },
+    )
   })
 })

@@ -84,7 +84,7 @@ describe('balancing across two instances', () => {
     await Promise.all([a.kill(), b.kill()])
   })
 
-  const catalogSnapshot = () => (gw.app.gateway.upstreams.get('catalog')!.snapshot().instances)
+  const catalogSnapshot = () => gw.app.gateway.upstreams.get('catalog')!.snapshot().instances
   const available = (u: TestUpstream) => catalogSnapshot().find((i) => i.url === u.url)!.available
 
   test('round-robin sends the same number of requests to each instance', async () => {
@@ -232,7 +232,13 @@ describe('a POST to an instance that refuses the connection', () => {
     await a.kill()
     const token = await gw.buyerToken('alice')
     for (let i = 0; i < 4; i++) {
-      const res = await gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `k-refused-${i}` }, payload: { sku: 'SKU-1', qty: 1 } })
+      const res = await gw.request({
+        method: 'POST',
+        url: '/orders',
+        token,
+        headers: { 'idempotency-key': `k-refused-${i}` },
+        payload: { sku: 'SKU-1', qty: 1 },
+      })
       assert.equal(res.statusCode, 200, res.body)
       assert.equal(res.json().instance, 'order-b')
     }

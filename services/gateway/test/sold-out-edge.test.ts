@@ -19,7 +19,13 @@ describe('sold out at the edge', () => {
     order = await startUpstream('order-1')
     order.setHandler((_req, res) =>
       soldOutUpstream
-        ? json(res, 409, { type: 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT', title: `Sale ${SALE} is sold out`, status: 409, code: 'ORDER_ERR_SOLD_OUT', saleId: SALE })
+        ? json(res, 409, {
+            type: 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT',
+            title: `Sale ${SALE} is sold out`,
+            status: 409,
+            code: 'ORDER_ERR_SOLD_OUT',
+            saleId: SALE,
+          })
         : json(res, 202, { orderId: 'x', status: 'pending' }),
     )
     gw = await startGateway('sold_out_edge', { upstreams: { order: [order.url] } })
@@ -51,7 +57,7 @@ describe('sold out at the edge', () => {
       const body = res.json()
       assert.equal(body.code, 'ORDER_ERR_SOLD_OUT')
       assert.equal(body.type, 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT')
-      assert.equal(body.title, `Sale ${SALE} is sold out`, 'the order service\'s own words')
+      assert.equal(body.title, `Sale ${SALE} is sold out`, "the order service's own words")
       assert.equal(body.saleId, SALE)
     }
     assert.equal(order.total(), hitsBefore, 'no upstream call')
@@ -123,7 +129,14 @@ describe('deadline admission counts only the buyers who can still get a unit (re
       const { sku } = JSON.parse(body) as { sku: string }
       await sleep(40)
       const units = left.get(sku) ?? Infinity
-      if (units <= 0) return json(res, 409, { type: 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT', title: `Sale ${SALE} is sold out`, status: 409, code: 'ORDER_ERR_SOLD_OUT', saleId: SALE })
+      if (units <= 0)
+        return json(res, 409, {
+          type: 'urn:flashsale:problem:ORDER_ERR_SOLD_OUT',
+          title: `Sale ${SALE} is sold out`,
+          status: 409,
+          code: 'ORDER_ERR_SOLD_OUT',
+          saleId: SALE,
+        })
       if (units !== Infinity) {
         left.set(sku, units - 1)
         await gw.redis.publish(`${gw.prefix}inv:stock`, JSON.stringify({ sku, saleId: SALE, available: units - 1 }))
@@ -140,7 +153,13 @@ describe('deadline admission counts only the buyers who can still get a unit (re
   })
 
   const place = async (sku: string) =>
-    gw.request({ method: 'POST', url: '/orders', token: await gw.buyerToken(`crowd-${++n}`), headers: { 'idempotency-key': `q-${n}` }, payload: { sku, qty: 1 } })
+    gw.request({
+      method: 'POST',
+      url: '/orders',
+      token: await gw.buyerToken(`crowd-${++n}`),
+      headers: { 'idempotency-key': `q-${n}` },
+      payload: { sku, qty: 1 },
+    })
   const count = (answers: { statusCode: number; json: () => { code?: string } }[], status: number, code?: string) =>
     answers.filter((a) => a.statusCode === status && (code === undefined || a.json().code === code)).length
 
@@ -151,7 +170,9 @@ describe('deadline admission counts only the buyers who can still get a unit (re
     await waitFor(() => gw.app.gateway.soldOut?.unitsLeft('SKU-HOT') === 10, 'the gateway heard the level')
     const tokens = await Promise.all(Array.from({ length: 200 }, () => gw.buyerToken(`crowd-${++n}`)))
     const answers = await Promise.all(
-      tokens.map((token, i) => gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `hot-${i}` }, payload: { sku: 'SKU-HOT', qty: 1 } })),
+      tokens.map((token, i) =>
+        gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `hot-${i}` }, payload: { sku: 'SKU-HOT', qty: 1 } }),
+      ),
     )
     const refused = answers.filter((a) => a.statusCode === 503).map((a) => a.json().reason)
     assert.deepEqual(refused, [], 'nobody refused')
@@ -163,7 +184,9 @@ describe('deadline admission counts only the buyers who can still get a unit (re
   test('the same crowd for a SKU whose stock the gateway does not know: the part that cannot fit the budget is refused at once', async () => {
     const tokens = await Promise.all(Array.from({ length: 200 }, () => gw.buyerToken(`crowd-${++n}`)))
     const answers = await Promise.all(
-      tokens.map((token, i) => gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `cold-${i}` }, payload: { sku: 'SKU-UNKNOWN', qty: 1 } })),
+      tokens.map((token, i) =>
+        gw.request({ method: 'POST', url: '/orders', token, headers: { 'idempotency-key': `cold-${i}` }, payload: { sku: 'SKU-UNKNOWN', qty: 1 } }),
+      ),
     )
     const refusals = answers.filter((a) => a.statusCode === 503)
     assert.ok(refusals.length >= 100, `${refusals.length} of 200 refused: 4 s of work cannot fit a 1 s budget`)

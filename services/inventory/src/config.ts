@@ -28,7 +28,11 @@ export const ConfigSchema = Type.Object({
     minimum: 0,
     description: 'after the gate answers sold_out, answer 409 from memory for this long without touching Redis; 0 disables',
   }),
-  RECONCILE_INTERVAL_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'how often the reconciler runs; 0 disables the loop (the admin endpoint still works)' }),
+  RECONCILE_INTERVAL_MS: Type.Integer({
+    default: 5_000,
+    minimum: 0,
+    description: 'how often the reconciler runs; 0 disables the loop (the admin endpoint still works)',
+  }),
   RECONCILE_QUIET_MS: Type.Integer({
     default: 5_000,
     minimum: 0,

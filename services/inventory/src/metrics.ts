@@ -43,7 +43,12 @@ export function createInventoryMetrics(registry: Registry): InventoryMetrics {
     labelNames: ['sale_id', 'stage'] as const,
     registers,
   })
-  const repairs = new Counter({ name: 'inventory_stock_drift_repairs_total', help: 'Drift repairs by the reconciler', labelNames: ['sale_id'] as const, registers })
+  const repairs = new Counter({
+    name: 'inventory_stock_drift_repairs_total',
+    help: 'Drift repairs by the reconciler',
+    labelNames: ['sale_id'] as const,
+    registers,
+  })
   const rebuilds = new Counter({ name: 'inventory_gate_rebuilds_total', help: 'Gate rebuilds from Postgres', labelNames: ['sale_id'] as const, registers })
   const expired = new Counter({
     name: 'inventory_reservations_expired_total',
@@ -51,8 +56,17 @@ export function createInventoryMetrics(registry: Registry): InventoryMetrics {
     labelNames: ['sale_id'] as const,
     registers,
   })
-  const serverChanges = new Counter({ name: 'inventory_redis_server_changes_total', help: 'Times the Redis server holding the gate changed (failover or restart); each rebuilds every open gate from Postgres', registers })
-  const failures = new Counter({ name: 'inventory_reconcile_failures_total', help: 'Reconciler passes that failed for a sale', labelNames: ['sale_id'] as const, registers })
+  const serverChanges = new Counter({
+    name: 'inventory_redis_server_changes_total',
+    help: 'Times the Redis server holding the gate changed (failover or restart); each rebuilds every open gate from Postgres',
+    registers,
+  })
+  const failures = new Counter({
+    name: 'inventory_reconcile_failures_total',
+    help: 'Reconciler passes that failed for a sale',
+    labelNames: ['sale_id'] as const,
+    registers,
+  })
 
   return {
     gateOutcome: (outcome) => gateOutcomes.inc({ outcome }),

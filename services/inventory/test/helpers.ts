@@ -104,7 +104,12 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     ...options.env,
   })
   const metrics = createProcessMetrics({ service: 'inventory-test' })
-  const db = createDatabase({ primaryUrl: testDb.primaryUrl, replicaUrls: testDb.replicaUrls, registry: metrics.registry, poolOptions: { name: 'inventory-test', max: 10, min: 0 } })
+  const db = createDatabase({
+    primaryUrl: testDb.primaryUrl,
+    replicaUrls: testDb.replicaUrls,
+    registry: metrics.registry,
+    poolOptions: { name: 'inventory-test', max: 10, min: 0 },
+  })
   await migrateInventory(db.primary)
   const redis = options.redis ? options.redis(testRedis.prefix, testRedis.url) : testRedis.redis
   const clock = createTestClock()
@@ -161,7 +166,12 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
         redis.hgetall(users as string),
         redis.hgetall(res as string),
       ])
-      return { meta: m, available: a === null ? null : Number(a), users: Object.fromEntries(Object.entries(u).map(([k, v]) => [k, Number(v)])), reservations: r }
+      return {
+        meta: m,
+        available: a === null ? null : Number(a),
+        users: Object.fromEntries(Object.entries(u).map(([k, v]) => [k, Number(v)])),
+        reservations: r,
+      }
     },
     async ledger(saleId) {
       const { rows } = await db.query<{ total: number; sold: number }>('SELECT total, sold FROM inventory.stock WHERE sale_id = $1', [saleId])

@@ -9,7 +9,17 @@
  *   so one poison order cannot hold back the others.
  * The handler resolves only when every message is persisted or in the DLQ; then the offsets are committed.
  */
-import { InvalidEventError, OrderRequestedV1, createRetryingHandler, deadLetterHeaders, parseEvent, type Batch, type IncomingMessage, type OrderRequested, type Producer } from '@flashsale/kafka'
+import {
+  InvalidEventError,
+  OrderRequestedV1,
+  createRetryingHandler,
+  deadLetterHeaders,
+  parseEvent,
+  type Batch,
+  type IncomingMessage,
+  type OrderRequested,
+  type Producer,
+} from '@flashsale/kafka'
 import { fullJitterDelay, sleep, type BackoffOptions } from '@flashsale/resilience'
 import { persistOrders, type PersistOrdersDeps, type PersistSummary } from './domain/persist-orders.ts'
 
@@ -37,7 +47,14 @@ export function createOrderBatchHandler(options: OrderBatchOptions): (batch: Bat
       {
         ...(msg.key === null ? {} : { key: msg.key }),
         value: msg.value,
-        headers: deadLetterHeaders(msg.headers, { errorClass: err.name, errorMessage: err.message, attempts: 1, firstFailureAt: now, lastFailureAt: now, origin: { topic: msg.topic, partition: msg.partition, offset: msg.offset } }),
+        headers: deadLetterHeaders(msg.headers, {
+          errorClass: err.name,
+          errorMessage: err.message,
+          attempts: 1,
+          firstFailureAt: now,
+          lastFailureAt: now,
+          origin: { topic: msg.topic, partition: msg.partition, offset: msg.offset },
+        }),
       },
     ])
     options.onDeadLetter?.(err.name)
@@ -71,7 +88,13 @@ export function createOrderBatchHandler(options: OrderBatchOptions): (batch: Bat
 
     for (let attempt = 0; ; attempt++) {
       try {
-        options.onPersisted?.(await persistOrders(deps, valid.map((v) => v.event)), valid.length)
+        options.onPersisted?.(
+          await persistOrders(
+            deps,
+            valid.map((v) => v.event),
+          ),
+          valid.length,
+        )
         return
       } catch (err) {
         if (signal?.aborted) throw err

@@ -20,7 +20,11 @@ import { migrateOrders } from './store/migrations.ts'
 const config = readConfig(process.env)
 const { logger, flush } = createLogger({ service: 'order', level: config.LOG_LEVEL })
 const metrics = createProcessMetrics({ service: 'order' })
-const breakerGauge = new Gauge({ name: 'order_inventory_breaker_state', help: 'Circuit to inventory: 0 closed, 1 open, 2 half-open, 3 isolated', registers: [metrics.registry] })
+const breakerGauge = new Gauge({
+  name: 'order_inventory_breaker_state',
+  help: 'Circuit to inventory: 0 closed, 1 open, 2 half-open, 3 isolated',
+  registers: [metrics.registry],
+})
 
 const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
 const db = createDatabase({
@@ -36,7 +40,11 @@ const producer = await kafka.createProducer()
 const inventory = createInventoryClient({
   urls: parseList(config.INVENTORY_URLS),
   timeoutMs: config.INVENTORY_TIMEOUT_MS,
-  breaker: { failureRateThreshold: config.INVENTORY_BREAKER_FAILURE_RATE, slowCallMs: config.INVENTORY_BREAKER_SLOW_CALL_MS, minimumCalls: config.INVENTORY_BREAKER_MIN_CALLS },
+  breaker: {
+    failureRateThreshold: config.INVENTORY_BREAKER_FAILURE_RATE,
+    slowCallMs: config.INVENTORY_BREAKER_SLOW_CALL_MS,
+    minimumCalls: config.INVENTORY_BREAKER_MIN_CALLS,
+  },
   onBreakerState: (state) => {
     breakerGauge.set(BREAKER_STATE_VALUE[state])
     logger.warn({ state }, 'circuit to inventory changed')

@@ -12,7 +12,10 @@ import type { OrderStatusView, StatusCache } from './domain/ports.ts'
 import { sweepUnpaidOrders, type SweepDeps, type SweepSummary } from './domain/sweep-unpaid-orders.ts'
 import { createOrderLifecycleStore } from './store/order-lifecycle-store.ts'
 
-export function createOrderEffects(db: Database, { steps, statusCache, publish }: { steps: ReservationSteps; statusCache: StatusCache; publish: (orders: readonly OrderStatusView[]) => Promise<void> }): OrderEffectsDeps {
+export function createOrderEffects(
+  db: Database,
+  { steps, statusCache, publish }: { steps: ReservationSteps; statusCache: StatusCache; publish: (orders: readonly OrderStatusView[]) => Promise<void> },
+): OrderEffectsDeps {
   const store = createOrderLifecycleStore(db)
   return { gate: steps, statusCache, publish, markDone: (ids) => store.markEffectsDone(ids) }
 }
@@ -20,7 +23,12 @@ export function createOrderEffects(db: Database, { steps, statusCache, publish }
 export function createSweepDeps(
   db: Database,
   effects: OrderEffectsDeps,
-  { batchSize = 200, maxBatchesPerPass = 50, followUpAfterMs = 30_000, log }: { batchSize?: number; maxBatchesPerPass?: number; followUpAfterMs?: number; log: SweepDeps['log'] },
+  {
+    batchSize = 200,
+    maxBatchesPerPass = 50,
+    followUpAfterMs = 30_000,
+    log,
+  }: { batchSize?: number; maxBatchesPerPass?: number; followUpAfterMs?: number; log: SweepDeps['log'] },
 ): SweepDeps {
   return { store: createOrderLifecycleStore(db), effects, batchSize, maxBatchesPerPass, followUpAfterMs, log }
 }
@@ -30,7 +38,10 @@ export interface SweeperLoop {
   stop(): Promise<void>
 }
 
-export function startSweeper(deps: SweepDeps, { intervalMs, onPass, onError }: { intervalMs: number; onPass?: (summary: SweepSummary) => void; onError?: (err: unknown) => void }): SweeperLoop {
+export function startSweeper(
+  deps: SweepDeps,
+  { intervalMs, onPass, onError }: { intervalMs: number; onPass?: (summary: SweepSummary) => void; onError?: (err: unknown) => void },
+): SweeperLoop {
   const stopping = new AbortController()
   const done = (async () => {
     while (!stopping.signal.aborted) {

@@ -27,13 +27,43 @@ export interface WorkerMetrics {
 
 export function createWorkerMetrics({ registry, kafka, groupId, topic, dlqDepth, now = Date.now }: WorkerMetricsOptions): WorkerMetrics {
   const registers = [registry]
-  const readFailures = new Counter({ name: 'order_worker_metric_read_failures_total', help: 'Scrape-time reads (lag, DLQ depth) that failed', labelNames: ['metric'] as const, registers })
-  const batchSize = new Histogram({ name: 'order_worker_batch_size', help: 'Messages per batch handled', buckets: [1, 5, 10, 50, 100, 250, 500, 1000], registers })
-  const messages = new Counter({ name: 'order_worker_messages_total', help: 'orders.requested messages handled (persisted or dead-lettered); rate() is the processing rate', labelNames: ['partition'] as const, registers })
+  const readFailures = new Counter({
+    name: 'order_worker_metric_read_failures_total',
+    help: 'Scrape-time reads (lag, DLQ depth) that failed',
+    labelNames: ['metric'] as const,
+    registers,
+  })
+  const batchSize = new Histogram({
+    name: 'order_worker_batch_size',
+    help: 'Messages per batch handled',
+    buckets: [1, 5, 10, 50, 100, 250, 500, 1000],
+    registers,
+  })
+  const messages = new Counter({
+    name: 'order_worker_messages_total',
+    help: 'orders.requested messages handled (persisted or dead-lettered); rate() is the processing rate',
+    labelNames: ['partition'] as const,
+    registers,
+  })
   const persisted = new Counter({ name: 'order_worker_orders_total', help: 'Orders persisted by outcome', labelNames: ['status'] as const, registers })
-  const deadLettered = new Counter({ name: 'order_worker_dead_lettered_total', help: 'Messages sent to the DLQ, by error class', labelNames: ['error_class'] as const, registers })
-  const retries = new Counter({ name: 'order_worker_batch_retries_total', help: 'Batch retries, by reason (outage: a dependency is down; transient)', labelNames: ['reason'] as const, registers })
-  const swept = new Counter({ name: 'order_sweeper_orders_total', help: 'Orders handled by the payment-timeout sweeper (cancelled; followed_up: an unfinished follow-up finished)', labelNames: ['outcome'] as const, registers })
+  const deadLettered = new Counter({
+    name: 'order_worker_dead_lettered_total',
+    help: 'Messages sent to the DLQ, by error class',
+    labelNames: ['error_class'] as const,
+    registers,
+  })
+  const retries = new Counter({
+    name: 'order_worker_batch_retries_total',
+    help: 'Batch retries, by reason (outage: a dependency is down; transient)',
+    labelNames: ['reason'] as const,
+    registers,
+  })
+  const swept = new Counter({
+    name: 'order_sweeper_orders_total',
+    help: 'Orders handled by the payment-timeout sweeper (cancelled; followed_up: an unfinished follow-up finished)',
+    labelNames: ['outcome'] as const,
+    registers,
+  })
 
   // Oldest message of each partition's batch in flight (ms since the epoch); a stalled batch (retrying
   // through an outage) makes this grow while the consumer cannot move on.

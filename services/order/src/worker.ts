@@ -39,7 +39,13 @@ const producer = await kafka.createProducer()
 const inventory = createInventoryClient({ urls: parseList(config.INVENTORY_URLS), timeoutMs: Math.max(config.INVENTORY_TIMEOUT_MS, 2_000) })
 const shutdown = new AbortController()
 const dlq = createDeadLetterTooling({ kafka, producer, db, dlqTopic: config.ORDERS_DLQ_TOPIC, requestedTopic: config.ORDERS_REQUESTED_TOPIC })
-const { track, persisted, deadLettered, retries, swept } = createWorkerMetrics({ registry: metrics.registry, kafka, groupId: config.WORKER_GROUP_ID, topic: config.ORDERS_REQUESTED_TOPIC, dlqDepth: () => dlq.depth() })
+const { track, persisted, deadLettered, retries, swept } = createWorkerMetrics({
+  registry: metrics.registry,
+  kafka,
+  groupId: config.WORKER_GROUP_ID,
+  topic: config.ORDERS_REQUESTED_TOPIC,
+  dlqDepth: () => dlq.depth(),
+})
 const steps = inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN)
 const statusCache = createStatusCache(redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
 const publish = createOrderEventsPublisher(producer, { topic: config.ORDERS_EVENTS_TOPIC })
@@ -79,7 +85,11 @@ logger.info({ topic: config.ORDERS_REQUESTED_TOPIC, group: config.WORKER_GROUP_I
 const sweeper =
   config.SWEEPER_INTERVAL_MS > 0
     ? startSweeper(
-        createSweepDeps(db, createOrderEffects(db, { steps, statusCache, publish }), { batchSize: config.SWEEPER_BATCH_SIZE, followUpAfterMs: config.SWEEPER_FOLLOW_UP_AFTER_MS, log: logger }),
+        createSweepDeps(db, createOrderEffects(db, { steps, statusCache, publish }), {
+          batchSize: config.SWEEPER_BATCH_SIZE,
+          followUpAfterMs: config.SWEEPER_FOLLOW_UP_AFTER_MS,
+          log: logger,
+        }),
         {
           intervalMs: config.SWEEPER_INTERVAL_MS,
           onPass: ({ cancelled, followedUp }) => {

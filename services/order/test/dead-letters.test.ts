@@ -7,7 +7,18 @@ import { Registry } from '@flashsale/metrics'
 import { createWorkerMetrics } from '../src/worker-metrics.ts'
 import { createOrderHarness, type OrderHarness } from './helpers.ts'
 
-interface Entry { id: string; partition: number; offset: string; key: string | null; errorClass: string; errorMessage: string; attempts: number; origin: { topic: string }; originalHeaders: Record<string, string>; handled?: { action: string } }
+interface Entry {
+  id: string
+  partition: number
+  offset: string
+  key: string | null
+  errorClass: string
+  errorMessage: string
+  attempts: number
+  origin: { topic: string }
+  originalHeaders: Record<string, string>
+  handled?: { action: string }
+}
 
 const CLI = join(import.meta.dirname, '..', 'src', 'bin', 'dlq.ts')
 
@@ -17,7 +28,13 @@ describe('DLQ tooling: list, show, replay, discard (real Kafka, PostgreSQL, inve
   const registry = new Registry()
   before(async () => {
     h = await createOrderHarness('dlq')
-    const metrics = createWorkerMetrics({ registry, kafka: h.kafka, groupId: workerGroup, topic: h.topics.names.ordersRequested, dlqDepth: () => h.dlq.depth() })
+    const metrics = createWorkerMetrics({
+      registry,
+      kafka: h.kafka,
+      groupId: workerGroup,
+      topic: h.topics.names.ordersRequested,
+      dlqDepth: () => h.dlq.depth(),
+    })
     await h.startWorker(workerGroup, { wrap: metrics.track })
   })
   after(() => h?.close())
@@ -27,7 +44,11 @@ describe('DLQ tooling: list, show, replay, discard (real Kafka, PostgreSQL, inve
     assert.equal(res.statusCode, 200, res.body)
     return res.json() as { depth: number; entries: Entry[] }
   }
-  const drained = () => h.eventually(async () => [...(await h.kafka.consumerLag(workerGroup, h.topics.names.ordersRequested)).values()].every((n) => n === 0), 'the worker to drain orders.requested')
+  const drained = () =>
+    h.eventually(
+      async () => [...(await h.kafka.consumerLag(workerGroup, h.topics.names.ordersRequested)).values()].every((n) => n === 0),
+      'the worker to drain orders.requested',
+    )
   const metric = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values ?? []
 
   // A cause an operator can fix: the orders table refuses this SKU until the constraint is dropped.
@@ -51,22 +72,35 @@ describe('DLQ tooling: list, show, replay, discard (real Kafka, PostgreSQL, inve
     assert.equal(shown.json().key, orderId)
     assert.deepEqual(await h.orderRows(saleId), [], 'nothing persisted')
     assert.equal((await list()).depth, 1)
-    assert.deepEqual((await metric('order_dlq_depth_messages')).map((v) => v.value), [1], 'the DLQ depth metric shows it')
+    assert.deepEqual(
+      (await metric('order_dlq_depth_messages')).map((v) => v.value),
+      [1],
+      'the DLQ depth metric shows it',
+    )
 
     await unblock(sku)
     const replay = await h.as('admin', { method: 'POST', url: '/admin/dlq/replay', payload: { partition: entry!.partition, offset: entry!.offset } })
     assert.equal(replay.statusCode, 200, replay.body)
     assert.deepEqual(replay.json(), { replayed: [entry!.id] })
     await h.eventually(async () => (await h.orderRows(saleId)).length === 1, 'the replayed order persisted')
-    assert.deepEqual((await h.orderRows(saleId)).map((r) => [r.id, r.status, r.qty]), [[orderId, 'confirmed', 2]])
+    assert.deepEqual(
+      (await h.orderRows(saleId)).map((r) => [r.id, r.status, r.qty]),
+      [[orderId, 'confirmed', 2]],
+    )
     assert.deepEqual(await h.ledger(saleId), { total: 5, sold: 2 })
     assert.equal((await h.reservation(orderId))?.state, 'committed')
     assert.ok(!(await list()).entries.some((e) => e.id === entry!.id), 'a replayed entry is no longer listed')
     assert.equal((await list(true)).entries.find((e) => e.id === entry!.id)?.handled?.action, 'replayed')
-    assert.deepEqual((await metric('order_dlq_depth_messages')).map((v) => v.value), [0])
+    assert.deepEqual(
+      (await metric('order_dlq_depth_messages')).map((v) => v.value),
+      [0],
+    )
 
     // Again: the same order reaches the worker a second time and changes nothing.
-    assert.equal((await h.as('admin', { method: 'POST', url: '/admin/dlq/replay', payload: { partition: entry!.partition, offset: entry!.offset } })).statusCode, 200)
+    assert.equal(
+      (await h.as('admin', { method: 'POST', url: '/admin/dlq/replay', payload: { partition: entry!.partition, offset: entry!.offset } })).statusCode,
+      200,
+    )
     await drained()
     assert.equal((await h.orderRows(saleId)).length, 1)
     assert.deepEqual(await h.ledger(saleId), { total: 5, sold: 2 }, 'one decrement')
@@ -86,7 +120,11 @@ describe('DLQ tooling: list, show, replay, discard (real Kafka, PostgreSQL, inve
     await h.eventually(async () => (entry = (await list()).entries.find((e) => e.key === orderId)) !== undefined, 'the order in the DLQ')
 
     const cli = (...args: string[]) => {
-      const r = spawnSync(process.execPath, ['--disable-warning=TimeoutNegativeWarning', CLI, ...args], { env: { ...process.env, ...h.env }, encoding: 'utf8', timeout: 60_000 })
+      const r = spawnSync(process.execPath, ['--disable-warning=TimeoutNegativeWarning', CLI, ...args], {
+        env: { ...process.env, ...h.env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
       return { code: r.status, out: r.stdout, err: r.stderr }
     }
     const listed = cli('list')
@@ -102,10 +140,14 @@ describe('DLQ tooling: list, show, replay, discard (real Kafka, PostgreSQL, inve
     assert.equal(discarded.code, 0, discarded.err)
     assert.deepEqual(JSON.parse(discarded.out), { discarded: [entry!.id] })
     assert.ok(!(await list()).entries.some((e) => e.id === entry!.id))
-    const { rows } = await h.db.query('SELECT action, actor FROM orders.dlq_handled WHERE topic = $1 AND partition = $2 AND "offset" = $3', [h.topics.names.ordersDlq, entry!.partition, entry!.offset])
+    const { rows } = await h.db.query('SELECT action, actor FROM orders.dlq_handled WHERE topic = $1 AND partition = $2 AND "offset" = $3', [
+      h.topics.names.ordersDlq,
+      entry!.partition,
+      entry!.offset,
+    ])
     assert.equal(rows[0]?.action, 'discarded')
     assert.match(String(rows[0]?.actor), /^cli:/)
-    assert.equal((await h.reservation(orderId))?.state, 'released', 'the discarded order\'s reservation is released')
+    assert.equal((await h.reservation(orderId))?.state, 'released', "the discarded order's reservation is released")
     assert.equal(await h.gateAvailable(saleId), 5, 'its unit is back at the gate')
     // --all acts on unhandled entries only: the discarded one is not replayed.
     await unblock(sku)
@@ -113,9 +155,15 @@ describe('DLQ tooling: list, show, replay, discard (real Kafka, PostgreSQL, inve
     await drained()
     assert.deepEqual(await h.orderRows(saleId), [])
     // Replaying the discarded entry by name (an explicit operator choice) cannot resurrect the order's stock.
-    assert.equal((await h.as('admin', { method: 'POST', url: '/admin/dlq/replay', payload: { partition: entry!.partition, offset: entry!.offset } })).statusCode, 200)
+    assert.equal(
+      (await h.as('admin', { method: 'POST', url: '/admin/dlq/replay', payload: { partition: entry!.partition, offset: entry!.offset } })).statusCode,
+      200,
+    )
     await h.eventually(async () => (await h.orderRows(saleId)).length === 1, 'the replayed order recorded')
-    assert.deepEqual((await h.orderRows(saleId)).map((r) => [r.status, r.reason]), [['rejected', 'reservation_released']])
+    assert.deepEqual(
+      (await h.orderRows(saleId)).map((r) => [r.status, r.reason]),
+      [['rejected', 'reservation_released']],
+    )
     assert.deepEqual(await h.ledger(saleId), { total: 5, sold: 0 })
     assert.equal(await h.gateAvailable(saleId), 5)
   })
@@ -144,7 +192,15 @@ describe('worker metrics: oldest unprocessed message', () => {
       topic: 't',
       partition: 0,
       highWatermark: '2',
-      messages: [0, 1].map((i) => ({ topic: 't', partition: 0, offset: String(i), key: null, value: Buffer.from(''), headers: {}, timestamp: now - 10_000 + i * 1000 })),
+      messages: [0, 1].map((i) => ({
+        topic: 't',
+        partition: 0,
+        offset: String(i),
+        key: null,
+        value: Buffer.from(''),
+        headers: {},
+        timestamp: now - 10_000 + i * 1000,
+      })),
     })
     now += 5_000
     const age = async () => (await registry.getSingleMetric('order_worker_oldest_unprocessed_age_seconds')!.get()).values[0]?.value

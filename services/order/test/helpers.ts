@@ -31,7 +31,11 @@ import { createStatusCache } from '../src/store/redis-stores.ts'
 const ROOT = join(import.meta.dirname, '..', '..', '..')
 // ORDER_TEST_LOGS=1 shows the app's and worker's warnings on stderr.
 const quiet = () =>
-  createLogger({ service: 'order-test', level: 'warn', destination: process.env['ORDER_TEST_LOGS'] ? process.stderr : new Writable({ write: (_c, _e, done) => done() }) }).logger
+  createLogger({
+    service: 'order-test',
+    level: 'warn',
+    destination: process.env['ORDER_TEST_LOGS'] ? process.stderr : new Writable({ write: (_c, _e, done) => done() }),
+  }).logger
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -197,7 +201,11 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
     const inventory = createInventoryClient({
       urls: [inventoryProcess.url],
       timeoutMs: config.INVENTORY_TIMEOUT_MS,
-      breaker: { failureRateThreshold: config.INVENTORY_BREAKER_FAILURE_RATE, slowCallMs: config.INVENTORY_BREAKER_SLOW_CALL_MS, minimumCalls: config.INVENTORY_BREAKER_MIN_CALLS },
+      breaker: {
+        failureRateThreshold: config.INVENTORY_BREAKER_FAILURE_RATE,
+        slowCallMs: config.INVENTORY_BREAKER_SLOW_CALL_MS,
+        minimumCalls: config.INVENTORY_BREAKER_MIN_CALLS,
+      },
     })
     cleanups.push(() => inventory.close())
     const steps = inventory.reservationSteps(serviceToken)
@@ -205,7 +213,17 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
     const app = await buildApp(config, { logger, metrics, verifier, redis, db, producer, inventory, ordersRequestedTopic: topics.names.ordersRequested, dlq })
     const appWith = async (overrides: { redis?: Redis; db?: Database }) => {
       const otherMetrics = createProcessMetrics({ service: 'order-test-other' })
-      const built = await buildApp(config, { logger, metrics: otherMetrics, verifier, redis: overrides.redis ?? redis, db: overrides.db ?? db, producer, inventory, ordersRequestedTopic: topics.names.ordersRequested, dlq })
+      const built = await buildApp(config, {
+        logger,
+        metrics: otherMetrics,
+        verifier,
+        redis: overrides.redis ?? redis,
+        db: overrides.db ?? db,
+        producer,
+        inventory,
+        ordersRequestedTopic: topics.names.ordersRequested,
+        dlq,
+      })
       cleanups.push(async () => {
         await built.close()
         otherMetrics.stop()
@@ -298,7 +316,12 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
       },
       async as(userId, { method = 'GET', url, payload }) {
         const token = userId === 'admin' ? await adminToken() : await harness.buyerToken(userId)
-        return app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) })
+        return app.inject({
+          method,
+          url,
+          headers: { authorization: `Bearer ${token}` },
+          ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+        })
       },
       async startWorker(groupId = `order-worker-${randomUUID().slice(0, 8)}`, { wrap = (handle: (batch: Batch) => Promise<void>) => handle } = {}) {
         const consumer: Consumer = await kafka.createConsumer({ groupId, topics: [topics.names.ordersRequested], fromBeginning: true })
@@ -317,8 +340,12 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
           isOutage: () => false,
           signal: shutdown.signal,
           log: logger,
-          onPersisted: (summary) => { if (process.env['ORDER_TEST_LOGS']) console.error('worker persisted', summary) },
-          onDeadLetter: (cls) => { if (process.env['ORDER_TEST_LOGS']) console.error('worker dead-lettered', cls) },
+          onPersisted: (summary) => {
+            if (process.env['ORDER_TEST_LOGS']) console.error('worker persisted', summary)
+          },
+          onDeadLetter: (cls) => {
+            if (process.env['ORDER_TEST_LOGS']) console.error('worker dead-lettered', cls)
+          },
         })
         await consumer.run(wrap(handle))
         const stop = async () => {

@@ -11,7 +11,7 @@ describe('GET /users/me/orders (real replicas, PostgreSQL, Kafka)', () => {
   })
   after(() => h?.close())
 
-  it('pages the buyer\'s own orders newest first by keyset cursor: every order exactly once, none of anyone else\'s', async () => {
+  it("pages the buyer's own orders newest first by keyset cursor: every order exactly once, none of anyone else's", async () => {
     const { sku } = await h.createSale({ totalUnits: 50, perUserLimit: 10 })
     const mine: string[] = []
     // In groups placed at once: orders of one worker batch share created_at, which the cursor must handle.
@@ -34,7 +34,10 @@ describe('GET /users/me/orders (real replicas, PostgreSQL, Kafka)', () => {
         assert.equal(res.statusCode, 200, res.body)
         const body = res.json() as { orders: { orderId: string; createdAt: string; userId?: string }[]; nextCursor: string | null }
         assert.ok(body.orders.length <= 3)
-        assert.ok(body.orders.every((o) => o.userId === undefined), 'the owner is not echoed')
+        assert.ok(
+          body.orders.every((o) => o.userId === undefined),
+          'the owner is not echoed',
+        )
         seen.push(...body.orders)
         cursor = body.nextCursor
         pages++
@@ -48,10 +51,17 @@ describe('GET /users/me/orders (real replicas, PostgreSQL, Kafka)', () => {
 
     // Every order in one worker batch shares the transaction's created_at: the id breaks the tie.
     await h.db.query(`UPDATE orders.orders SET created_at = '2030-01-01T00:00:00.123456Z' WHERE user_id = 'historian'`)
-    await h.eventually(async () => (await h.as('historian', { url: '/users/me/orders?limit=1' })).json().orders[0]?.createdAt === '2030-01-01T00:00:00.123456Z', 'the replica to replay the update')
+    await h.eventually(
+      async () => (await h.as('historian', { url: '/users/me/orders?limit=1' })).json().orders[0]?.createdAt === '2030-01-01T00:00:00.123456Z',
+      'the replica to replay the update',
+    )
     const tied = await pageThrough()
     assert.equal(tied.pages, 3)
-    assert.deepEqual(tied.seen.map((o) => o.orderId), [...mine].sort(), 'each order once, by id within one created_at')
+    assert.deepEqual(
+      tied.seen.map((o) => o.orderId),
+      [...mine].sort(),
+      'each order once, by id within one created_at',
+    )
   })
 
   it('bad paging answers 400 problem+json', async () => {

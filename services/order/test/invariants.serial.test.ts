@@ -39,7 +39,15 @@ describe('invariants of the order path', () => {
       const byStatus = new Map<number, number>()
       for (const a of answers) byStatus.set(a.statusCode, (byStatus.get(a.statusCode) ?? 0) + 1)
       assert.equal(byStatus.get(202), 100, `answers by status: ${JSON.stringify([...byStatus])}`)
-      assert.ok(answers.every((a) => a.statusCode === 202 || a.statusCode === 409), `only 202 or 409 (sold out, limit); others: ${JSON.stringify(answers.filter((a) => a.statusCode !== 202 && a.statusCode !== 409).slice(0, 3).map((a) => a.body))}`)
+      assert.ok(
+        answers.every((a) => a.statusCode === 202 || a.statusCode === 409),
+        `only 202 or 409 (sold out, limit); others: ${JSON.stringify(
+          answers
+            .filter((a) => a.statusCode !== 202 && a.statusCode !== 409)
+            .slice(0, 3)
+            .map((a) => a.body),
+        )}`,
+      )
 
       await h.eventually(async () => (await h.orderRows(saleId)).length === 100, '100 orders persisted', 60_000)
       const rows = await h.orderRows(saleId)
@@ -77,17 +85,26 @@ describe('invariants of the order path', () => {
       },
     )
     try {
-      const res = await broken.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${await h.buyerToken('unlucky')}`, 'idempotency-key': randomUUID() }, payload: { sku, qty: 2 } })
+      const res = await broken.inject({
+        method: 'POST',
+        url: '/orders',
+        headers: { authorization: `Bearer ${await h.buyerToken('unlucky')}`, 'idempotency-key': randomUUID() },
+        payload: { sku, qty: 2 },
+      })
       assert.equal(res.statusCode, 503, res.body)
       assert.equal(res.json().code, 'ORDER_ERR_QUEUE_UNAVAILABLE')
       assert.ok(Number(res.headers['retry-after']) >= 1)
       assert.equal(await gateAvailable(h, saleId), 3, 'the reservation was released')
       // The stock is really back: another buyer can take all of it through the healthy app.
       assert.equal((await h.placeOrder('lucky', { sku, qty: 3 })).statusCode, 202)
-      await h.eventually(async () => (await h.orderRows(saleId)).length === 1, "the healthy order persisted")
+      await h.eventually(async () => (await h.orderRows(saleId)).length === 1, 'the healthy order persisted')
       await new Promise((r) => setTimeout(r, 1_000))
       const rows = await h.orderRows(saleId)
-      assert.deepEqual(rows.map((r) => r.user_id), ['lucky'], 'the 503 order never appeared')
+      assert.deepEqual(
+        rows.map((r) => r.user_id),
+        ['lucky'],
+        'the 503 order never appeared',
+      )
       assert.deepEqual(await h.ledger(saleId), { total: 3, sold: 3 })
     } finally {
       await broken.close()
@@ -102,7 +119,9 @@ describe('invariants of the order path', () => {
     const stopWorker = await h.startWorker()
     try {
       const { saleId, sku } = await h.createSale({ totalUnits: 5 })
-      await h.producer.send(h.topics.names.ordersRequested, [{ key: 'poison', value: '{"type":"order.requested","v":1,"qty":"lots"}', headers: { 'x-origin': 'test' } }])
+      await h.producer.send(h.topics.names.ordersRequested, [
+        { key: 'poison', value: '{"type":"order.requested","v":1,"qty":"lots"}', headers: { 'x-origin': 'test' } },
+      ])
       assert.equal((await h.placeOrder('healthy', { sku, qty: 1 })).statusCode, 202)
       await h.eventually(async () => (await h.orderRows(saleId)).length === 1, 'the healthy order persisted')
 
@@ -129,7 +148,16 @@ describe('invariants of the order path', () => {
       answers.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => h.placeOrder(`killed-${i + j}`, { sku, qty: 1 })))))
     }
     const accepted = new Set(answers.filter((a) => a.statusCode === 202).map((a) => a.json().orderId as string))
-    assert.equal(accepted.size, 600, `not accepted: ${JSON.stringify(answers.filter((a) => a.statusCode !== 202).slice(0, 2).map((a) => a.body))}`)
+    assert.equal(
+      accepted.size,
+      600,
+      `not accepted: ${JSON.stringify(
+        answers
+          .filter((a) => a.statusCode !== 202)
+          .slice(0, 2)
+          .map((a) => a.body),
+      )}`,
+    )
 
     const groupId = `order-worker-kill-${randomUUID().slice(0, 8)}`
     const workerEnv = async () => ({ ...h.env, WORKER_GROUP_ID: groupId, WORKER_PORT: String(await freePort()), HOST: '127.0.0.1' })

@@ -16,7 +16,10 @@ describe('POST /orders/:id/pay (real inventory, Redis, Kafka, PostgreSQL)', () =
     const placed = await h.placeOrder(userId, { sku, qty })
     assert.equal(placed.statusCode, 202, placed.body)
     const orderId = placed.json().orderId as string
-    await h.eventually(async () => (await h.db.query('SELECT 1 FROM orders.orders WHERE id = $1 AND status = $2', [orderId, 'confirmed'])).rowCount === 1, 'the order confirmed')
+    await h.eventually(
+      async () => (await h.db.query('SELECT 1 FROM orders.orders WHERE id = $1 AND status = $2', [orderId, 'confirmed'])).rowCount === 1,
+      'the order confirmed',
+    )
     return orderId
   }
 
@@ -45,7 +48,10 @@ describe('POST /orders/:id/pay (real inventory, Redis, Kafka, PostgreSQL)', () =
     const status = await h.as('payer-1', { url: `/orders/${orderId}` })
     assert.equal(status.json().status, 'paid', 'the status cache says paid')
     const events = (await h.readTopic(h.topics.names.ordersEvents)).map((m) => JSON.parse(m.value.toString()) as { orderId: string; status: string })
-    assert.ok(events.some((e) => e.orderId === orderId && e.status === 'paid'), 'orders.events has `paid`')
+    assert.ok(
+      events.some((e) => e.orderId === orderId && e.status === 'paid'),
+      'orders.events has `paid`',
+    )
   })
 
   it('past reservation_expires_at answers 409 ORDER_ERR_PAYMENT_WINDOW_CLOSED and changes nothing', async () => {
@@ -80,7 +86,16 @@ describe('POST /orders/:id/pay (real inventory, Redis, Kafka, PostgreSQL)', () =
 
     // Accepted (202) but not yet persisted: only the status cache knows it, as pending.
     const queued = randomUUID()
-    await createStatusCache(h.redis, { ttlSeconds: 60 }).put({ orderId: queued, userId: 'owner-2', saleId: 's', sku, qty: 1, status: 'pending', reservationExpiresAt: new Date(Date.now() + 60_000).toISOString(), requestedAt: new Date().toISOString() })
+    await createStatusCache(h.redis, { ttlSeconds: 60 }).put({
+      orderId: queued,
+      userId: 'owner-2',
+      saleId: 's',
+      sku,
+      qty: 1,
+      status: 'pending',
+      reservationExpiresAt: new Date(Date.now() + 60_000).toISOString(),
+      requestedAt: new Date().toISOString(),
+    })
     const pending = await h.as('owner-2', { method: 'POST', url: `/orders/${queued}/pay` })
     assert.equal(pending.statusCode, 409)
     assert.equal(pending.json().code, 'ORDER_ERR_NOT_PAYABLE')

@@ -73,7 +73,11 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     assert.equal(await sample('order_placements_total', 'outcome="accepted",replayed="false"'), before.accepted + 1)
     assert.equal(await sample('order_placements_total', 'outcome="accepted",replayed="true"'), before.replayed + 1)
     assert.equal(await sample('order_placements_total', 'outcome="sold_out",replayed="false"'), before.soldOut + 1)
-    assert.equal(await sample('order_enqueue_duration_seconds_count', 'outcome="ok"'), before.enqueued + 1, 'one enqueue: the replay and the refusal queue nothing')
+    assert.equal(
+      await sample('order_enqueue_duration_seconds_count', 'outcome="ok"'),
+      before.enqueued + 1,
+      'one enqueue: the replay and the refusal queue nothing',
+    )
   })
 
   it('the same Idempotency-Key sent 20 times at once makes one order, one decrement, and the same answer', async () => {
@@ -83,7 +87,10 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     const accepted = answers.filter((a) => a.statusCode === 202)
     // Concurrent repeats wait for the first request; any that waited past the bound get 409 "in progress".
     assert.ok(accepted.length >= 1)
-    assert.ok(answers.every((a) => a.statusCode === 202 || (a.statusCode === 409 && a.json().code === 'ORDER_ERR_REQUEST_IN_PROGRESS')), answers.map((a) => a.statusCode).join(','))
+    assert.ok(
+      answers.every((a) => a.statusCode === 202 || (a.statusCode === 409 && a.json().code === 'ORDER_ERR_REQUEST_IN_PROGRESS')),
+      answers.map((a) => a.statusCode).join(','),
+    )
     assert.equal(new Set(accepted.map((a) => a.json().orderId)).size, 1, 'every 202 names the same order')
     // A later repeat replays the same answer.
     const again = await h.placeOrder('repeat-buyer', { sku, qty: 1 }, key)
@@ -114,7 +121,12 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     gone.on('error', () => {})
     const app = await h.appWith({ redis: gone })
     const token = await h.buyerToken('buyer-no-redis')
-    const res = await app.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-no-redis' }, payload: { sku, qty: 1 } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-no-redis' },
+      payload: { sku, qty: 1 },
+    })
     assert.equal(res.statusCode, 503, res.body)
     assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
     assert.equal(res.json().code, 'ORDER_ERR_IDEMPOTENCY_UNAVAILABLE')
@@ -125,11 +137,20 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
 
   it('with the PostgreSQL primary gone, still accepts orders (they queue in Kafka) and stays ready; /health/deps names the primary', async () => {
     const { sku } = await h.createSale({ totalUnits: 5 })
-    const gone = createDatabase({ primaryUrl: `postgres://x:y@127.0.0.1:${await freePort()}/z`, replicaUrls: [], poolOptions: { name: 'order-test-gone', max: 2, min: 0 } })
+    const gone = createDatabase({
+      primaryUrl: `postgres://x:y@127.0.0.1:${await freePort()}/z`,
+      replicaUrls: [],
+      poolOptions: { name: 'order-test-gone', max: 2, min: 0 },
+    })
     try {
       const app = await h.appWith({ db: gone })
       const token = await h.buyerToken('buyer-no-pg')
-      const res = await app.inject({ method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-no-pg' }, payload: { sku, qty: 1 } })
+      const res = await app.inject({
+        method: 'POST',
+        url: '/orders',
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k-no-pg' },
+        payload: { sku, qty: 1 },
+      })
       assert.equal(res.statusCode, 202, res.body)
       assert.equal((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200)
       const deps = await app.inject({ method: 'GET', url: '/health/deps' })
@@ -145,14 +166,64 @@ describe('POST /orders and GET /orders/:id (real inventory, Redis, Kafka, Postgr
     const { saleId, sku } = await h.createSale({ totalUnits: 3, perUserLimit: 1 })
     const token = await h.buyerToken('bad-input')
     const cases: [string, InjectOptions, number, string][] = [
-      ['missing Idempotency-Key', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}` }, payload: { sku, qty: 1 } }, 400, 'ORDER_ERR_IDEMPOTENCY_KEY_MISSING'],
-      ['qty 0', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k0' }, payload: { sku, qty: 0 } }, 400, 'VALIDATION_FAILED'],
-      ['qty above the most per order', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k1' }, payload: { sku, qty: 11 } }, 400, 'VALIDATION_FAILED'],
-      ['missing sku', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k2' }, payload: { qty: 1 } }, 400, 'VALIDATION_FAILED'],
-      ['a userId in the body', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k3' }, payload: { sku, qty: 1, userId: 'victim' } }, 400, 'VALIDATION_FAILED'],
-      ['malformed JSON', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k4', 'content-type': 'application/json' }, payload: '{"sku":' }, 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
-      ['oversized body', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k5', 'content-type': 'application/json' }, payload: JSON.stringify({ sku, qty: 1, pad: 'x'.repeat(4096) }) }, 413, 'FST_ERR_CTP_BODY_TOO_LARGE'],
-      ['unknown SKU', { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k6' }, payload: { sku: 'NO-SUCH-SKU', qty: 1 } }, 404, 'ORDER_ERR_UNKNOWN_SALE'],
+      [
+        'missing Idempotency-Key',
+        { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}` }, payload: { sku, qty: 1 } },
+        400,
+        'ORDER_ERR_IDEMPOTENCY_KEY_MISSING',
+      ],
+      [
+        'qty 0',
+        { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k0' }, payload: { sku, qty: 0 } },
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [
+        'qty above the most per order',
+        { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k1' }, payload: { sku, qty: 11 } },
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [
+        'missing sku',
+        { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k2' }, payload: { qty: 1 } },
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [
+        'a userId in the body',
+        { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k3' }, payload: { sku, qty: 1, userId: 'victim' } },
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [
+        'malformed JSON',
+        {
+          method: 'POST',
+          url: '/orders',
+          headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k4', 'content-type': 'application/json' },
+          payload: '{"sku":',
+        },
+        400,
+        'FST_ERR_CTP_INVALID_JSON_BODY',
+      ],
+      [
+        'oversized body',
+        {
+          method: 'POST',
+          url: '/orders',
+          headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k5', 'content-type': 'application/json' },
+          payload: JSON.stringify({ sku, qty: 1, pad: 'x'.repeat(4096) }),
+        },
+        413,
+        'FST_ERR_CTP_BODY_TOO_LARGE',
+      ],
+      [
+        'unknown SKU',
+        { method: 'POST', url: '/orders', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k6' }, payload: { sku: 'NO-SUCH-SKU', qty: 1 } },
+        404,
+        'ORDER_ERR_UNKNOWN_SALE',
+      ],
       ['no token', { method: 'POST', url: '/orders', headers: { 'idempotency-key': 'k7' }, payload: { sku, qty: 1 } }, 401, 'AUTH_ERR_UNAUTHENTICATED'],
       ['a bad order id', { method: 'GET', url: '/orders/not-a-uuid', headers: { authorization: `Bearer ${token}` } }, 400, 'VALIDATION_FAILED'],
     ]

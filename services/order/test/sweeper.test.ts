@@ -19,12 +19,21 @@ describe('the payment-timeout sweeper (real inventory, Redis, Kafka, PostgreSQL)
       assert.equal(res.statusCode, 202, res.body)
       ids.set(buyer, res.json().orderId as string)
     }
-    await h.eventually(async () => (await h.db.query(`SELECT 1 FROM orders.orders WHERE id = ANY($1::uuid[]) AND status = 'confirmed'`, [[...ids.values()]])).rowCount === ids.size, 'the orders confirmed')
+    await h.eventually(
+      async () =>
+        (await h.db.query(`SELECT 1 FROM orders.orders WHERE id = ANY($1::uuid[]) AND status = 'confirmed'`, [[...ids.values()]])).rowCount === ids.size,
+      'the orders confirmed',
+    )
     return ids
   }
 
   const userUnits = async (saleId: string) =>
-    Object.fromEntries((await h.db.query<{ user_id: string; units: number }>('SELECT user_id, units FROM inventory.user_units WHERE sale_id = $1', [saleId])).rows.map((r) => [r.user_id, r.units]))
+    Object.fromEntries(
+      (await h.db.query<{ user_id: string; units: number }>('SELECT user_id, units FROM inventory.user_units WHERE sale_id = $1', [saleId])).rows.map((r) => [
+        r.user_id,
+        r.units,
+      ]),
+    )
 
   it('two sweepers at once cancel each unpaid order past its window exactly once, returning its units once to Postgres and to the gate; paid orders are never cancelled', async () => {
     const { saleId, sku } = await h.createSale({ totalUnits: 20, perUserLimit: 2 })
@@ -51,7 +60,10 @@ describe('the payment-timeout sweeper (real inventory, Redis, Kafka, PostgreSQL)
     for (const u of payers) assert.equal(after1.users[u], 2)
     for (const u of buyers.slice(2)) assert.equal(after1.users[u] ?? 0, 0, `${u}'s count is back to 0`)
 
-    const { rows } = await h.db.query<{ id: string; status: string; reason: string | null }>('SELECT id, status, reason FROM orders.orders WHERE sale_id = $1', [saleId])
+    const { rows } = await h.db.query<{ id: string; status: string; reason: string | null }>(
+      'SELECT id, status, reason FROM orders.orders WHERE sale_id = $1',
+      [saleId],
+    )
     for (const r of rows) {
       if (unpaid.includes(r.id)) assert.deepEqual([r.status, r.reason], ['cancelled', 'payment_timeout'])
       else assert.equal(r.status, 'paid')
@@ -65,8 +77,15 @@ describe('the payment-timeout sweeper (real inventory, Redis, Kafka, PostgreSQL)
     const status = await h.as(buyers[5]!, { url: `/orders/${ids.get(buyers[5]!)}` })
     assert.equal(status.json().status, 'cancelled')
     const events = (await h.readTopic(h.topics.names.ordersEvents)).map((m) => JSON.parse(m.value.toString()) as { orderId: string; status: string })
-    for (const id of unpaid) assert.ok(events.some((e) => e.orderId === id && e.status === 'cancelled'), `cancelled published for ${id}`)
-    assert.ok(!events.some((e) => e.status === 'cancelled' && !unpaid.includes(e.orderId) && [...ids.values()].includes(e.orderId)), 'no paid order published as cancelled')
+    for (const id of unpaid)
+      assert.ok(
+        events.some((e) => e.orderId === id && e.status === 'cancelled'),
+        `cancelled published for ${id}`,
+      )
+    assert.ok(
+      !events.some((e) => e.status === 'cancelled' && !unpaid.includes(e.orderId) && [...ids.values()].includes(e.orderId)),
+      'no paid order published as cancelled',
+    )
   })
 
   it('an order inside its window is left alone', async () => {
@@ -83,7 +102,10 @@ describe('the payment-timeout sweeper (real inventory, Redis, Kafka, PostgreSQL)
     await h.db.query(`UPDATE orders.orders SET reservation_expires_at = now() - interval '1 minute' WHERE sale_id = $1`, [saleId])
     // The transaction alone, as if the sweeper died right after it.
     const cancelled = await createOrderLifecycleStore(h.db).cancelExpired(10)
-    assert.deepEqual(cancelled.map((o) => o.orderId), [ids.get('crashed')])
+    assert.deepEqual(
+      cancelled.map((o) => o.orderId),
+      [ids.get('crashed')],
+    )
     assert.deepEqual(await h.ledger(saleId), { total: 4, sold: 0 }, 'Postgres has the units back')
     assert.equal(await h.gateAvailable(saleId), 1, 'the gate does not, yet')
 

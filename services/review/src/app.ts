@@ -61,7 +61,15 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const ratings = createCache<Rating>({ name: 'ratings', prefix: 'review:rating:', ...common })
   const firstPages = createCache<ReviewPage>({ name: 'review-pages', prefix: 'review:page:', ...common })
   // product id → SKU: a SKU never changes, so a long TTL; "no such product" is remembered for 5 s.
-  const skus = createCache<string>({ name: 'product-skus', prefix: 'review:sku:', redis: deps.redis, registry, ttlMs: 3_600_000, negativeTtlMs: 5_000, redisTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS })
+  const skus = createCache<string>({
+    name: 'product-skus',
+    prefix: 'review:sku:',
+    redis: deps.redis,
+    registry,
+    ttlMs: 3_600_000,
+    negativeTtlMs: 5_000,
+    redisTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS,
+  })
   const catalog = deps.products ?? createCatalogClient({ urls: parseList(config.CATALOG_URLS), timeoutMs: config.CATALOG_TIMEOUT_MS })
 
   const ctx: ReviewContext = {

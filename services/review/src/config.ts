@@ -18,9 +18,17 @@ export const ConfigSchema = Type.Object({
   PROJECTOR_GROUP_ID: Type.String({ default: 'review-verified-purchases', description: 'Kafka consumer group of the projector' }),
   CATALOG_URLS: Type.String({ default: 'http://127.0.0.1:3001', description: 'comma-separated catalog instances: product id → SKU' }),
   CATALOG_TIMEOUT_MS: Type.Integer({ default: 500, minimum: 10, description: 'latency budget of one catalog call' }),
-  REVIEW_CACHE_TTL_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'how long a cached rating or first page of reviews is fresh (before jitter)' }),
+  REVIEW_CACHE_TTL_MS: Type.Integer({
+    default: 30_000,
+    minimum: 100,
+    description: 'how long a cached rating or first page of reviews is fresh (before jitter)',
+  }),
   REVIEW_CACHE_SWR_MS: Type.Integer({ default: 60_000, minimum: 0, description: 'stale-while-revalidate window of the review caches' }),
-  CACHE_REDIS_TIMEOUT_MS: Type.Integer({ default: 500, minimum: 10, description: 'per Redis call of a cache read; past it the read fails open to the database' }),
+  CACHE_REDIS_TIMEOUT_MS: Type.Integer({
+    default: 500,
+    minimum: 10,
+    description: 'per Redis call of a cache read; past it the read fails open to the database',
+  }),
   READ_YOUR_WRITES_MS: Type.Integer({ default: 5_000, minimum: 1, description: 'after posting a review, the author reads from the primary for this long' }),
   SHUTDOWN_DRAIN_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'readiness is 503 this long before the server stops accepting' }),
 })

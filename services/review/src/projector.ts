@@ -40,7 +40,11 @@ const projector = await startOrderEventsProjector({
 })
 
 // How far the read model is behind orders.events: a buyer whose order is that far back still gets 403.
-const lag = new Gauge({ name: 'review_projector_lag_messages', help: 'orders.events messages not yet applied by the verified-buyer projector (sum over partitions)', registers: [metrics.registry] })
+const lag = new Gauge({
+  name: 'review_projector_lag_messages',
+  help: 'orders.events messages not yet applied by the verified-buyer projector (sum over partitions)',
+  registers: [metrics.registry],
+})
 const lagTimer = setInterval(() => {
   kafka
     .consumerLag(config.PROJECTOR_GROUP_ID, config.ORDERS_EVENTS_TOPIC)

@@ -40,7 +40,8 @@ export interface Harness {
 }
 
 const quietLog = () =>
-  createLogger({ service: 'review-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) }).logger
+  createLogger({ service: 'review-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) })
+    .logger
 
 let counter = 0
 export const uid = (label: string): string => `${label}-${process.pid}-${++counter}`

@@ -17,7 +17,9 @@ describe('verified buyers from orders.events', () => {
   let producer: Producer
   let projector: Projector
   const seen = async () =>
-    (await Promise.all(['applied', 'unchanged', 'invalid'].map((outcome) => metricValue(h.metrics.registry, 'review_projector_events_total', { outcome })))).reduce((a, b) => a + b, 0)
+    (
+      await Promise.all(['applied', 'unchanged', 'invalid'].map((outcome) => metricValue(h.metrics.registry, 'review_projector_events_total', { outcome })))
+    ).reduce((a, b) => a + b, 0)
 
   before(async () => {
     h = await startHarness('read_model')
@@ -40,7 +42,7 @@ describe('verified buyers from orders.events', () => {
     await h?.close()
   })
 
-    // The contract's shape (packages/kafka/src/contracts.ts), spelled out: its inferred status type is too loose to build from.
+  // The contract's shape (packages/kafka/src/contracts.ts), spelled out: its inferred status type is too loose to build from.
   type StatusEvent = Omit<OrderStatusChanged, 'status'> & { status: Purchase['status'] }
   const event = (over: { orderId?: string; userId?: string; sku?: string; status?: Purchase['status'] }): StatusEvent => ({
     type: 'order.status-changed',
@@ -81,7 +83,12 @@ describe('verified buyers from orders.events', () => {
     h.catalogProducts.set(productId, sku)
     const orderId = uid('order')
     const start = await seen()
-    await send([event({ orderId, userId: 'ivan', sku }), event({ orderId, userId: 'ivan', sku, status: 'paid' }), 'not json', JSON.stringify({ type: 'order.status-changed', v: 1 })])
+    await send([
+      event({ orderId, userId: 'ivan', sku }),
+      event({ orderId, userId: 'ivan', sku, status: 'paid' }),
+      'not json',
+      JSON.stringify({ type: 'order.status-changed', v: 1 }),
+    ])
     await waitFor('four messages', async () => (await seen()) >= start + 4)
     assert.equal((await h.db.query('SELECT status FROM review.verified_purchases WHERE order_id = $1', [orderId])).rows[0]?.status, 'paid')
     assert.ok((await metricValue(h.metrics.registry, 'review_projector_events_total', { outcome: 'invalid' })) >= 2)

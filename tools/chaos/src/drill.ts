@@ -66,12 +66,23 @@ const sku = `DRILL-${stamp}`
 const created = await fetch(new URL('/admin/sales', inventoryUrl), {
   method: 'POST',
   headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ id: `drill-${drill}-${stamp}`, sku, title: `Chaos drill ${drill}`, totalUnits: 1_000_000, perUserLimit: 1_000, startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString() }),
+  body: JSON.stringify({
+    id: `drill-${drill}-${stamp}`,
+    sku,
+    title: `Chaos drill ${drill}`,
+    totalUnits: 1_000_000,
+    perUserLimit: 1_000,
+    startsAt: new Date().toISOString(),
+    endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+  }),
 })
 if (created.status !== 201) throw new Error(`creating the drill's sale failed: ${created.status} ${await created.text()}`)
 const BUYERS = 200
 const buyers = await Promise.all(
-  Array.from({ length: BUYERS }, async (_, i) => ({ token: await issuer.issue({ userId: `drill-buyer-${i}`, roles: ['buyer'] }, 3_600), ip: `10.200.${Math.floor(i / 254)}.${(i % 254) + 1}` })),
+  Array.from({ length: BUYERS }, async (_, i) => ({
+    token: await issuer.issue({ userId: `drill-buyer-${i}`, roles: ['buyer'] }, 3_600),
+    ip: `10.200.${Math.floor(i / 254)}.${(i % 254) + 1}`,
+  })),
 )
 
 type Kind = 'order' | 'read'
@@ -98,7 +109,12 @@ const t0 = performance.now() + 50
 async function send(kind: Kind, i: number, scheduled: number): Promise<Answer> {
   const buyer = buyers[i % BUYERS]!
   const at = (scheduled - t0) / 1000
-  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'flashsale-chaos-drill', 'x-forwarded-for': buyer.ip, authorization: `Bearer ${buyer.token}` }
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'user-agent': 'flashsale-chaos-drill',
+    'x-forwarded-for': buyer.ip,
+    authorization: `Bearer ${buyer.token}`,
+  }
   try {
     const res =
       kind === 'order'
@@ -109,7 +125,11 @@ async function send(kind: Kind, i: number, scheduled: number): Promise<Answer> {
             body: JSON.stringify({ sku, qty: 1 }),
             signal: AbortSignal.timeout(5_000),
           })
-        : await request(new URL(`/products/prod-${String(i % 10_000).padStart(6, '0')}`, env.GATEWAY_URL), { dispatcher: agent, headers, signal: AbortSignal.timeout(5_000) })
+        : await request(new URL(`/products/prod-${String(i % 10_000).padStart(6, '0')}`, env.GATEWAY_URL), {
+            dispatcher: agent,
+            headers,
+            signal: AbortSignal.timeout(5_000),
+          })
     const text = await res.body.text()
     let code: string | undefined
     try {
@@ -130,7 +150,9 @@ async function ordersByInstance(): Promise<number[]> {
     const host = new URL(url).host
     return text
       .split('\n')
-      .filter((l) => l.startsWith('gateway_upstream_request_duration_seconds_count{') && l.includes('upstream="order"') && l.includes(`upstream_instance="${host}"`))
+      .filter(
+        (l) => l.startsWith('gateway_upstream_request_duration_seconds_count{') && l.includes('upstream="order"') && l.includes(`upstream_instance="${host}"`),
+      )
       .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
   })
 }
@@ -219,7 +241,10 @@ const reads = perSecond('read')
 const round3 = (x: number) => Math.round(x * 1000) / 1000
 /** p50 / p99 of the answers of `kind` sent in [from, to) seconds: what a latency fault did to buyers. */
 function latency(kind: Kind, from: number, to: number): { p50: number | null; p99: number | null } {
-  const ms = answers.filter((a) => a.kind === kind && a.at >= from && a.at < to && a.status !== 0).map((a) => a.ms).sort((x, y) => x - y)
+  const ms = answers
+    .filter((a) => a.kind === kind && a.at >= from && a.at < to && a.status !== 0)
+    .map((a) => a.ms)
+    .sort((x, y) => x - y)
   const at = (q: number) => (ms.length === 0 ? null : Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]! * 10) / 10)
   return { p50: at(0.5), p99: at(0.99) }
 }

@@ -79,4 +79,7 @@ for (let i = 1; i <= 3; i++) {
   console.log(`    ordinary sale demo-regular-${i}: ${r.status === 201 ? 'created' : 'exists'} (${productSku(i)})`)
 }
 
-writeFileSync(env.DEMO_ENV_FILE, `# written by tools/demo/src/create-sales.ts (make demo)\nHOT_SKU=${HOT_SKU}\nHOT_SALE_ID=${hotId}\nHOT_UNITS=${env.HOT_UNITS}\nHOT_STOCK=${env.HOT_UNITS}\n`)
+writeFileSync(
+  env.DEMO_ENV_FILE,
+  `# written by tools/demo/src/create-sales.ts (make demo)\nHOT_SKU=${HOT_SKU}\nHOT_SALE_ID=${hotId}\nHOT_UNITS=${env.HOT_UNITS}\nHOT_STOCK=${env.HOT_UNITS}\n`,
+)

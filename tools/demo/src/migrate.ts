@@ -14,7 +14,12 @@ import { migrateReview } from '../../../services/review/src/store/migrations.ts'
 const env = loadConfig(Type.Object({ PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL }), process.env)
 const pool = new pg.Pool({ connectionString: env.PG_PRIMARY_URL, max: 1 })
 try {
-  for (const [service, migrate] of [['catalog', migrateCatalog], ['inventory', migrateInventory], ['order', migrateOrders], ['review', migrateReview]] as const) {
+  for (const [service, migrate] of [
+    ['catalog', migrateCatalog],
+    ['inventory', migrateInventory],
+    ['order', migrateOrders],
+    ['review', migrateReview],
+  ] as const) {
     const applied = await migrate(pool)
     console.log(`    ${service.padEnd(9)} ${applied.length === 0 ? 'up to date' : `applied ${applied.map((m) => m.file).join(', ')}`}`)
   }

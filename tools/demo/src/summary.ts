@@ -12,10 +12,20 @@ import { parseArgs, parseEnv } from 'node:util'
 import type { SaleStats, VerifyReport } from '@flashsale/verify'
 
 const { values: args } = parseArgs({
-  options: { k6: { type: 'string' }, verify: { type: 'string' }, 'demo-env': { type: 'string' }, 'services-env': { type: 'string' }, seconds: { type: 'string' }, e2e: { type: 'boolean' }, 'degraded-before': { type: 'string', default: '0' } },
+  options: {
+    k6: { type: 'string' },
+    verify: { type: 'string' },
+    'demo-env': { type: 'string' },
+    'services-env': { type: 'string' },
+    seconds: { type: 'string' },
+    e2e: { type: 'boolean' },
+    'degraded-before': { type: 'string', default: '0' },
+  },
 })
 if (!args.k6 || !args.verify || !args['demo-env']) {
-  console.error('usage: summary.ts --k6 <flash-sale.latest.json> --verify <verify.json> --demo-env <.local/demo.env> [--services-env <.local/services.env>] [--seconds N]')
+  console.error(
+    'usage: summary.ts --k6 <flash-sale.latest.json> --verify <verify.json> --demo-env <.local/demo.env> [--services-env <.local/services.env>] [--seconds N]',
+  )
   process.exit(2)
 }
 
@@ -29,7 +39,8 @@ interface K6Result {
   readonly users?: number
 }
 
-const envFile = (path: string | undefined): Record<string, string> => (path && existsSync(path) ? (parseEnv(readFileSync(path, 'utf8')) as Record<string, string>) : {})
+const envFile = (path: string | undefined): Record<string, string> =>
+  path && existsSync(path) ? (parseEnv(readFileSync(path, 'utf8')) as Record<string, string>) : {}
 
 const demo = envFile(args['demo-env'])
 const services = envFile(args['services-env'])
@@ -52,22 +63,30 @@ lines.push(bold(`Flash sale ${demo['HOT_SALE_ID'] ?? '(unknown)'}: ${n(sale?.tot
 if (sale) {
   const live = (sale.orders['confirmed'] ?? 0) + (sale.orders['paid'] ?? 0)
   const soldOut =
-    sale.soldOutAt && sale.firstRequestedAt ? `sold out ${((Date.parse(sale.soldOutAt) - Date.parse(sale.firstRequestedAt)) / 1000).toFixed(1)} s after the first order` : `not sold out: ${n(sale.total - sale.sold)} units left`
+    sale.soldOutAt && sale.firstRequestedAt
+      ? `sold out ${((Date.parse(sale.soldOutAt) - Date.parse(sale.firstRequestedAt)) / 1000).toFixed(1)} s after the first order`
+      : `not sold out: ${n(sale.total - sale.sold)} units left`
   lines.push(`  time to sell out    ${soldOut}`)
   const rejected = Object.entries(sale.orders)
     .filter(([k]) => k.startsWith('rejected:'))
     .map(([k, v]) => `${k.slice('rejected:'.length)} ${n(v)}`)
     .join(', ')
-  lines.push(`  orders persisted    ${n(live)} confirmed or paid (${n(sale.orders['paid'])} paid) · ${n(sale.orders['rejected'])} rejected${rejected ? ` (${rejected})` : ''} · ${n(sale.orders['cancelled'])} cancelled`)
+  lines.push(
+    `  orders persisted    ${n(live)} confirmed or paid (${n(sale.orders['paid'])} paid) · ${n(sale.orders['rejected'])} rejected${rejected ? ` (${rejected})` : ''} · ${n(sale.orders['cancelled'])} cancelled`,
+  )
 }
 if (k6) {
   const o = k6.outcomes
   const secs = ((Date.parse(k6.endedAt) - Date.parse(k6.startedAt)) / 1000).toFixed(0)
   lines.push(`  order requests      ${n(k6.requests.count)} HTTP requests in ${secs} s (${n(Math.round(k6.requests.perSecond))}/s) from k6`)
   lines.push(`  answers             accepted ${n(o['accepted'])} (202) · replayed ${n(o['replayed'])} (same Idempotency-Key)`)
-  lines.push(`  refused as intended sold out ${n(o['sold_out'])} · per-user limit ${n(o['limit'])} · rate-limited ${n(o['rate_limited'])} · shed ${n(o['shed'])} · degraded ${n(o['degraded'])} · blocked ${n(o['blocked'])}`)
+  lines.push(
+    `  refused as intended sold out ${n(o['sold_out'])} · per-user limit ${n(o['limit'])} · rate-limited ${n(o['rate_limited'])} · shed ${n(o['shed'])} · degraded ${n(o['degraded'])} · blocked ${n(o['blocked'])}`,
+  )
   lines.push(`  errors              ${good((o['errors'] ?? 0) === 0, n(o['errors']))} (5xx or transport errors the system did not intend)`)
-  lines.push(`  order placement     p50 ${ms(k6.placement.p50)} · p95 ${ms(k6.placement.p95)} · p99 ${ms(k6.placement.p99)}   k6 thresholds ${good(k6.thresholdsPassed, k6.thresholdsPassed ? 'passed' : 'FAILED')}`)
+  lines.push(
+    `  order placement     p50 ${ms(k6.placement.p50)} · p95 ${ms(k6.placement.p95)} · p99 ${ms(k6.placement.p99)}   k6 thresholds ${good(k6.thresholdsPassed, k6.thresholdsPassed ? 'passed' : 'FAILED')}`,
+  )
 } else {
   lines.push(`  k6                  ${good(false, `no results at ${args.k6}`)}`)
 }
@@ -99,7 +118,13 @@ console.log(lines.join('\n'))
 
 if (args.e2e) {
   const live = (sale?.orders['confirmed'] ?? 0) + (sale?.orders['paid'] ?? 0)
-  const problem = !k6 ? `k6 wrote no results (${args.k6})` : (k6.outcomes['accepted'] ?? 0) === 0 ? 'k6 saw no accepted order (202)' : live === 0 ? `the hot sale ${demo['HOT_SALE_ID']} has no confirmed order in Postgres` : undefined
+  const problem = !k6
+    ? `k6 wrote no results (${args.k6})`
+    : (k6.outcomes['accepted'] ?? 0) === 0
+      ? 'k6 saw no accepted order (202)'
+      : live === 0
+        ? `the hot sale ${demo['HOT_SALE_ID']} has no confirmed order in Postgres`
+        : undefined
   if (problem) {
     console.error(`\nend to end: ${problem}`)
     process.exitCode = 1

@@ -27,7 +27,8 @@ export interface CheckResult {
   readonly violations: readonly Violation[]
 }
 
-export type CheckName = 'consumer-lag' | 'no-oversell' | 'stock-ledger' | 'per-user-limit' | 'no-duplicates' | 'nothing-lost' | 'dead-letters' | 'stock-agreement' | 'gate-admission'
+export type CheckName =
+  'consumer-lag' | 'no-oversell' | 'stock-ledger' | 'per-user-limit' | 'no-duplicates' | 'nothing-lost' | 'dead-letters' | 'stock-agreement' | 'gate-admission'
 
 export interface SaleStats {
   readonly saleId: string
@@ -89,7 +90,13 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     ok: checks.every((c) => c.ok),
     checkedAt: new Date().toISOString(),
     checks,
-    stats: { accepted: lost.accepted, persisted: lost.persisted, deadLetters: lost.deadLetters, deadLettersUnhandled: lost.unhandled, sales: await saleStats(options.pg, saleRows) },
+    stats: {
+      accepted: lost.accepted,
+      persisted: lost.persisted,
+      deadLetters: lost.deadLetters,
+      deadLettersUnhandled: lost.unhandled,
+      sales: await saleStats(options.pg, saleRows),
+    },
   }
 }
 
@@ -110,7 +117,10 @@ async function checkConsumerLag({ kafka, groups, lagWaitMs, onProgress, sleep = 
       return result(
         'consumer-lag',
         summary,
-        behind.map((l) => ({ subject: `group ${l.groupId}`, detail: `${l.lag} messages of ${l.topic} not consumed after ${Math.round(lagWaitMs / 1000)} s (is the consumer running? make infra-status; its log)` })),
+        behind.map((l) => ({
+          subject: `group ${l.groupId}`,
+          detail: `${l.lag} messages of ${l.topic} not consumed after ${Math.round(lagWaitMs / 1000)} s (is the consumer running? make infra-status; its log)`,
+        })),
       )
     }
     onProgress?.(`waiting for consumers to drain: ${behind.map((l) => `${l.groupId} ${l.lag}`).join(', ')}`)
@@ -172,7 +182,7 @@ async function checkPerUserLimit(pool: pg.Pool): Promise<CheckResult> {
   const { rows: orphans } = await pool.query<{ sale_id: string; n: number }>(
     `SELECT o.sale_id, count(*)::int AS n FROM orders.orders o LEFT JOIN inventory.sales s ON s.id = o.sale_id WHERE s.id IS NULL GROUP BY o.sale_id`,
   )
-  return result('per-user-limit', 'live units per buyer per sale within the sale\'s limit', [
+  return result('per-user-limit', "live units per buyer per sale within the sale's limit", [
     ...rows.map((r) => ({ subject: `sale ${r.sale_id}, user ${r.user_id}`, detail: `holds ${r.units} units, the limit is ${r.per_user_limit}` })),
     ...orphans.map((r) => ({ subject: `sale ${r.sale_id}`, detail: `${r.n} orders name a sale that inventory does not have` })),
   ])
@@ -208,7 +218,10 @@ interface LostResult {
  * sit in the DLQ with its reason. A message that is not an order at all must be in the DLQ too.
  */
 async function checkNothingLost({ pg: pool, kafka, topics }: VerifyOptions): Promise<LostResult> {
-  const [requested, dead] = await Promise.all([readTopic(kafka, topics.requested, { groupPrefix: 'verify' }), readTopic(kafka, topics.dlq, { groupPrefix: 'verify' })])
+  const [requested, dead] = await Promise.all([
+    readTopic(kafka, topics.requested, { groupPrefix: 'verify' }),
+    readTopic(kafka, topics.dlq, { groupPrefix: 'verify' }),
+  ])
 
   const deadLetterViolations: Violation[] = []
   const deadOrderIds = new Set<string>()
@@ -242,12 +255,17 @@ async function checkNothingLost({ pg: pool, kafka, topics }: VerifyOptions): Pro
     for (const r of rows) persisted.add(r.id)
   }
   for (const [id, m] of ids) {
-    if (!persisted.has(id) && !deadOrderIds.has(id)) violations.push({ subject: `order ${id}`, detail: `accepted (${at(m)}) but neither in orders.orders nor in ${topics.dlq}` })
+    if (!persisted.has(id) && !deadOrderIds.has(id))
+      violations.push({ subject: `order ${id}`, detail: `accepted (${at(m)}) but neither in orders.orders nor in ${topics.dlq}` })
   }
   const inDlq = all.filter((id) => !persisted.has(id) && deadOrderIds.has(id)).length
   return {
     check: result('nothing-lost', `${requested.length} accepted orders in ${topics.requested}: ${persisted.size} persisted, ${inDlq} in the DLQ`, violations),
-    deadLetterCheck: result('dead-letters', `${dead.length} dead letters in ${topics.dlq}, ${dead.length - handled} not yet handled (make dlq)`, deadLetterViolations),
+    deadLetterCheck: result(
+      'dead-letters',
+      `${dead.length} dead letters in ${topics.dlq}, ${dead.length - handled} not yet handled (make dlq)`,
+      deadLetterViolations,
+    ),
     accepted: requested.length,
     persisted: persisted.size,
     deadLetters: dead.length,
@@ -303,14 +321,27 @@ async function checkStockAgreement({ pg: pool, redis }: VerifyOptions, sales: re
       if (!ledger) break
       if (meta[0] === null || avail === null) {
         // A closed sale's gate may be gone (Redis restarted); an open one must be there (the reconciler rebuilds it).
-        outcome = sale.state === 'closed' ? 'absent' : { subject: `sale ${sale.id}`, detail: `no stock gate in Redis for a ${sale.state} sale (Redis lost it? the inventory reconciler rebuilds it within RECONCILE_INTERVAL_MS)` }
+        outcome =
+          sale.state === 'closed'
+            ? 'absent'
+            : {
+                subject: `sale ${sale.id}`,
+                detail: `no stock gate in Redis for a ${sale.state} sale (Redis lost it? the inventory reconciler rebuilds it within RECONCILE_INTERVAL_MS)`,
+              }
       } else if (meta[1] === 'rebuilding') {
         outcome = { subject: `sale ${sale.id}`, detail: 'the stock gate is being rebuilt; run make verify again in a few seconds' }
       } else {
         const held = Math.max(ledger.sold, Number(meta[4] ?? '0'))
         const expected = ledger.total - held - Number(meta[2] ?? '0')
-        const heldText = held === ledger.sold ? `sold ${ledger.sold}` : `${held} persisted units still held (sold ${ledger.sold}; cancellations whose release is pending)`
-        outcome = Number(avail) === expected ? 'agree' : { subject: `sale ${sale.id}`, detail: `Redis says ${avail} units available, Postgres says ${expected} (total ${ledger.total} − ${heldText} − ${meta[2] ?? 0} reserved, not yet persisted)${Number(avail) > expected ? ': the gate would admit more than the stock' : ''}` }
+        const heldText =
+          held === ledger.sold ? `sold ${ledger.sold}` : `${held} persisted units still held (sold ${ledger.sold}; cancellations whose release is pending)`
+        outcome =
+          Number(avail) === expected
+            ? 'agree'
+            : {
+                subject: `sale ${sale.id}`,
+                detail: `Redis says ${avail} units available, Postgres says ${expected} (total ${ledger.total} − ${heldText} − ${meta[2] ?? 0} reserved, not yet persisted)${Number(avail) > expected ? ': the gate would admit more than the stock' : ''}`,
+              }
       }
     }
     if (outcome === undefined) outcome = { subject: `sale ${sale.id}`, detail: 'the stock gate kept changing while it was read: is load still running?' }
@@ -335,7 +366,11 @@ async function checkGateAdmission(pool: pg.Pool): Promise<CheckResult> {
     detail: `${r.n} accepted order(s) later rejected '${r.reason}' by Postgres: the stock gate admitted more than ${r.reason === 'sold_out' ? 'the stock' : "the buyer's limit"} allowed`,
   }))
   const admitted = rows.reduce((n, r) => n + r.n, 0)
-  return result('gate-admission', admitted === 0 ? 'no accepted order was refused by Postgres afterwards' : `${admitted} accepted order(s) refused by Postgres afterwards`, violations)
+  return result(
+    'gate-admission',
+    admitted === 0 ? 'no accepted order was refused by Postgres afterwards' : `${admitted} accepted order(s) refused by Postgres afterwards`,
+    violations,
+  )
 }
 
 // ---------------------------------------------------------------- stats for the demo summary

@@ -39,7 +39,8 @@ describe('make verify', () => {
     lagWaitMs: 0,
     ...overrides,
   })
-  const failing = async (overrides?: Partial<VerifyOptions>): Promise<CheckName[]> => (await verify(options(overrides))).checks.filter((c) => !c.ok).map((c) => c.name)
+  const failing = async (overrides?: Partial<VerifyOptions>): Promise<CheckName[]> =>
+    (await verify(options(overrides))).checks.filter((c) => !c.ok).map((c) => c.name)
 
   async function insertOrder(n: number, user: string, qty: number, status: string, { key = `key-${n}`, reason = null as string | null } = {}): Promise<void> {
     await pool.query(
@@ -50,12 +51,27 @@ describe('make verify', () => {
   }
   const requested = (n: number, user: string, qty: number) => ({
     key: order(n),
-    value: JSON.stringify({ type: 'order.requested', v: 1, orderId: order(n), userId: user, saleId: SALE, sku: SKU, qty, idempotencyKey: `key-${n}`, reservationExpiresAt: new Date().toISOString(), requestedAt: new Date().toISOString() }),
+    value: JSON.stringify({
+      type: 'order.requested',
+      v: 1,
+      orderId: order(n),
+      userId: user,
+      saleId: SALE,
+      sku: SKU,
+      qty,
+      idempotencyKey: `key-${n}`,
+      reservationExpiresAt: new Date().toISOString(),
+      requestedAt: new Date().toISOString(),
+    }),
     headers: {},
   })
 
   before(async () => {
-    ;[db, redis, topics] = await Promise.all([createTestDatabase('verify'), createTestRedis('verify'), createTestTopics('verify', { requested: TOPICS.ordersRequested, dlq: TOPICS.ordersDlq })])
+    ;[db, redis, topics] = await Promise.all([
+      createTestDatabase('verify'),
+      createTestRedis('verify'),
+      createTestTopics('verify', { requested: TOPICS.ordersRequested, dlq: TOPICS.ordersDlq }),
+    ])
     pool = new pg.Pool({ connectionString: db.primaryUrl, max: 4 })
     await migrateInventory(pool)
     await migrateOrders(pool)
@@ -80,7 +96,17 @@ describe('make verify', () => {
     await producer.send(topics.names.dlq, [
       {
         ...requested(4, 'u4', 1),
-        headers: deadLetterHeaders({}, { errorClass: 'OrderValidationError', errorMessage: 'qty above the sale limit', attempts: 1, firstFailureAt: failedAt, lastFailureAt: failedAt, origin: { topic: topics.names.requested, partition: 0, offset: '0' } }),
+        headers: deadLetterHeaders(
+          {},
+          {
+            errorClass: 'OrderValidationError',
+            errorMessage: 'qty above the sale limit',
+            attempts: 1,
+            firstFailureAt: failedAt,
+            lastFailureAt: failedAt,
+            origin: { topic: topics.names.requested, partition: 0, offset: '0' },
+          },
+        ),
       },
     ])
   })
@@ -93,7 +119,10 @@ describe('make verify', () => {
 
   test('a consistent state passes every check and counts what it saw', async () => {
     const report = await verify(options())
-    assert.deepEqual(report.checks.filter((c) => !c.ok), [])
+    assert.deepEqual(
+      report.checks.filter((c) => !c.ok),
+      [],
+    )
     assert.equal(report.ok, true)
     assert.equal(report.stats.accepted, 4)
     assert.equal(report.stats.persisted, 3)
@@ -165,7 +194,10 @@ describe('make verify', () => {
     await redis.redis.set(AVAIL, '5')
     try {
       const report = await verify(options())
-      assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['no-duplicates'])
+      assert.deepEqual(
+        report.checks.filter((c) => !c.ok).map((c) => c.name),
+        ['no-duplicates'],
+      )
       assert.match(report.checks.find((c) => c.name === 'no-duplicates')?.violations[0]?.detail ?? '', new RegExp(`2 orders: ${order(1)}, ${order(400)}`))
     } finally {
       await pool.query('DELETE FROM orders.orders WHERE id = $1', [order(400)])
@@ -179,7 +211,10 @@ describe('make verify', () => {
     await redis.redis.set(AVAIL, '7')
     try {
       const report = await verify(options())
-      assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['stock-agreement'])
+      assert.deepEqual(
+        report.checks.filter((c) => !c.ok).map((c) => c.name),
+        ['stock-agreement'],
+      )
       assert.match(report.checks.find((c) => c.name === 'stock-agreement')?.violations[0]?.detail ?? '', /Redis says 7 units available, Postgres says 6/)
     } finally {
       await redis.redis.set(AVAIL, '6')
@@ -195,8 +230,14 @@ describe('make verify', () => {
       assert.deepEqual(await failing(), [], 'available 6 = total 10 − 3 still held − 1 not yet persisted')
       await redis.redis.set(AVAIL, '7')
       const report = await verify(options())
-      assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['stock-agreement'])
-      assert.match(report.checks.find((c) => c.name === 'stock-agreement')?.violations[0]?.detail ?? '', /Redis says 7 units available, Postgres says 6 .*still held.*admit more than the stock/)
+      assert.deepEqual(
+        report.checks.filter((c) => !c.ok).map((c) => c.name),
+        ['stock-agreement'],
+      )
+      assert.match(
+        report.checks.find((c) => c.name === 'stock-agreement')?.violations[0]?.detail ?? '',
+        /Redis says 7 units available, Postgres says 6 .*still held.*admit more than the stock/,
+      )
     } finally {
       await redis.redis.set(AVAIL, '6')
       await redis.redis.hset(META, 'committed', '0')
@@ -210,7 +251,10 @@ describe('make verify', () => {
     await insertOrder(501, 'u501', 1, 'rejected', { reason: 'limit_reached' })
     try {
       const report = await verify(options())
-      assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['gate-admission'])
+      assert.deepEqual(
+        report.checks.filter((c) => !c.ok).map((c) => c.name),
+        ['gate-admission'],
+      )
       const details = report.checks.find((c) => c.name === 'gate-admission')?.violations.map((v) => v.detail) ?? []
       assert.equal(details.length, 2)
       assert.match(details[0] ?? '', /1 accepted order\(s\) later rejected 'limit_reached'/)
@@ -235,7 +279,10 @@ describe('make verify', () => {
   test('an accepted order that is neither persisted nor dead-lettered is lost; persisting it clears the check', async () => {
     await producer.send(topics.names.requested, [requested(500, 'u500', 1)])
     const report = await verify(options())
-    assert.deepEqual(report.checks.filter((c) => !c.ok).map((c) => c.name), ['nothing-lost'])
+    assert.deepEqual(
+      report.checks.filter((c) => !c.ok).map((c) => c.name),
+      ['nothing-lost'],
+    )
     assert.match(report.checks.find((c) => c.name === 'nothing-lost')?.violations[0]?.subject ?? '', new RegExp(order(500)))
     await insertOrder(500, 'u500', 1, 'rejected', { reason: 'duplicate_request' })
     assert.deepEqual(await failing(), [])
@@ -247,7 +294,12 @@ describe('make verify', () => {
     const consumer = await kafka.createConsumer({ groupId: group, topics: [topics.names.requested], fromBeginning: true })
     void consumer.run(async () => {})
     try {
-      await waitFor('the group to consume every message', async () => (await failing({ groups: [{ groupId: group, topic: topics.names.requested }] })).length === 0, 30_000, 200)
+      await waitFor(
+        'the group to consume every message',
+        async () => (await failing({ groups: [{ groupId: group, topic: topics.names.requested }] })).length === 0,
+        30_000,
+        200,
+      )
     } finally {
       await consumer.close()
     }

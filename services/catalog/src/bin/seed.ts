@@ -45,7 +45,12 @@ try {
   if (env.REDIS_URL) {
     const redis = createRedis(env.REDIS_URL, { maxRetriesPerRequest: 1 })
     try {
-      const bloom = createRedisBloomFilter({ redis, name: PRODUCT_BLOOM_NAME, expectedItems: env.BLOOM_EXPECTED_ITEMS, falsePositiveRate: env.BLOOM_FALSE_POSITIVE_RATE })
+      const bloom = createRedisBloomFilter({
+        redis,
+        name: PRODUCT_BLOOM_NAME,
+        expectedItems: env.BLOOM_EXPECTED_ITEMS,
+        falsePositiveRate: env.BLOOM_FALSE_POSITIVE_RATE,
+      })
       // In slices: one add is one script call with every bit position as an argument.
       for (let i = 0; i < products.length; i += 500) await bloom.add(products.slice(i, i + 500).map((p) => p.id))
       const cache = createCache({ ...PRODUCT_CACHE, redis, registry: new Registry(), ttlMs: 60_000 })

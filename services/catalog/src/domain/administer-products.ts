@@ -10,9 +10,7 @@ import { ProductIdTaken, SkuTaken } from './ports.ts'
 import type { NewProduct, Product, ProductChanges } from './product.ts'
 
 export type CreateProductResult =
-  | { readonly outcome: 'created'; readonly product: Product }
-  | { readonly outcome: 'id_taken' }
-  | { readonly outcome: 'sku_taken' }
+  { readonly outcome: 'created'; readonly product: Product } | { readonly outcome: 'id_taken' } | { readonly outcome: 'sku_taken' }
 
 export async function createProduct(ctx: CatalogContext, writer: string, input: NewProduct): Promise<CreateProductResult> {
   let product: Product

@@ -6,7 +6,10 @@
 import type { CatalogContext } from './ports.ts'
 import { getProduct } from './browse-products.ts'
 
-export async function warmProducts(ctx: CatalogContext, { skus = [], topN = 0, concurrency = 16 }: { skus?: readonly string[]; topN?: number; concurrency?: number }): Promise<number> {
+export async function warmProducts(
+  ctx: CatalogContext,
+  { skus = [], topN = 0, concurrency = 16 }: { skus?: readonly string[]; topN?: number; concurrency?: number },
+): Promise<number> {
   const ids = new Set<string>()
   if (skus.length > 0) for (const p of await ctx.products.bySkus(skus)) ids.add(p.id)
   if (topN > 0) for (const id of await ctx.products.newestIds(topN)) ids.add(id)

@@ -28,7 +28,10 @@ export async function adminProductRoutes(app: FastifyInstance, { ctx }: { ctx: C
     })
     if (result.outcome === 'id_taken') throw new ProductExists(id)
     if (result.outcome === 'sku_taken') throw new SkuExists(b.sku)
-    return reply.code(201).header('location', `/products/${encodeURIComponent(id)}`).send({ product: result.product })
+    return reply
+      .code(201)
+      .header('location', `/products/${encodeURIComponent(id)}`)
+      .send({ product: result.product })
   })
 
   app.patch<{ Params: ProductIdParams; Body: ChangeProductBody }>(

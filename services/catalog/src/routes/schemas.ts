@@ -19,7 +19,12 @@ export type ProductIdParams = Static<typeof ProductIdParams>
 export const ListQuery = Type.Object(
   {
     category: Type.Optional(Category),
-    sort: Type.Optional(Type.Union(SORT_FIELDS.map((s) => Type.Literal(s)), { default: 'name' })),
+    sort: Type.Optional(
+      Type.Union(
+        SORT_FIELDS.map((s) => Type.Literal(s)),
+        { default: 'name' },
+      ),
+    ),
     order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 20 })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
@@ -64,7 +69,11 @@ export const ChangeProductBody = Type.Object(
 export type ChangeProductBody = Static<typeof ChangeProductBody>
 
 export const ActiveSalesQuery = Type.Object(
-  { sku: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(,[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,19}$', description: 'up to 20 comma-separated SKUs' })) },
+  {
+    sku: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(,[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,19}$', description: 'up to 20 comma-separated SKUs' }),
+    ),
+  },
   { additionalProperties: false },
 )
 export type ActiveSalesQuery = Static<typeof ActiveSalesQuery>

@@ -6,8 +6,15 @@ describe('the deterministic seed generator', () => {
   it('the same seed gives the same catalog; another seed another one', () => {
     assert.deepEqual(generateCatalog(42, 500), generateCatalog(42, 500))
     const other = generateCatalog(43, 500)
-    assert.notDeepEqual(other.map((p) => p.name), generateCatalog(42, 500).map((p) => p.name))
-    assert.deepEqual(other.map((p) => p.id), generateCatalog(42, 500).map((p) => p.id), 'ids are positional whatever the seed')
+    assert.notDeepEqual(
+      other.map((p) => p.name),
+      generateCatalog(42, 500).map((p) => p.name),
+    )
+    assert.deepEqual(
+      other.map((p) => p.id),
+      generateCatalog(42, 500).map((p) => p.id),
+      'ids are positional whatever the seed',
+    )
   })
 
   it('a larger count only appends: product i depends on (seed, i) alone', () => {

@@ -14,7 +14,12 @@ describe('cache warming', () => {
     const products = generateCatalog(1, 50)
     await upsertProducts(h.db.primary, products)
     // What the seed command does besides the upsert: the running catalog's Bloom filter learns the ids.
-    const bloom = createRedisBloomFilter({ redis: h.redis, name: PRODUCT_BLOOM_NAME, expectedItems: h.config.BLOOM_EXPECTED_ITEMS, falsePositiveRate: h.config.BLOOM_FALSE_POSITIVE_RATE })
+    const bloom = createRedisBloomFilter({
+      redis: h.redis,
+      name: PRODUCT_BLOOM_NAME,
+      expectedItems: h.config.BLOOM_EXPECTED_ITEMS,
+      falsePositiveRate: h.config.BLOOM_FALSE_POSITIVE_RATE,
+    })
     await bloom.add(products.map((p) => p.id))
     // Every replica, not just the one a read happens to pick: warming reads through the router.
     await h.testDb.replicated()

@@ -10,7 +10,10 @@ describe('GET /products (keyset pages from the replicas)', () => {
     h = await startHarness('list')
     await upsertProducts(h.db.primary, generateCatalog(7, 300))
     // The suite's replicas replay the seed before the first listing (lists read replicas).
-    await waitFor('the replicas to have the seed', async () => (await h.db.read<{ n: number }>('SELECT count(*)::int AS n FROM catalog.products')).rows[0]?.n === 300)
+    await waitFor(
+      'the replicas to have the seed',
+      async () => (await h.db.read<{ n: number }>('SELECT count(*)::int AS n FROM catalog.products')).rows[0]?.n === 300,
+    )
   })
   after(() => h?.close())
 
@@ -34,21 +37,41 @@ describe('GET /products (keyset pages from the replicas)', () => {
     const { rows } = await h.db.query<{ id: string }>(`SELECT id FROM catalog.products WHERE category = 'audio' ORDER BY price_cents DESC, id DESC`)
     assert.ok(rows.length > 7, 'the seed has several pages of audio')
     const seen = await walk('category=audio&sort=price&order=desc&limit=7')
-    assert.deepEqual(seen.map((p) => p.id), rows.map((r) => r.id))
+    assert.deepEqual(
+      seen.map((p) => p.id),
+      rows.map((r) => r.id),
+    )
   })
 
   it('sorts by name and by creation time', async () => {
     const byName = await walk('sort=name&limit=7&category=books')
     assert.ok(byName.length > 7)
     const { rows } = await h.db.query<{ id: string }>(`SELECT id FROM catalog.products WHERE category = 'books' ORDER BY name, id`)
-    assert.deepEqual(byName.map((p) => p.id), rows.map((r) => r.id))
+    assert.deepEqual(
+      byName.map((p) => p.id),
+      rows.map((r) => r.id),
+    )
     const byCreated = await walk('sort=created&order=asc&limit=7&category=toys')
     const created = await h.db.query<{ id: string }>(`SELECT id FROM catalog.products WHERE category = 'toys' ORDER BY created_at, id`)
-    assert.deepEqual(byCreated.map((p) => p.id), created.rows.map((r) => r.id))
+    assert.deepEqual(
+      byCreated.map((p) => p.id),
+      created.rows.map((r) => r.id),
+    )
   })
 
   it('bad paging and filters answer 400 problem+json', async () => {
-    for (const q of ['limit=0', 'limit=101', 'limit=ten', 'sort=password', 'sort=price%3B%20DROP', 'order=sideways', 'category=Not%20Slug', 'category=' + 'a'.repeat(41), 'cursor=%7B%7D', 'unknown=1']) {
+    for (const q of [
+      'limit=0',
+      'limit=101',
+      'limit=ten',
+      'sort=password',
+      'sort=price%3B%20DROP',
+      'order=sideways',
+      'category=Not%20Slug',
+      'category=' + 'a'.repeat(41),
+      'cursor=%7B%7D',
+      'unknown=1',
+    ]) {
       assertProblem(await h.get(`/products?${q}`), 400, 'VALIDATION_FAILED')
     }
     assertProblem(await h.get('/products?cursor=bm90LWpzb24'), 400, 'CATALOG_ERR_INVALID_CURSOR')
@@ -64,7 +87,10 @@ describe('GET /products (keyset pages from the replicas)', () => {
     const p = await h.createProduct({ category: 'ryow-test', name: 'Fresh' }, 'writer-1')
     const r0 = await ryowReads()
     const mine = await h.get('/products?category=ryow-test', admin)
-    assert.deepEqual(mine.json().products.map((x: { id: string }) => x.id), [p.id])
+    assert.deepEqual(
+      mine.json().products.map((x: { id: string }) => x.id),
+      [p.id],
+    )
     assert.equal(await ryowReads(), r0 + 1, "the writer's list went to the primary")
     const rep0 = await replicaReads()
     assert.equal((await h.get('/products?category=ryow-test')).statusCode, 200)

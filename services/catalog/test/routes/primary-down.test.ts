@@ -42,7 +42,15 @@ describe('catalog with the primary down', () => {
         method: 'POST',
         url: '/admin/products',
         headers: { authorization: `Bearer ${await h.adminToken()}` },
-        payload: { id: 'p-during-outage', sku: 'SKU-during-outage', name: 'n', category: 'c', priceCents: 1, imageUrl: 'https://img.example/p.jpg', description: 'd' },
+        payload: {
+          id: 'p-during-outage',
+          sku: 'SKU-during-outage',
+          name: 'n',
+          category: 'c',
+          priceCents: 1,
+          imageUrl: 'https://img.example/p.jpg',
+          description: 'd',
+        },
       })
       assert.equal(write.statusCode, 503, write.body)
       assert.equal(write.json().code, 'SERVICE_ERR_DEPENDENCY_UNAVAILABLE')

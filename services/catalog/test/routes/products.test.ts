@@ -46,7 +46,12 @@ describe('catalog products', () => {
   it('a PATCH is visible on the next read (delete-on-write after the commit)', async () => {
     const { id } = await h.createProduct({ priceCents: 1000 })
     assert.equal((await h.get(`/products/${id}`)).json().product.priceCents, 1000) // now cached
-    const res = await h.app.inject({ method: 'PATCH', url: `/admin/products/${id}`, headers: { authorization: `Bearer ${admin}` }, payload: { priceCents: 750, name: 'Cheaper' } })
+    const res = await h.app.inject({
+      method: 'PATCH',
+      url: `/admin/products/${id}`,
+      headers: { authorization: `Bearer ${admin}` },
+      payload: { priceCents: 750, name: 'Cheaper' },
+    })
     assert.equal(res.statusCode, 200)
     const read = (await h.get(`/products/${id}`)).json().product
     assert.equal(read.priceCents, 750)
@@ -65,8 +70,15 @@ describe('catalog products', () => {
     const body = { sku: 'SKU-X', name: 'x', category: 'phones', priceCents: 1 }
     assertProblem(await h.app.inject({ method: 'POST', url: '/admin/products', payload: body }), 401, 'AUTH_ERR_UNAUTHENTICATED')
     const buyer = await h.buyerToken('alice')
-    assertProblem(await h.app.inject({ method: 'POST', url: '/admin/products', headers: { authorization: `Bearer ${buyer}` }, payload: body }), 403, 'AUTH_ERR_FORBIDDEN')
-    assertProblem(await h.app.inject({ method: 'PATCH', url: '/admin/products/whatever', headers: { authorization: `Bearer ${buyer}` }, payload: { name: 'y' } }), 403)
+    assertProblem(
+      await h.app.inject({ method: 'POST', url: '/admin/products', headers: { authorization: `Bearer ${buyer}` }, payload: body }),
+      403,
+      'AUTH_ERR_FORBIDDEN',
+    )
+    assertProblem(
+      await h.app.inject({ method: 'PATCH', url: '/admin/products/whatever', headers: { authorization: `Bearer ${buyer}` }, payload: { name: 'y' } }),
+      403,
+    )
     assert.deepEqual(await h.snapshot(), before)
   })
 
@@ -96,12 +108,17 @@ describe('catalog products', () => {
       { ...good, extra: true },
       { sku: 'SKU-missing-fields' },
     ]
-    for (const payload of badBodies) assertProblem(await h.app.inject({ method: 'POST', url: '/admin/products', headers: auth, payload }), 400, 'VALIDATION_FAILED')
+    for (const payload of badBodies)
+      assertProblem(await h.app.inject({ method: 'POST', url: '/admin/products', headers: auth, payload }), 400, 'VALIDATION_FAILED')
     for (const payload of [{}, { sku: 'SKU-new' }, { priceCents: 'ten' }, { description: 'x'.repeat(4001) }]) {
       assertProblem(await h.app.inject({ method: 'PATCH', url: `/admin/products/${p.id}`, headers: auth, payload }), 400, 'VALIDATION_FAILED')
     }
     assertProblem(await h.app.inject({ method: 'PATCH', url: '/admin/products/bad%20id', headers: auth, payload: { name: 'n' } }), 400)
-    assertProblem(await h.app.inject({ method: 'PATCH', url: '/admin/products/unknown-id', headers: auth, payload: { name: 'n' } }), 404, 'CATALOG_ERR_PRODUCT_NOT_FOUND')
+    assertProblem(
+      await h.app.inject({ method: 'PATCH', url: '/admin/products/unknown-id', headers: auth, payload: { name: 'n' } }),
+      404,
+      'CATALOG_ERR_PRODUCT_NOT_FOUND',
+    )
     assert.deepEqual(await h.snapshot(), before)
   })
 })

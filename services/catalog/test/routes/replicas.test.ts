@@ -29,7 +29,10 @@ describe('catalog reads when the replica dies', () => {
     for (let i = 0; i < 3; i++) {
       const res = await h.get('/products?category=fallback')
       assert.equal(res.statusCode, 200, res.body)
-      assert.deepEqual(res.json().products.map((x: { id: string }) => x.id), [p.id])
+      assert.deepEqual(
+        res.json().products.map((x: { id: string }) => x.id),
+        [p.id],
+      )
     }
     assert.equal((await fromPrimary()) + (await failedOver()), before + 3, 'every read was answered by the primary')
     assert.equal(h.db.replicaStates()[0]?.healthy, false)

@@ -68,7 +68,11 @@ describe('GET /sales/active', () => {
     assert.equal(res.statusCode, 200)
     const body = res.json()
     assert.equal(body.approximate, true)
-    assert.deepEqual(body.sales.map((s: { id: string }) => s.id), ['s-open'], 'the closed sale is left out')
+    assert.deepEqual(
+      body.sales.map((s: { id: string }) => s.id),
+      ['s-open'],
+      'the closed sale is left out',
+    )
     assert.equal(body.sales[0].approximateAvailable, 37)
     assert.equal(body.sales[0].product.name, 'The A')
   })

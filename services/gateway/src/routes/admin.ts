@@ -19,9 +19,19 @@ export interface AdminRoutesOptions {
   readonly upstreams: ReadonlyMap<string, Upstream>
 }
 
-const CidrBody = { type: 'object', additionalProperties: false, required: ['cidr'], properties: { cidr: { type: 'string', minLength: 2, maxLength: 64 } } } as const
+const CidrBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cidr'],
+  properties: { cidr: { type: 'string', minLength: 2, maxLength: 64 } },
+} as const
 const CidrQuery = CidrBody
-const ModeBody = { type: 'object', additionalProperties: false, required: ['mode'], properties: { mode: { type: 'string', enum: ['auto', 'on', 'off'] } } } as const
+const ModeBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mode'],
+  properties: { mode: { type: 'string', enum: ['auto', 'on', 'off'] } },
+} as const
 
 export async function adminRoutes(app: FastifyInstance, { blocklist, degradation, upstreams }: AdminRoutesOptions): Promise<void> {
   const edit = async (fn: () => Promise<string>) => {

@@ -18,7 +18,11 @@ const Body = {
   type: 'object',
   additionalProperties: false,
   required: ['userId'],
-  properties: { userId: { type: 'string', pattern: '^[\\w.:@-]{1,64}$' }, role: { type: 'string', enum: ['buyer', 'admin'] }, ttlSeconds: { type: 'integer', minimum: 60, maximum: 86_400 } },
+  properties: {
+    userId: { type: 'string', pattern: '^[\\w.:@-]{1,64}$' },
+    role: { type: 'string', enum: ['buyer', 'admin'] },
+    ttlSeconds: { type: 'integer', minimum: 60, maximum: 86_400 },
+  },
 } as const
 
 function sameSecret(given: unknown, expected: string): boolean {
@@ -29,10 +33,14 @@ function sameSecret(given: unknown, expected: string): boolean {
 }
 
 export async function demoTokenRoutes(app: FastifyInstance, { issuer, adminSecret }: DemoTokenOptions): Promise<void> {
-  app.post<{ Body: { userId: string; role?: 'buyer' | 'admin'; ttlSeconds?: number } }>('/auth/demo-token', { schema: { body: Body } }, async (request, reply) => {
-    const { userId, role = 'buyer', ttlSeconds = 3600 } = request.body
-    if (role === 'admin' && !sameSecret(request.headers['x-demo-admin-secret'], adminSecret)) throw new DemoTokensForbidden()
-    const token = await issuer.issue({ userId, roles: role === 'admin' ? ['admin', 'buyer'] : ['buyer'] }, ttlSeconds)
-    return reply.code(201).send({ token, tokenType: 'Bearer', expiresIn: ttlSeconds, userId, role })
-  })
+  app.post<{ Body: { userId: string; role?: 'buyer' | 'admin'; ttlSeconds?: number } }>(
+    '/auth/demo-token',
+    { schema: { body: Body } },
+    async (request, reply) => {
+      const { userId, role = 'buyer', ttlSeconds = 3600 } = request.body
+      if (role === 'admin' && !sameSecret(request.headers['x-demo-admin-secret'], adminSecret)) throw new DemoTokensForbidden()
+      const token = await issuer.issue({ userId, roles: role === 'admin' ? ['admin', 'buyer'] : ['buyer'] }, ttlSeconds)
+      return reply.code(201).send({ token, tokenType: 'Bearer', expiresIn: ttlSeconds, userId, role })
+    },
+  )
 }

@@ -84,7 +84,17 @@ class StalledDeadline extends DeadlineExceededError {}
 
 // Hop-by-hop (RFC 9110 §7.6.1) and length headers are the gateway's own business; the upstream's
 // Server-Timing is passed on as `upstream;dur=` (the gateway adds its own `app;dur`).
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'trailer', 'te', SERVER_TIMING_HEADER])
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'proxy-connection',
+  'upgrade',
+  'trailer',
+  'te',
+  SERVER_TIMING_HEADER,
+])
 
 function responseHeaders(raw: Record<string, string | string[] | undefined>, upstreamMs: number): Record<string, string> {
   const out: Record<string, string> = {}
@@ -110,12 +120,22 @@ export interface UpstreamOptions {
   readonly initialFloor?: number | undefined
 }
 
-export function createUpstream(name: string, def: UpstreamDefinition, config: Config, metrics: GatewayMetrics, log: UpstreamLog, stall: LoopStallClock, options: UpstreamOptions = {}) {
+export function createUpstream(
+  name: string,
+  def: UpstreamDefinition,
+  config: Config,
+  metrics: GatewayMetrics,
+  log: UpstreamLog,
+  stall: LoopStallClock,
+  options: UpstreamOptions = {},
+) {
   const instances: Instance[] = def.instances.map((url) => {
     const origin = new URL(url).origin
     return { id: new URL(url).host, url: origin, weight: def.weights?.[url] ?? 1 }
   })
-  const pools = new Map(instances.map((i) => [i.id, new Pool(i.url, { connections: config.UPSTREAM_CONNECTIONS, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 })]))
+  const pools = new Map(
+    instances.map((i) => [i.id, new Pool(i.url, { connections: config.UPSTREAM_CONNECTIONS, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 })]),
+  )
   const balancer = createBalancer(def.balancing, instances)
 
   // Two reasons to take an instance out: the active health check, and passive outlier ejection.
@@ -155,7 +175,9 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
     coreQueue: 'deadline',
     ...(options.groupBound ? { groupBound: options.groupBound } : {}),
     // Start and floor from measured capacity (ADR 0026): twice the upstream's bandwidth-delay product.
-    ...(config.LIMIT_CAPACITY_FLOOR ? { capacityFloor: { windowMs: config.LIMIT_CAPACITY_WINDOW_MS, initial: options.initialFloor ?? 0, max: config.LIMIT_MAX } } : {}),
+    ...(config.LIMIT_CAPACITY_FLOOR
+      ? { capacityFloor: { windowMs: config.LIMIT_CAPACITY_WINDOW_MS, initial: options.initialFloor ?? 0, max: config.LIMIT_MAX } }
+      : {}),
     maxQueue: config.LIMIT_QUEUE,
     nonCoreShare: config.LIMIT_NON_CORE_SHARE,
     onDecision: (d) => {
@@ -381,7 +403,14 @@ export function createUpstream(name: string, def: UpstreamDefinition, config: Co
         breaker: breaker.state,
         limit: limiter.snapshot(),
         retryBudget: budget.balance,
-        instances: instances.map((i) => ({ id: i.id, url: i.url, available: balancer.isAvailable(i.id), healthCheckEjected: healthDown.has(i.id), outlierEjected: outlierDown.has(i.id), inflight: balancer.inflight(i.id) })),
+        instances: instances.map((i) => ({
+          id: i.id,
+          url: i.url,
+          available: balancer.isAvailable(i.id),
+          healthCheckEjected: healthDown.has(i.id),
+          outlierEjected: outlierDown.has(i.id),
+          inflight: balancer.inflight(i.id),
+        })),
       }
     },
     async close() {

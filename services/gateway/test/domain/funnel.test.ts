@@ -26,8 +26,7 @@ describe('CIDR blocklist matching', () => {
 
 describe('bot score', () => {
   let t = 0
-  const scorer = () =>
-    createBotScorer({ windowMs: 10_000, rateThreshold: 5, usersThreshold: 2, throttleScore: 2, blockScore: 4, now: () => t })
+  const scorer = () => createBotScorer({ windowMs: 10_000, rateThreshold: 5, usersThreshold: 2, throttleScore: 2, blockScore: 4, now: () => t })
   const browser = { hasUserAgent: true, hasAccept: true }
 
   test('an ordinary client scores 0', () => {
@@ -49,11 +48,19 @@ describe('bot score', () => {
     const s = scorer()
     for (const u of ['a', 'b']) s.observe({ ip: '1.1.1.3', userId: u, ...browser })
     assert.equal(s.observe({ ip: '1.1.1.3', userId: 'c', ...browser }).action, 'throttle')
-    assert.deepEqual(s.observe({ ip: '1.1.1.3', userId: 'd', hasUserAgent: false, hasAccept: true }), { score: 4, action: 'block', reasons: ['many_users', 'no_user_agent'] })
+    assert.deepEqual(s.observe({ ip: '1.1.1.3', userId: 'd', hasUserAgent: false, hasAccept: true }), {
+      score: 4,
+      action: 'block',
+      reasons: ['many_users', 'no_user_agent'],
+    })
   })
 
   test('missing User-Agent and Accept alone throttle but do not block', () => {
     const s = scorer()
-    assert.deepEqual(s.observe({ ip: '1.1.1.4', hasUserAgent: false, hasAccept: false }), { score: 2, action: 'throttle', reasons: ['no_user_agent', 'no_accept'] })
+    assert.deepEqual(s.observe({ ip: '1.1.1.4', hasUserAgent: false, hasAccept: false }), {
+      score: 2,
+      action: 'throttle',
+      reasons: ['no_user_agent', 'no_accept'],
+    })
   })
 })

@@ -81,9 +81,7 @@ export async function changeSale(ctx: InventoryContext, saleId: string, changes:
 }
 
 export type PauseResult =
-  | { readonly outcome: 'paused'; readonly sale: Sale; readonly gate: GateState }
-  | { readonly outcome: 'unknown_sale' }
-  | { readonly outcome: 'closed' }
+  { readonly outcome: 'paused'; readonly sale: Sale; readonly gate: GateState } | { readonly outcome: 'unknown_sale' } | { readonly outcome: 'closed' }
 
 /** Idempotent. Throws when the gate cannot be told (the caller answers 503 and the admin retries). */
 export async function pauseSale(ctx: InventoryContext, saleId: string): Promise<PauseResult> {

@@ -118,7 +118,13 @@ export interface StockGate {
   refresh(sale: Sale, now: number): Promise<GateState>
   adjust(saleId: string, delta: number, total: number, now: number): Promise<{ status: 'ok' | 'below_taken' | 'missing'; available?: number }>
   seq(saleId: string): Promise<number>
-  beginRebuild(saleId: string, token: string, now: number, staleMs: number, force: boolean): Promise<{ status: 'begun'; seq: number } | { status: 'in_progress' }>
+  beginRebuild(
+    saleId: string,
+    token: string,
+    now: number,
+    staleMs: number,
+    force: boolean,
+  ): Promise<{ status: 'begun'; seq: number } | { status: 'in_progress' }>
   abortRebuild(saleId: string, token: string): Promise<void>
   load(input: LoadInput): Promise<LoadResult>
   reconcile(input: ReconcileInput): Promise<ReconcileReply>

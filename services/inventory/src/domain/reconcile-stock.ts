@@ -32,7 +32,14 @@ export interface SaleReconciliation {
 }
 
 export type RebuildResult =
-  | { readonly status: 'rebuilt'; readonly available: number; readonly uncommitted: number; readonly committed: number; readonly sold: number; readonly total: number }
+  | {
+      readonly status: 'rebuilt'
+      readonly available: number
+      readonly uncommitted: number
+      readonly committed: number
+      readonly sold: number
+      readonly total: number
+    }
   | { readonly status: 'in_progress' | 'superseded' | 'unknown_sale' }
 
 export interface Reconciler {
@@ -67,7 +74,14 @@ export function createReconciler(ctx: InventoryContext): Reconciler {
       soldOut.forget(saleId)
       metrics.rebuilt(saleId)
       ctx.log.info({ saleId, ...loaded, sold: ledger.sold, total: ledger.total }, 'stock gate rebuilt from Postgres')
-      return { status: 'rebuilt', available: loaded.available, uncommitted: loaded.uncommitted, committed: loaded.committed, sold: ledger.sold, total: ledger.total }
+      return {
+        status: 'rebuilt',
+        available: loaded.available,
+        uncommitted: loaded.uncommitted,
+        committed: loaded.committed,
+        sold: ledger.sold,
+        total: ledger.total,
+      }
     } catch (err) {
       // Reopen only if still ours; a lost state stays shut ('missing') whatever happens here.
       await gate.abortRebuild(saleId, token).catch(() => {})
@@ -142,7 +156,9 @@ export function createReconciler(ctx: InventoryContext): Reconciler {
       const failed: string[] = []
       for (const sale of await sales.listOpen()) {
         // in_progress: another instance is rebuilding it; its gate is shut until that one finishes.
-        const r = await rebuildSale(sale.id).catch((err: unknown) => (ctx.log.error({ err, saleId: sale.id }, 'rebuild after a Redis server change failed'), undefined))
+        const r = await rebuildSale(sale.id).catch(
+          (err: unknown) => (ctx.log.error({ err, saleId: sale.id }, 'rebuild after a Redis server change failed'), undefined),
+        )
         if (r === undefined) failed.push(sale.id)
       }
       if (failed.length > 0) throw new Error(`could not rebuild the gates of ${failed.join(', ')}`)

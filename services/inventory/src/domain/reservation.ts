@@ -23,17 +23,7 @@ export interface Reservation {
 
 /** The gate's typed answers (reserve.lua), plus what the service adds in front of and around it. */
 export type ReserveOutcome =
-  | 'reserved'
-  | 'duplicate'
-  | 'sold_out'
-  | 'limit_reached'
-  | 'not_open'
-  | 'closed'
-  | 'paused'
-  | 'unknown_sale'
-  | 'conflict'
-  | 'throttled'
-  | 'unavailable'
+  'reserved' | 'duplicate' | 'sold_out' | 'limit_reached' | 'not_open' | 'closed' | 'paused' | 'unknown_sale' | 'conflict' | 'throttled' | 'unavailable'
 
 export type ReserveResult =
   | { readonly outcome: 'reserved'; readonly reservation: Reservation }

@@ -31,10 +31,7 @@ export type OrderIdParams = Static<typeof OrderIdParams>
 export const SaleIdParams = Type.Object({ id: SaleId }, { additionalProperties: false })
 export type SaleIdParams = Static<typeof SaleIdParams>
 
-export const OrderIdsBody = Type.Object(
-  { orderIds: Type.Array(OrderId, { minItems: 1, maxItems: 500, uniqueItems: true }) },
-  { additionalProperties: false },
-)
+export const OrderIdsBody = Type.Object({ orderIds: Type.Array(OrderId, { minItems: 1, maxItems: 500, uniqueItems: true }) }, { additionalProperties: false })
 export type OrderIdsBody = Static<typeof OrderIdsBody>
 
 const saleFields = {

@@ -11,16 +11,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Redis } from 'ioredis'
-import type {
-  GateReserveReply,
-  GateState,
-  GateView,
-  LoadInput,
-  LoadResult,
-  ReconcileInput,
-  ReconcileReply,
-  StockGate,
-} from '../domain/ports.ts'
+import type { GateReserveReply, GateState, GateView, LoadInput, LoadResult, ReconcileInput, ReconcileReply, StockGate } from '../domain/ports.ts'
 import type { AdvanceOutcome, AdvanceResult, AdvanceTarget, ReleaseOutcome, ReleaseResult, Reservation, ReservationState } from '../domain/reservation.ts'
 import type { Sale, SaleState } from '../domain/sale.ts'
 
@@ -167,7 +158,12 @@ export function createGateStore(client: Redis, { indexTtlMs, suspect }: GateStor
 
     async view(saleId): Promise<GateView> {
       const [meta, avail] = saleKeys(saleId)
-      const results = (await redis.pipeline().hgetall(meta as string).get(avail as string).exec()) ?? []
+      const results =
+        (await redis
+          .pipeline()
+          .hgetall(meta as string)
+          .get(avail as string)
+          .exec()) ?? []
       const [metaErr, m] = results[0] ?? [new Error('pipeline returned nothing')]
       const [availErr, a] = results[1] ?? [new Error('pipeline returned nothing')]
       if (metaErr) throw metaErr

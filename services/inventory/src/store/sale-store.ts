@@ -113,7 +113,15 @@ export function createSaleStore(db: Database, { existsTtlMs = 60_000, missingTtl
                starts_at = coalesce($5, starts_at), ends_at = coalesce($6, ends_at),
                reservation_ttl_seconds = coalesce($7, reservation_ttl_seconds), updated_at = now()
              WHERE id = $1 RETURNING ${COLUMNS}`,
-            [id, changes.title ?? null, changes.totalUnits ?? null, changes.perUserLimit ?? null, changes.startsAt ?? null, changes.endsAt ?? null, changes.reservationTtlSeconds ?? null],
+            [
+              id,
+              changes.title ?? null,
+              changes.totalUnits ?? null,
+              changes.perUserLimit ?? null,
+              changes.startsAt ?? null,
+              changes.endsAt ?? null,
+              changes.reservationTtlSeconds ?? null,
+            ],
           )
           const after = toSale(rows[0] as SaleRow)
           if (after.totalUnits !== before.totalUnits) {
@@ -147,10 +155,9 @@ export function createSaleStore(db: Database, { existsTtlMs = 60_000, missingTtl
     },
 
     async userUnits(id) {
-      const { rows } = await db.query<{ user_id: string; units: number }>(
-        'SELECT user_id, units FROM inventory.user_units WHERE sale_id = $1 AND units > 0',
-        [id],
-      )
+      const { rows } = await db.query<{ user_id: string; units: number }>('SELECT user_id, units FROM inventory.user_units WHERE sale_id = $1 AND units > 0', [
+        id,
+      ])
       return new Map(rows.map((r) => [r.user_id, r.units]))
     },
   }

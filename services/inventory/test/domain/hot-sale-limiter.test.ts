@@ -29,7 +29,10 @@ describe('hot-sale limiter (token bucket per sale)', () => {
     assert.equal(limiter.take('s').allowed, true)
     assert.equal(limiter.take('s').allowed, false)
     c.advance(60_000)
-    assert.deepEqual([1, 2, 3].map(() => limiter.take('s').allowed), [true, true, false])
+    assert.deepEqual(
+      [1, 2, 3].map(() => limiter.take('s').allowed),
+      [true, true, false],
+    )
   })
 
   it('limits each sale on its own: a hot sale does not throttle a quiet one', () => {

@@ -30,7 +30,11 @@ async function everything() {
 }
 
 const adminRoutes = () => [
-  { method: 'POST' as const, url: '/admin/sales', payload: { sku: 'X', totalUnits: 1, perUserLimit: 1, startsAt: '2030-01-01T00:00:00Z', endsAt: '2030-01-02T00:00:00Z' } },
+  {
+    method: 'POST' as const,
+    url: '/admin/sales',
+    payload: { sku: 'X', totalUnits: 1, perUserLimit: 1, startsAt: '2030-01-01T00:00:00Z', endsAt: '2030-01-02T00:00:00Z' },
+  },
   { method: 'PATCH' as const, url: `/admin/sales/${saleId}`, payload: { title: 'renamed' } },
   { method: 'POST' as const, url: `/admin/sales/${saleId}/pause` },
   { method: 'POST' as const, url: `/admin/sales/${saleId}/resume` },
@@ -95,7 +99,14 @@ describe('POST /admin/sales', () => {
       method: 'POST',
       url: '/admin/sales',
       headers: admin,
-      payload: { id, sku: 'SKU-10', totalUnits: 4, perUserLimit: 1, startsAt: new Date(now - 1_000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() },
+      payload: {
+        id,
+        sku: 'SKU-10',
+        totalUnits: 4,
+        perUserLimit: 1,
+        startsAt: new Date(now - 1_000).toISOString(),
+        endsAt: new Date(now + 3_600_000).toISOString(),
+      },
     })
     assert.equal(res.statusCode, 201, res.body)
     assert.equal(res.json().sale.state, 'active')
@@ -114,7 +125,12 @@ describe('POST /admin/sales', () => {
     { name: 'a reservation TTL of 1 s', payload: { ...valid, reservationTtlSeconds: 1 }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'a window that ends before it starts', payload: { ...valid, endsAt: '2029-12-31T00:00:00Z' }, status: 400, code: 'INVENTORY_ERR_INVALID_WINDOW' },
     { name: 'malformed JSON', raw: '{"sku": "S", ', status: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' },
-    { name: 'an oversized body (over 64 KiB)', raw: JSON.stringify({ ...valid, title: 'x'.repeat(70 * 1024) }), status: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' },
+    {
+      name: 'an oversized body (over 64 KiB)',
+      raw: JSON.stringify({ ...valid, title: 'x'.repeat(70 * 1024) }),
+      status: 413,
+      code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+    },
   ]
   for (const c of bad) {
     it(`${c.name} → ${c.status} ${c.code ?? ''}, nothing created`, async () => {

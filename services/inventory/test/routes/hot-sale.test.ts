@@ -91,7 +91,11 @@ describe('sold-out short-circuit', () => {
     const orderId = uid('first')
     await h.reserve('first', { saleId, orderId, qty: 1 })
     assert.equal((await h.reserve('second', { saleId, orderId: uid('s'), qty: 1 })).json().code, 'INVENTORY_ERR_SOLD_OUT')
-    const released = await h.app.inject({ method: 'DELETE', url: `/reservations/${orderId}`, headers: { authorization: `Bearer ${await h.buyerToken('first')}` } })
+    const released = await h.app.inject({
+      method: 'DELETE',
+      url: `/reservations/${orderId}`,
+      headers: { authorization: `Bearer ${await h.buyerToken('first')}` },
+    })
     assert.equal(released.json().released, 1)
     assert.equal((await h.reserve('second', { saleId, orderId: uid('s'), qty: 1 })).statusCode, 201)
   })

@@ -99,7 +99,10 @@ describe('release returns units exactly once', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => h.app.inject({ method: 'DELETE', url: `/reservations/${orderId}`, headers })))
     assert.ok(answers.every((r) => r.statusCode === 200))
     const released = answers.map((r) => r.json().released as number)
-    assert.equal(released.reduce((s, n) => s + n, 0), 4)
+    assert.equal(
+      released.reduce((s, n) => s + n, 0),
+      4,
+    )
     assert.equal(released.filter((n) => n === 4).length, 1)
 
     const gate = await h.gate(saleId)
@@ -253,8 +256,18 @@ describe('bad input to POST /reservations gets a 4xx problem and changes nothing
     { name: 'qty 1.5', body: { saleId: 'S', orderId: 'o-1', qty: 1.5 }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'qty above the largest reservation (101)', body: { saleId: 'S', orderId: 'o-1', qty: 101 }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'qty "many"', body: { saleId: 'S', orderId: 'o-1', qty: 'many' }, status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'a userId in the body (identity comes only from the token)', body: { saleId: 'S', orderId: 'o-1', qty: 1, userId: 'someone-else' }, status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'a sale id with a brace (it would break the Redis hash tag)', body: { saleId: 'a}b', orderId: 'o-1', qty: 1 }, status: 400, code: 'VALIDATION_FAILED' },
+    {
+      name: 'a userId in the body (identity comes only from the token)',
+      body: { saleId: 'S', orderId: 'o-1', qty: 1, userId: 'someone-else' },
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'a sale id with a brace (it would break the Redis hash tag)',
+      body: { saleId: 'a}b', orderId: 'o-1', qty: 1 },
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
     { name: 'an order id of 65 characters', body: { saleId: 'S', orderId: 'o'.repeat(65), qty: 1 }, status: 400, code: 'VALIDATION_FAILED' },
     { name: 'malformed JSON', body: undefined, raw: '{"saleId": "S", "qty": ', status: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' },
     { name: 'an oversized body (2 KiB)', body: undefined, raw: JSON.stringify({ saleId: 'S', orderId: 'o-1', qty: 1, pad: 'x'.repeat(2048) }), status: 413 },

@@ -37,7 +37,13 @@ describe('the gate after the Redis server changed', () => {
     for (let i = 0; i < 100; i++) {
       const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
       probe.on('error', () => {})
-      const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false)
+      const up = await probe
+        .connect()
+        .then(() => probe.ping())
+        .then(
+          () => true,
+          () => false,
+        )
       probe.disconnect()
       if (up) return
       await sleep(50)

@@ -125,8 +125,14 @@ describe('the per-user forms', () => {
     assert.deepEqual(got, [4, 2, 1, -2, 0, -1, -1, -1])
     assert.deepEqual(got, want)
     assert.equal(await sold(batched), 5)
-    const held = await db.query<{ user_id: string; units: number }>('SELECT user_id, units FROM inventory.user_units WHERE sale_id = $1 ORDER BY user_id', [batched])
-    assert.deepEqual(held.rows, [{ user_id: 'a', units: 2 }, { user_id: 'b', units: 2 }, { user_id: 'c', units: 1 }])
+    const held = await db.query<{ user_id: string; units: number }>('SELECT user_id, units FROM inventory.user_units WHERE sale_id = $1 ORDER BY user_id', [
+      batched,
+    ])
+    assert.deepEqual(held.rows, [
+      { user_id: 'a', units: 2 },
+      { user_id: 'b', units: 2 },
+      { user_id: 'c', units: 1 },
+    ])
   })
 
   it('commit_units_batch counts what the buyer already holds, refuses bad input, and answers -1 for an unknown sale', async () => {

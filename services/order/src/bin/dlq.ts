@@ -34,7 +34,10 @@ const db = createDatabase({ primaryUrl: config.PG_PRIMARY_URL, replicaUrls: [] }
 const kafka = createKafka({ brokers: parseList(config.KAFKA_BROKERS), clientId: 'order-dlq-cli' })
 const producer = command === 'replay' ? await kafka.createProducer() : undefined
 // A discard releases the order's reservation (never persisted) when the service token is there.
-const inventory = command === 'discard' && config.INVENTORY_SERVICE_TOKEN ? createInventoryClient({ urls: parseList(config.INVENTORY_URLS), timeoutMs: Math.max(config.INVENTORY_TIMEOUT_MS, 2_000) }) : undefined
+const inventory =
+  command === 'discard' && config.INVENTORY_SERVICE_TOKEN
+    ? createInventoryClient({ urls: parseList(config.INVENTORY_URLS), timeoutMs: Math.max(config.INVENTORY_TIMEOUT_MS, 2_000) })
+    : undefined
 let code = 0
 try {
   await migrateOrders(db.primary)

@@ -62,7 +62,14 @@ interface SaleJson {
   readonly state: string
 }
 
-export function createInventoryClient({ urls, timeoutMs, connections = 64, onBreakerState, saleCacheMs = 1_000, breaker: thresholds = {} }: InventoryClientOptions): InventoryClient {
+export function createInventoryClient({
+  urls,
+  timeoutMs,
+  connections = 64,
+  onBreakerState,
+  saleCacheMs = 1_000,
+  breaker: thresholds = {},
+}: InventoryClientOptions): InventoryClient {
   if (urls.length === 0) throw new Error('at least one inventory URL is needed')
   const agent = new Agent({ connections, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 })
   // Only infrastructure failures trip it; a refusal is the gate working.
@@ -136,7 +143,9 @@ export function createInventoryClient({ urls, timeoutMs, connections = 64, onBre
         if (res.status !== 200) throw new Error(`inventory GET /sales answered ${res.status}`)
         const sales = (res.json['sales'] ?? []) as SaleJson[]
         const t = now.getTime()
-        const current = sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) <= t && t < Date.parse(s.endsAt)) ?? sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) > t)
+        const current =
+          sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) <= t && t < Date.parse(s.endsAt)) ??
+          sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) > t)
         return current ? { saleId: current.id } : undefined
       })
       saleCache.set(sku, { at: Date.now(), value })
@@ -174,7 +183,8 @@ export function createInventoryClient({ urls, timeoutMs, connections = 64, onBre
               throw new GateUnavailableError(`inventory release failed: ${(err as Error).message}`, { cause: err })
             }
             if (res.status === 503) throw new GateUnavailableError('inventory release: gate unavailable')
-            if (res.status !== 200 && res.status !== 404) throw new Error(`inventory release of ${orderId} answered ${res.status}: ${JSON.stringify(res.json).slice(0, 200)}`)
+            if (res.status !== 200 && res.status !== 404)
+              throw new Error(`inventory release of ${orderId} answered ${res.status}: ${JSON.stringify(res.json).slice(0, 200)}`)
           }
         },
       }

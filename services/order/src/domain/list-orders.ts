@@ -43,10 +43,13 @@ export function decodeCursor(text: string): HistoryCursor | undefined {
 }
 
 export type ListOrdersResult =
-  | { readonly kind: 'page'; readonly orders: HistoryPage['orders']; readonly nextCursor: string | null }
-  | { readonly kind: 'bad_cursor' }
+  { readonly kind: 'page'; readonly orders: HistoryPage['orders']; readonly nextCursor: string | null } | { readonly kind: 'bad_cursor' }
 
-export async function listOrders(deps: ListOrdersDeps, userId: string, { limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<ListOrdersResult> {
+export async function listOrders(
+  deps: ListOrdersDeps,
+  userId: string,
+  { limit, cursor }: { limit: number; cursor?: string | undefined },
+): Promise<ListOrdersResult> {
   const after = cursor === undefined ? undefined : decodeCursor(cursor)
   if (cursor !== undefined && !after) return { kind: 'bad_cursor' }
   const page = await deps.history.history(userId, limit, after)

@@ -54,7 +54,9 @@ export async function payOrder(deps: PayOrderDeps, orderId: string, userId: stri
   }
   // 2. The follow-up. A failure here does not undo the payment: the sweeper's follow-up pass finishes it.
   if (!attempt.replayed) {
-    await applyStatusEffects(deps.effects, [attempt.order]).catch((err: unknown) => deps.log.warn({ err, orderId }, 'payment follow-up failed; the sweeper finishes it'))
+    await applyStatusEffects(deps.effects, [attempt.order]).catch((err: unknown) =>
+      deps.log.warn({ err, orderId }, 'payment follow-up failed; the sweeper finishes it'),
+    )
   }
   return { kind: 'paid', payment: attempt.payment, replayed: attempt.replayed }
 }

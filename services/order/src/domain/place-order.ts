@@ -42,7 +42,9 @@ export type PlaceOrderResult =
 
 /** What makes two requests "the same request" for the Idempotency-Key (the body, per the IETF draft). */
 export function fingerprint(command: Pick<PlaceOrderCommand, 'sku' | 'qty'>): string {
-  return createHash('sha256').update(JSON.stringify([command.sku, command.qty])).digest('base64url')
+  return createHash('sha256')
+    .update(JSON.stringify([command.sku, command.qty]))
+    .digest('base64url')
 }
 
 export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderCommand): Promise<PlaceOrderResult> {
@@ -104,7 +106,16 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
 
     // 5. Accepted: the status is readable at once (the worker persists it within moments).
     await deps.statusCache
-      .put({ orderId, userId: command.userId, saleId: sale.saleId, sku: command.sku, qty: command.qty, status: 'pending', reservationExpiresAt: event.reservationExpiresAt, requestedAt: event.requestedAt })
+      .put({
+        orderId,
+        userId: command.userId,
+        saleId: sale.saleId,
+        sku: command.sku,
+        qty: command.qty,
+        status: 'pending',
+        reservationExpiresAt: event.reservationExpiresAt,
+        requestedAt: event.requestedAt,
+      })
       .catch((err: unknown) => deps.log.warn({ err, orderId }, 'status cache write failed; GET /orders/:id falls back to the database'))
     await complete(deps, command, fp, { kind: 'accepted', orderId })
     completed = true
@@ -129,7 +140,9 @@ async function claimKey(deps: PlaceOrderDeps, command: PlaceOrderCommand, fp: st
     if (state.fingerprint !== fp) return { kind: 'key_reused' }
     if (state.kind === 'done') {
       const o = state.outcome
-      return o.kind === 'accepted' ? { kind: 'accepted', orderId: o.orderId, replayed: true } : { kind: 'refused', reason: o.reason, saleId: o.saleId, replayed: true }
+      return o.kind === 'accepted'
+        ? { kind: 'accepted', orderId: o.orderId, replayed: true }
+        : { kind: 'refused', reason: o.reason, saleId: o.saleId, replayed: true }
     }
     if (Date.now() >= deadline) return { kind: 'in_progress' }
     await deps.sleep(25)
@@ -139,5 +152,7 @@ async function claimKey(deps: PlaceOrderDeps, command: PlaceOrderCommand, fp: st
 async function complete(deps: PlaceOrderDeps, command: PlaceOrderCommand, fp: string, outcome: PlacementOutcome): Promise<void> {
   // If this write is lost, a repeat finds the key in progress until it expires, then answers 409 — never a
   // second order: the worker's unique (user_id, idempotency_key) refuses it.
-  await deps.idempotency.complete(command.userId, command.idempotencyKey, fp, outcome).catch((err: unknown) => deps.log.warn({ err }, 'idempotency completion not stored'))
+  await deps.idempotency
+    .complete(command.userId, command.idempotencyKey, fp, outcome)
+    .catch((err: unknown) => deps.log.warn({ err }, 'idempotency completion not stored'))
 }

@@ -6,8 +6,7 @@ import type { OrderRequested } from '@flashsale/kafka'
 
 /** The outcome of a placement, stored under the Idempotency-Key and replayed for a repeat. */
 export type PlacementOutcome =
-  | { readonly kind: 'accepted'; readonly orderId: string }
-  | { readonly kind: 'refused'; readonly reason: GateRefusal; readonly saleId: string }
+  { readonly kind: 'accepted'; readonly orderId: string } | { readonly kind: 'refused'; readonly reason: GateRefusal; readonly saleId: string }
 
 export type GateRefusal = 'sold_out' | 'limit_reached' | 'not_open' | 'closed' | 'paused' | 'unknown_sale'
 

@@ -36,13 +36,17 @@ export async function sweepUnpaidOrders(deps: SweepDeps): Promise<SweepSummary> 
   for (let i = 0; i < deps.maxBatchesPerPass; i++) {
     const batch = await deps.store.cancelExpired(deps.batchSize)
     cancelled.push(...batch)
-    await applyStatusEffects(deps.effects, batch).catch((err: unknown) => deps.log.warn({ err, orders: batch.length }, 'cancellation follow-up failed; retried by a later pass'))
+    await applyStatusEffects(deps.effects, batch).catch((err: unknown) =>
+      deps.log.warn({ err, orders: batch.length }, 'cancellation follow-up failed; retried by a later pass'),
+    )
     if (batch.length < deps.batchSize) break
   }
   // 2. Follow-ups left unfinished by a process that died after its COMMIT (payments and cancellations).
   const stale = await deps.store.takePendingEffects(deps.followUpAfterMs, deps.batchSize)
   if (stale.length > 0) {
-    await applyStatusEffects(deps.effects, stale).catch((err: unknown) => deps.log.warn({ err, orders: stale.length }, 'follow-up failed; retried by a later pass'))
+    await applyStatusEffects(deps.effects, stale).catch((err: unknown) =>
+      deps.log.warn({ err, orders: stale.length }, 'follow-up failed; retried by a later pass'),
+    )
   }
   return { cancelled, followedUp: stale.length }
 }

@@ -12,7 +12,10 @@ import type { DeadLetterTooling } from '../dead-letter-tooling.ts'
 import { DeadLetterNotFound, DeadLetterTargetInvalid } from '../errors.ts'
 
 const ListQuery = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
-const EntryParams = Type.Object({ partition: Type.Integer({ minimum: 0, maximum: 99_999 }), offset: Type.String({ pattern: '^[0-9]{1,19}$' }) }, { additionalProperties: false })
+const EntryParams = Type.Object(
+  { partition: Type.Integer({ minimum: 0, maximum: 99_999 }), offset: Type.String({ pattern: '^[0-9]{1,19}$' }) },
+  { additionalProperties: false },
+)
 const TargetBody = Type.Object(
   {
     partition: Type.Optional(Type.Integer({ minimum: 0, maximum: 99_999 })),
@@ -37,20 +40,28 @@ export async function adminDlqRoutes(app: FastifyInstance, { dlq }: { dlq: DeadL
     return { topic: dlq.topic, depth, entries }
   })
 
-  app.get<{ Params: Static<typeof EntryParams> }>('/admin/dlq/:partition/:offset', { onRequest: app.requireAdmin, schema: { params: EntryParams } }, async (request) => {
-    const { partition, offset } = request.params
-    const entry = await showDeadLetter(dlq, partition, String(BigInt(offset)))
-    if (!entry) throw new DeadLetterNotFound(`${partition}:${offset}`)
-    return entry
-  })
+  app.get<{ Params: Static<typeof EntryParams> }>(
+    '/admin/dlq/:partition/:offset',
+    { onRequest: app.requireAdmin, schema: { params: EntryParams } },
+    async (request) => {
+      const { partition, offset } = request.params
+      const entry = await showDeadLetter(dlq, partition, String(BigInt(offset)))
+      if (!entry) throw new DeadLetterNotFound(`${partition}:${offset}`)
+      return entry
+    },
+  )
 
   for (const action of ['replay', 'discard'] as const) {
-    app.post<{ Body: Static<typeof TargetBody> }>(`/admin/dlq/${action}`, { onRequest: app.requireAdmin, bodyLimit: 1024, schema: { body: TargetBody } }, async (request) => {
-      const t = target(request.body)
-      const run = action === 'replay' ? replayDeadLetters : discardDeadLetters
-      const done = await run(dlq, t, actor(request.user!.userId))
-      if (!done) throw new DeadLetterNotFound(t === 'all' ? 'all' : `${t.partition}:${t.offset}`)
-      return { [action === 'replay' ? 'replayed' : 'discarded']: done.map((e) => e.id) }
-    })
+    app.post<{ Body: Static<typeof TargetBody> }>(
+      `/admin/dlq/${action}`,
+      { onRequest: app.requireAdmin, bodyLimit: 1024, schema: { body: TargetBody } },
+      async (request) => {
+        const t = target(request.body)
+        const run = action === 'replay' ? replayDeadLetters : discardDeadLetters
+        const done = await run(dlq, t, actor(request.user!.userId))
+        if (!done) throw new DeadLetterNotFound(t === 'all' ? 'all' : `${t.partition}:${t.offset}`)
+        return { [action === 'replay' ? 'replayed' : 'discarded']: done.map((e) => e.id) }
+      },
+    )
   }
 }

@@ -18,9 +18,13 @@ const HistoryQuery = Type.Object(
 )
 
 export async function historyRoutes(app: FastifyInstance, { history }: { history: ListOrdersDeps }): Promise<void> {
-  app.get<{ Querystring: Static<typeof HistoryQuery> }>('/users/me/orders', { onRequest: app.requireUser, schema: { querystring: HistoryQuery } }, async (request) => {
-    const result = await listOrders(history, request.user!.userId, { limit: request.query.limit, cursor: request.query.cursor })
-    if (result.kind === 'bad_cursor') throw new BadCursor()
-    return { orders: result.orders.map(({ userId: _owner, ...view }) => view), nextCursor: result.nextCursor }
-  })
+  app.get<{ Querystring: Static<typeof HistoryQuery> }>(
+    '/users/me/orders',
+    { onRequest: app.requireUser, schema: { querystring: HistoryQuery } },
+    async (request) => {
+      const result = await listOrders(history, request.user!.userId, { limit: request.query.limit, cursor: request.query.cursor })
+      if (result.kind === 'bad_cursor') throw new BadCursor()
+      return { orders: result.orders.map(({ userId: _owner, ...view }) => view), nextCursor: result.nextCursor }
+    },
+  )
 }

@@ -10,20 +10,24 @@ import { NotPayable, OrderNotFound, PaymentWindowClosed } from '../errors.ts'
 const OrderParams = Type.Object({ id: Type.String({ format: 'uuid' }) }, { additionalProperties: false })
 
 export async function paymentRoutes(app: FastifyInstance, { pay }: { pay: Omit<PayOrderDeps, 'log'> }): Promise<void> {
-  app.post<{ Params: Static<typeof OrderParams> }>('/orders/:id/pay', { onRequest: app.requireUser, bodyLimit: 1024, schema: { params: OrderParams } }, async (request, reply) => {
-    const { id } = request.params
-    const result = await payOrder({ ...pay, log: request.log }, id, request.user!.userId)
-    switch (result.kind) {
-      case 'paid':
-        if (result.replayed) reply.header('idempotent-replayed', 'true')
-        return result.payment
-      case 'not_found':
-        throw new OrderNotFound(id)
-      case 'window_closed':
-        throw Object.assign(new PaymentWindowClosed(id), { details: { reservationExpiresAt: result.expiresAt } })
-      case 'not_payable':
-        // `pending`: still in the queue, worth a retry; anything else is final.
-        throw Object.assign(new NotPayable(id), { details: { orderStatus: result.status }, ...(result.status === 'pending' ? { retryAfterSeconds: 1 } : {}) })
-    }
-  })
+  app.post<{ Params: Static<typeof OrderParams> }>(
+    '/orders/:id/pay',
+    { onRequest: app.requireUser, bodyLimit: 1024, schema: { params: OrderParams } },
+    async (request, reply) => {
+      const { id } = request.params
+      const result = await payOrder({ ...pay, log: request.log }, id, request.user!.userId)
+      switch (result.kind) {
+        case 'paid':
+          if (result.replayed) reply.header('idempotent-replayed', 'true')
+          return result.payment
+        case 'not_found':
+          throw new OrderNotFound(id)
+        case 'window_closed':
+          throw Object.assign(new PaymentWindowClosed(id), { details: { reservationExpiresAt: result.expiresAt } })
+        case 'not_payable':
+          // `pending`: still in the queue, worth a retry; anything else is final.
+          throw Object.assign(new NotPayable(id), { details: { orderStatus: result.status }, ...(result.status === 'pending' ? { retryAfterSeconds: 1 } : {}) })
+      }
+    },
+  )
 }

@@ -15,7 +15,9 @@ export function createDeadLetterHandledStore(db: Database): DeadLetterHandledSto
           'SELECT partition, "offset"::text AS offset, action, actor, times, handled_at FROM orders.dlq_handled WHERE topic = $1',
           [topic],
         )
-        return new Map<string, HandledRecord>(rows.map((r) => [entryId(r.partition, r.offset), { action: r.action, actor: r.actor, times: r.times, handledAt: r.handled_at.toISOString() }]))
+        return new Map<string, HandledRecord>(
+          rows.map((r) => [entryId(r.partition, r.offset), { action: r.action, actor: r.actor, times: r.times, handledAt: r.handled_at.toISOString() }]),
+        )
       },
       async record(topic, partition, offset, action, actor) {
         await db.query(

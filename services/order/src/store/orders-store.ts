@@ -115,7 +115,11 @@ export async function persistBatch(client: { query: Database['query'] }, orders:
   const refused: { id: string; reason: string }[] = []
   for (const saleId of [...bySale.keys()].sort()) {
     const list = bySale.get(saleId) ?? []
-    const { rows } = await client.query<{ r: number[] }>('SELECT inventory.commit_units_batch($1, $2, $3) AS r', [saleId, list.map((o) => o.userId), list.map((o) => o.qty)])
+    const { rows } = await client.query<{ r: number[] }>('SELECT inventory.commit_units_batch($1, $2, $3) AS r', [
+      saleId,
+      list.map((o) => o.userId),
+      list.map((o) => o.qty),
+    ])
     const answers = rows[0]?.r ?? []
     list.forEach((o, i) => {
       const left = answers[i] ?? -1

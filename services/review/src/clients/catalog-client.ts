@@ -14,13 +14,15 @@ export function createCatalogClient({ urls, timeoutMs }: { urls: readonly string
     skuOf: (productId) =>
       breaker
         .execute(async (signal) => {
-        const base = urls[next++ % urls.length] as string
-        const res = await fetch(new URL(`/products/${encodeURIComponent(productId)}`, base), { signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) })
-        if (res.status === 404) return undefined
-        if (!res.ok) throw new Error(`catalog GET /products/${productId} answered ${res.status}`)
-        const body = (await res.json()) as { product?: { sku?: unknown } }
-        if (typeof body.product?.sku !== 'string') throw new Error('catalog answered without a sku')
-        return body.product.sku
+          const base = urls[next++ % urls.length] as string
+          const res = await fetch(new URL(`/products/${encodeURIComponent(productId)}`, base), {
+            signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+          })
+          if (res.status === 404) return undefined
+          if (!res.ok) throw new Error(`catalog GET /products/${productId} answered ${res.status}`)
+          const body = (await res.json()) as { product?: { sku?: unknown } }
+          if (typeof body.product?.sku !== 'string') throw new Error('catalog answered without a sku')
+          return body.product.sku
         })
         .catch((err: unknown) => {
           throw new DirectoryUnavailable(`catalog: ${err instanceof Error ? err.message : String(err)}`, { cause: err })

@@ -15,4 +15,11 @@ export interface OrderEvent {
   readonly occurredAt: string
 }
 
-export const toPurchase = (e: OrderEvent): Purchase => ({ orderId: e.orderId, userId: e.userId, sku: e.sku, qty: e.qty, status: e.status, occurredAt: e.occurredAt })
+export const toPurchase = (e: OrderEvent): Purchase => ({
+  orderId: e.orderId,
+  userId: e.userId,
+  sku: e.sku,
+  qty: e.qty,
+  status: e.status,
+  occurredAt: e.occurredAt,
+})

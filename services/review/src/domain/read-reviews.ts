@@ -12,7 +12,11 @@ export async function productRating(ctx: ReviewContext, productId: string): Prom
   return (await ctx.ratingCache.get(productId, async (id) => ratingFrom(await ctx.reviews.ratingCounts(id)))) ?? ratingFrom(new Map())
 }
 
-export async function listReviews(ctx: ReviewContext, productId: string, { limit, cursor, reader }: { limit: number; cursor?: string; reader?: string }): Promise<ReviewPage> {
+export async function listReviews(
+  ctx: ReviewContext,
+  productId: string,
+  { limit, cursor, reader }: { limit: number; cursor?: string; reader?: string },
+): Promise<ReviewPage> {
   const load = async (): Promise<ReviewPage> => {
     const rows = await ctx.reviews.page(productId, limit + 1, cursor, reader)
     const reviews = rows.slice(0, limit)

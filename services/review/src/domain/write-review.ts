@@ -16,8 +16,7 @@ export interface ReviewInput {
 }
 
 export type WriteReviewResult =
-  | { readonly outcome: 'created'; readonly review: Review }
-  | { readonly outcome: 'product_not_found' | 'not_verified_buyer' | 'already_reviewed' }
+  { readonly outcome: 'created'; readonly review: Review } | { readonly outcome: 'product_not_found' | 'not_verified_buyer' | 'already_reviewed' }
 
 export async function writeReview(ctx: ReviewContext, input: ReviewInput): Promise<WriteReviewResult> {
   const sku = await ctx.products.skuOf(input.productId)
@@ -27,7 +26,9 @@ export async function writeReview(ctx: ReviewContext, input: ReviewInput): Promi
   if (inserted.outcome === 'duplicate') return { outcome: 'already_reviewed' }
   await Promise.all(
     [ctx.ratingCache, ctx.firstPageCache].map((cache) =>
-      cache.invalidate(input.productId).catch((err: unknown) => ctx.log.error({ err, productId: input.productId }, 'review saved but a cached copy may be stale until its TTL')),
+      cache
+        .invalidate(input.productId)
+        .catch((err: unknown) => ctx.log.error({ err, productId: input.productId }, 'review saved but a cached copy may be stale until its TTL')),
     ),
   )
   await ctx.reviews.markWrite(input.userId).catch((err: unknown) => ctx.log.warn({ err }, 'read-your-own-writes mark not set'))

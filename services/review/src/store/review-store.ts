@@ -31,9 +31,18 @@ const toReview = (r: ReviewRow): Review => ({
 export function createReviewStore(db: Database): ReviewRepository {
   return {
     async page(productId, limit, beforeId, reader) {
-      const { rows } = beforeId === undefined
-        ? await db.read<ReviewRow>(`SELECT ${COLUMNS} FROM review.reviews r WHERE product_id = $1 ORDER BY r.id DESC LIMIT $2`, [productId, limit], reader ? { userId: reader } : {})
-        : await db.read<ReviewRow>(`SELECT ${COLUMNS} FROM review.reviews r WHERE product_id = $1 AND r.id < $3::bigint ORDER BY r.id DESC LIMIT $2`, [productId, limit, beforeId], reader ? { userId: reader } : {})
+      const { rows } =
+        beforeId === undefined
+          ? await db.read<ReviewRow>(
+              `SELECT ${COLUMNS} FROM review.reviews r WHERE product_id = $1 ORDER BY r.id DESC LIMIT $2`,
+              [productId, limit],
+              reader ? { userId: reader } : {},
+            )
+          : await db.read<ReviewRow>(
+              `SELECT ${COLUMNS} FROM review.reviews r WHERE product_id = $1 AND r.id < $3::bigint ORDER BY r.id DESC LIMIT $2`,
+              [productId, limit, beforeId],
+              reader ? { userId: reader } : {},
+            )
       return rows.map(toReview)
     },
 

@@ -16,6 +16,14 @@ describe('review rules', () => {
 
   it('rating: count, rounded average and a full histogram', () => {
     assert.deepEqual(ratingFrom(new Map()), { count: 0, average: null, histogram: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 } })
-    assert.deepEqual(ratingFrom(new Map([[1, 1], [5, 2]])), { count: 3, average: 3.67, histogram: { 1: 1, 2: 0, 3: 0, 4: 0, 5: 2 } })
+    assert.deepEqual(
+      ratingFrom(
+        new Map([
+          [1, 1],
+          [5, 2],
+        ]),
+      ),
+      { count: 3, average: 3.67, histogram: { 1: 1, 2: 0, 3: 0, 4: 0, 5: 2 } },
+    )
   })
 })

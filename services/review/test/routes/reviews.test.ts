@@ -56,7 +56,11 @@ describe('reviews', () => {
     const p = product()
     const rating = async () => (await h.get(`/products/${p.id}/rating`)).json()
     assert.deepEqual(await rating(), { productId: p.id, count: 0, average: null, histogram: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 } })
-    for (const [user, stars] of [['r1', 5], ['r2', 4], ['r3', 4]] as const) {
+    for (const [user, stars] of [
+      ['r1', 5],
+      ['r2', 4],
+      ['r3', 4],
+    ] as const) {
       await h.buy(user, p.sku, 'paid')
       assert.equal((await h.post(p.id, user, { rating: stars, body: text })).statusCode, 201)
       await rating() // cached between writes: each write must invalidate it

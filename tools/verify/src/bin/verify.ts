@@ -31,7 +31,8 @@ if (args.help) {
   process.exit(0)
 }
 const waitSeconds = Number(args.wait)
-if (!Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > 3_600) fail(`--wait must be a number of seconds from 0 to 3600, got "${args.wait}"`, 'e.g. --wait 30')
+if (!Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > 3_600)
+  fail(`--wait must be a number of seconds from 0 to 3600, got "${args.wait}"`, 'e.g. --wait 30')
 
 let env
 try {
@@ -40,7 +41,7 @@ try {
       PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
       REDIS_URL: stackEnv.REDIS_URL,
       KAFKA_BROKERS: stackEnv.KAFKA_BROKERS,
-      REDIS_KEY_PREFIX: Type.String({ default: '', description: 'key prefix of the services\' Redis keys (tests only)' }),
+      REDIS_KEY_PREFIX: Type.String({ default: '', description: "key prefix of the services' Redis keys (tests only)" }),
       ORDERS_REQUESTED_TOPIC: Type.String({ default: 'orders.requested' }),
       ORDERS_DLQ_TOPIC: Type.String({ default: 'orders.dlq' }),
       ORDERS_EVENTS_TOPIC: Type.String({ default: 'orders.events' }),
@@ -50,7 +51,7 @@ try {
     process.env,
   )
 } catch (err) {
-  fail((err as Error).message, 'run it with the stack\'s env: make verify (or node --env-file=.local/stack.env tools/verify/src/bin/verify.ts)')
+  fail((err as Error).message, "run it with the stack's env: make verify (or node --env-file=.local/stack.env tools/verify/src/bin/verify.ts)")
 }
 
 const pool = new pg.Pool({ connectionString: env.PG_PRIMARY_URL, max: 2, connectionTimeoutMillis: 5_000 })
@@ -59,10 +60,20 @@ const quiet = () => {}
 const kafka = createKafka({ brokers: parseList(env.KAFKA_BROKERS), clientId: 'verify', logger: { debug: quiet, info: quiet, warn: quiet, error: quiet } })
 
 try {
-  await pool.query('SELECT 1').catch((err: Error) => fail(`PostgreSQL at ${redact(env.PG_PRIMARY_URL)} is unreachable: ${err.message}`, 'make infra-up (or make infra-status to see what is down)'))
-  await redis.connect().catch((err: Error) => fail(`Redis (${describeRedisUrl(env.REDIS_URL)}) is unreachable: ${err.message}`, 'make infra-up (or make infra-status)'))
+  await pool
+    .query('SELECT 1')
+    .catch((err: Error) =>
+      fail(`PostgreSQL at ${redact(env.PG_PRIMARY_URL)} is unreachable: ${err.message}`, 'make infra-up (or make infra-status to see what is down)'),
+    )
+  await redis
+    .connect()
+    .catch((err: Error) => fail(`Redis (${describeRedisUrl(env.REDIS_URL)}) is unreachable: ${err.message}`, 'make infra-up (or make infra-status)'))
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('orders', 'inventory')`)
-  if (rows[0]?.n !== 2) fail('the orders and inventory schemas do not exist in this database', 'start the services once (make services-up or make demo): they apply their migrations at boot')
+  if (rows[0]?.n !== 2)
+    fail(
+      'the orders and inventory schemas do not exist in this database',
+      'start the services once (make services-up or make demo): they apply their migrations at boot',
+    )
 
   const report = await verify({
     pg: pool,
