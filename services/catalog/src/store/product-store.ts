@@ -90,9 +90,11 @@ export function createProductStore(db: Database): ProductRepository {
     },
 
     async *allIds() {
+      // From the primary: the existence filter must hold every id (a Bloom filter may say "maybe" wrongly,
+      // never "no"), and a replica behind by a moment would leave the newest products out, answered 404.
       let after = ''
       for (;;) {
-        const { rows } = await db.read<{ id: string }>('SELECT id FROM catalog.products WHERE id > $1 ORDER BY id LIMIT 10000', [after])
+        const { rows } = await db.query<{ id: string }>('SELECT id FROM catalog.products WHERE id > $1 ORDER BY id LIMIT 10000', [after])
         for (const r of rows) yield r.id
         if (rows.length < 10_000) return
         after = (rows.at(-1) as { id: string }).id
