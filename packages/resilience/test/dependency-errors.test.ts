@@ -4,25 +4,17 @@
  * libraries shape them (PostgreSQL SQLSTATEs, ioredis messages), checked one by one.
  */
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { freePort } from '@flashsale/testkit'
 import { isDependencyUnavailable } from '../src/index.ts'
-
-async function deadPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code })
 
 describe('isDependencyUnavailable', () => {
   it('a real PostgreSQL pool and a real ioredis client against a closed port', async () => {
-    const port = await deadPort()
+    const port = await freePort()
     const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${port}/z`, connectionTimeoutMillis: 2_000 })
     const pgError = await pool.query('SELECT 1').then(
       () => undefined,

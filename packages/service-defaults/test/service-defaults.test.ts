@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
-import { createTestDatabase, type TestDatabase } from '@flashsale/testkit'
+import { createTestDatabase, freePort, type TestDatabase } from '@flashsale/testkit'
 import {
   PROBLEM_CONTENT_TYPE,
   defineError,
@@ -19,15 +18,6 @@ import {
 
 const SoldOut = defineError('TEST_ERR_SOLD_OUT', 409, 'SKU %s is sold out')
 const QueueDown = defineError('TEST_ERR_QUEUE_UNAVAILABLE', 503, 'Orders cannot be queued right now')
-
-/** A port nobody listens on: a real connection to it is refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 function logSink() {
   const lines: Record<string, unknown>[] = []
@@ -69,7 +59,7 @@ async function buildApp(readiness: Record<string, ReadinessCheck> = {}, dependen
       if (sku === 'bug') throw new Error('secret internal detail: connection string postgres://x')
       if (sku === 'db-down') {
         // What a real PostgreSQL pool throws when its server is gone.
-        const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${await closedPort()}/z` })
+        const pool = new pg.Pool({ connectionString: `postgres://x:y@127.0.0.1:${await freePort()}/z` })
         try {
           await pool.query('SELECT 1')
         } finally {

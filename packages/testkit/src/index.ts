@@ -11,3 +11,4 @@ export {
 } from './isolation.ts'
 export { createTestProxy, type TestProxy } from './proxy.ts'
 export { metricValue, waitFor } from './wait.ts'
+export { freePort } from './ports.ts'

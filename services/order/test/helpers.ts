@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -15,7 +14,7 @@ import { createDatabase, withTransaction, type Database } from '@flashsale/db'
 import { TOPICS, createKafka, type Batch, type Consumer, type IncomingMessage, type KafkaClient, type Producer } from '@flashsale/kafka'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
-import { createTestDatabase, createTestRedis, createTestTopics, type TestDatabase, type TestTopics } from '@flashsale/testkit'
+import { createTestDatabase, createTestRedis, createTestTopics, freePort, type TestDatabase, type TestTopics } from '@flashsale/testkit'
 import { buildApp } from '../src/app.ts'
 import { createInventoryClient, type InventoryClient } from '../src/clients/inventory-client.ts'
 import { createOrderEventsPublisher } from '../src/clients/order-events.ts'
@@ -36,16 +35,6 @@ const quiet = () =>
     level: 'warn',
     destination: process.env['ORDER_TEST_LOGS'] ? process.stderr : new Writable({ write: (_c, _e, done) => done() }),
   }).logger
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
 
 async function waitReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 60_000
@@ -382,3 +371,5 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
     throw err
   }
 }
+
+export { freePort }
