@@ -348,7 +348,10 @@ export function createCache<T>(options: CacheOptions): Cache<T> {
       if (entry.value !== undefined && overdue < o.staleIfErrorMs) stale = entry
     }
     metrics.miss('l2')
-    if (!(await bloomAllows(key))) {
+    // The Bloom filter lives in the same Redis: when Redis just failed this read, asking it would only pay a
+    // second timeout for the same "maybe" (fail open). A request pays at most one Redis timeout (a Redis
+    // failover made product pages wait two, past the gateway's budget: make chaos-redis).
+    if (read !== UNAVAILABLE && !(await bloomAllows(key))) {
       metrics.bloomRejected()
       return undefined
     }

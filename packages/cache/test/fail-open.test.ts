@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { createTestProxy, createTestRedis, type TestProxy, type TestRedis } from '@flashsale/testkit'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
-import { createCache, type Loader } from '../src/index.ts'
+import { createCache, createRedisBloomFilter, type Loader } from '../src/index.ts'
 import { concurrently, createProductsDb, metricValue, productLoader, waitFor, type Product, type ProductsDb } from './helpers.ts'
 
 /**
@@ -60,6 +60,25 @@ describe('fail-open reads when Redis is down', () => {
     } finally {
       await cache.close()
       await proxy.enable()
+    }
+  })
+
+  it('a read while Redis hangs pays one Redis timeout, not one per step (entry, then Bloom filter)', async () => {
+    // Redis answers, but 2 s late: every call times out at 100 ms. Two unknown ids, each read once.
+    await proxy.addLatency(2_000)
+    const registry = new Registry()
+    const client = proxiedRedis()
+    const bloom = createRedisBloomFilter({ redis: client, name: 'hanging', expectedItems: 1_000, falsePositiveRate: 0.01 })
+    const cache = createCache<Product>({ name: 'hanging', redis: client, registry, ttlMs: 60_000, redisTimeoutMs: 100, bloom })
+    const loader = productLoader(db.pool)
+    try {
+      for (const id of ['31', '32']) assert.equal((await cache.get(id, loader.load))?.id, id, 'answered from the database')
+      const timeouts = await metricValue(registry, 'cache_redis_failures_total', { cache: 'hanging', failure: 'timeout' })
+      const open = await metricValue(registry, 'cache_redis_failures_total', { cache: 'hanging', failure: 'circuit_open' })
+      assert.equal(timeouts + open, 2, `one Redis failure per read (timeouts ${timeouts}, circuit open ${open})`)
+    } finally {
+      await cache.close()
+      await proxy.removeToxics()
     }
   })
 

@@ -15,6 +15,8 @@ export interface TestProxy {
   enable(): Promise<void>
   /** Add latency (ms) to data flowing back to the client. */
   addLatency(ms: number): Promise<void>
+  /** Removes every toxic (added latency) of this proxy. */
+  removeToxics(): Promise<void>
   cleanup(): Promise<void>
 }
 
@@ -41,6 +43,11 @@ export async function createTestProxy(label: string, upstreamUrl: string): Promi
     disable: async () => void (await call('POST', `/proxies/${name}`, { enabled: false })),
     enable: async () => void (await call('POST', `/proxies/${name}`, { enabled: true })),
     addLatency: async (ms) => void (await call('POST', `/proxies/${name}/toxics`, { type: 'latency', stream: 'downstream', attributes: { latency: ms } })),
+    removeToxics: async () => {
+      const res = await fetch(`${api}/proxies/${name}/toxics`)
+      if (!res.ok) throw new Error(`toxiproxy GET /proxies/${name}/toxics → ${res.status} ${await res.text()}`)
+      for (const toxic of (await res.json()) as { name: string }[]) await call('DELETE', `/proxies/${name}/toxics/${toxic.name}`)
+    },
     cleanup: async () => void (await call('DELETE', `/proxies/${name}`)),
   }
 }
