@@ -12,6 +12,17 @@ export function createGatewayMetrics(registry: Registry) {
   const limiters = new Map<string, WatchedLimiter>()
   let stallClock: { stalledMs(): number } | undefined
   let stallReported = 0
+  /** A per-upstream gauge read from each watched limiter when /metrics is scraped. */
+  const limiterGauge = (name: string, help: string, read: (l: WatchedLimiter) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['upstream'] as const,
+      registers,
+      collect() {
+        for (const [upstream, l] of limiters) this.set({ upstream }, read(l))
+      },
+    })
   return {
     /** The loop-stall clock, read when /metrics is scraped. */
     watchLoopStall(clock: { stalledMs(): number }) {
@@ -77,51 +88,23 @@ export function createGatewayMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     }),
-    concurrencyLimit: new Gauge({
-      name: 'gateway_concurrency_limit',
-      help: 'Current adaptive concurrency limit per upstream',
-      labelNames: ['upstream'] as const,
-      registers,
-      collect() {
-        for (const [upstream, l] of limiters) this.set({ upstream }, l.limit)
-      },
-    }),
-    inflight: new Gauge({
-      name: 'gateway_upstream_inflight',
-      help: 'Requests in flight per upstream',
-      labelNames: ['upstream'] as const,
-      registers,
-      collect() {
-        for (const [upstream, l] of limiters) this.set({ upstream }, l.inflight)
-      },
-    }),
-    concurrencyFloor: new Gauge({
-      name: 'gateway_concurrency_floor',
-      help: "The measured-capacity floor under each upstream's limit: twice its bandwidth-delay product (ADR 0026); 0 = not measured",
-      labelNames: ['upstream'] as const,
-      registers,
-      collect() {
-        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().floor)
-      },
-    }),
-    queueService: new Gauge({
-      name: 'gateway_queue_service_seconds',
-      help: "What deadline admission reserves per upstream call: the smoothed time a slot is held plus 4 mean deviations (RFC 6298's RTO; ADR 0026)",
-      labelNames: ['upstream'] as const,
-      registers,
-      collect() {
-        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().reserveMs / 1000)
-      },
-    }),
-    queueDrainRate: new Gauge({
-      name: 'gateway_queue_drain_per_second',
-      help: 'Upstream calls completed per second lately while requests queued: the rate deadline admission divides the work ahead by (0 = not measured lately; ADR 0026)',
-      labelNames: ['upstream'] as const,
-      registers,
-      collect() {
-        for (const [upstream, l] of limiters) this.set({ upstream }, l.snapshot().servedPerSecond)
-      },
-    }),
+    concurrencyLimit: limiterGauge('gateway_concurrency_limit', 'Current adaptive concurrency limit per upstream', (l) => l.limit),
+    inflight: limiterGauge('gateway_upstream_inflight', 'Requests in flight per upstream', (l) => l.inflight),
+    concurrencyFloor: limiterGauge(
+      'gateway_concurrency_floor',
+      "The measured-capacity floor under each upstream's limit: twice its bandwidth-delay product (ADR 0026); 0 = not measured",
+      (l) => l.snapshot().floor,
+    ),
+    queueService: limiterGauge(
+      'gateway_queue_service_seconds',
+      "What deadline admission reserves per upstream call: the smoothed time a slot is held plus 4 mean deviations (RFC 6298's RTO; ADR 0026)",
+      (l) => l.snapshot().reserveMs / 1000,
+    ),
+    queueDrainRate: limiterGauge(
+      'gateway_queue_drain_per_second',
+      'Upstream calls completed per second lately while requests queued: the rate deadline admission divides the work ahead by (0 = not measured lately; ADR 0026)',
+      (l) => l.snapshot().servedPerSecond,
+    ),
     breakerState: new Gauge({
       name: 'gateway_breaker_state',
       help: 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open, 3 isolated',
