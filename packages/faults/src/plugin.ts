@@ -56,7 +56,8 @@ export const faultFlags = fp(
     const key = `faults:${service}`
     let flags = new Map<string, FaultFlag>()
 
-    const active = new Gauge({
+    // Read at scrape time: which flags are in force now.
+    new Gauge({
       name: 'fault_flags_active',
       help: 'Fault flags in force on this instance (1), by flag name and kind; none when no drill runs',
       labelNames: ['flag', 'kind'] as const,
@@ -67,7 +68,6 @@ export const faultFlags = fp(
         for (const [name, f] of flags) if (t < f.until) this.set({ flag: name, kind: f.kind }, 1)
       },
     })
-    void active
     const injected = new Counter({
       name: 'fault_injections_total',
       help: 'Requests a fault flag changed, by kind (error, latency)',

@@ -475,11 +475,11 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     }
 
     if (maxQueue === 0) return Promise.resolve(refuse(priority, 'limit'))
-    // Core waiters that may need the upstream; the others (a group's beyond its bound) hold no place in it.
-    const work = workQueued() + coreQueue.length
+    // Deadline waiters that may need the upstream (a group's beyond its bound hold no place), once per arrival.
+    const ahead = workQueued()
+    const work = ahead + coreQueue.length
     const deadline = deadlineMode && priority === 'core' ? options.deadline : undefined
     if (deadline !== undefined) {
-      const ahead = workQueued()
       const wait = expectedWait(ahead + 1, t)
       if (t + (wait ?? 0) + reserveMs() > deadline) {
         lastDropAt = t
