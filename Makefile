@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-redis chaos-downstream-500 chaos-latency \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -102,8 +102,11 @@ chaos-order-instance: ## drill: SIGKILL order API instance 1 while buyers order,
 chaos-kafka: ## drill: SIGKILL the Kafka broker while buyers order, start it again, then verify (stack up: make demo)
 	@tools/chaos/drill.sh kafka $(ARGS)
 
-chaos-replica: ## drill: stop a PostgreSQL replica while buyers browse and order, start it again, then verify
+chaos-replica: ## drill: SIGKILL a PostgreSQL standby node while buyers browse and order, start it again, then verify
 	@tools/chaos/drill.sh replica $(ARGS)
+
+chaos-primary: ## drill: SIGKILL the PostgreSQL primary node while buyers order; pg_auto_failover promotes a standby by itself; the old primary rejoins as a standby; then verify
+	@tools/chaos/drill.sh primary $(ARGS)
 
 chaos-redis: ## drill: SIGKILL the Redis master while buyers order; Sentinel fails over by itself; the old master rejoins as a replica; then verify
 	@tools/chaos/drill.sh redis $(ARGS)

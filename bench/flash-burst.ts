@@ -49,9 +49,9 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import { Client } from 'undici'
 import { createTokenIssuer } from '@flashsale/auth'
+import { createPrimaryPool } from '@flashsale/db'
 import { cpuSeconds, median, requireEnv, startNode, stopProcess, waitUp } from './lib.ts'
 
 const { values } = parseArgs({
@@ -169,7 +169,7 @@ const checkout = servicesCheckout()
 const issuer = await createTokenIssuer(JSON.parse(process.env['AUTH_JWT_PRIVATE_JWK']!))
 const adminToken = await issuer.issue({ userId: 'bench-operator', roles: ['admin'] }, 3_600)
 const stamp = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)
-const db = new pg.Pool({ connectionString: process.env['PG_PRIMARY_URL'], max: 2 })
+const db = createPrimaryPool(process.env['PG_PRIMARY_URL'] ?? '', { role: 'primary', name: 'bench-burst', max: 2, min: 0 })
 
 interface Buyer {
   readonly token: string

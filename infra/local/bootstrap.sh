@@ -63,11 +63,13 @@ apt_install() {
 step_servers() {
   local missing=()
   pg_bin >/dev/null || missing+=("postgresql-$PG_MAJOR" "postgresql-contrib")
+  # pg_auto_failover: the monitor extension and pg_autoctl (the keeper), for automatic failover.
+  have pg_autoctl || missing+=("postgresql-$PG_MAJOR-auto-failover" pg-auto-failover-cli)
   have redis-server || missing+=(redis-server)
   have java || missing+=(openjdk-17-jre-headless)
   have mvn || missing+=(maven)
   [ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
-  ok "postgres $("$(pg_bin)/postgres" --version | awk '{print $3}'), redis $(redis-server --version | awk '{print $3}' | tr -d v=), java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}')"
+  ok "postgres $("$(pg_bin)/postgres" --version | awk '{print $3}'), $(pg_autoctl --version | head -n 1), redis $(redis-server --version | awk '{print $3}' | tr -d v=), java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}')"
 }
 
 step_kafka() {

@@ -43,7 +43,11 @@ for port in $REDIS_REPLICA_PORT $REDIS_PORT; do
 done
 stop_pid "$RUN_DIR/redis.pid" redis 10 # a stack started before the replica and Sentinels existed
 
+if [ -d "$STATE_DIR/pg/monitor" ] && have pg_autoctl; then
+  "$ROOT/infra/local/pg-formation.sh" down "$STATE_DIR/pg" || warn "stopping the PostgreSQL formation failed"
+fi
 if PGBIN=$(pg_bin); then
+  # A stack made before automatic failover (plain primary and replicas).
   for dir in "$STATE_DIR"/pg/replica* "$STATE_DIR/pg/primary"; do
     [ -f "$dir/postmaster.pid" ] || continue
     as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 && ok "$(basename "$dir") stopped" ||

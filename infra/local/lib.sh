@@ -29,8 +29,10 @@ LOG_DIR="$STATE_DIR/logs"
 RUN_DIR="$STATE_DIR/run"
 
 # Non-default loopback ports, so the stack never collides with a system PostgreSQL/Redis/Kafka.
-PG_PRIMARY_PORT=${PG_PRIMARY_PORT:-55432}
-PG_REPLICA_PORTS=${PG_REPLICA_PORTS:-"55433 55434"}
+# PostgreSQL nodes under pg_auto_failover: the first starts as the primary; which one is the primary later is
+# the monitor's to say (infra/local/pg-formation.sh primary "$STATE_DIR/pg").
+PG_PORTS=${PG_PORTS:-"55432 55433 55434"}
+PG_MONITOR_PORT=${PG_MONITOR_PORT:-55431}
 PG_DATABASE=${PG_DATABASE:-flashsale}
 REDIS_PORT=${REDIS_PORT:-56379}
 # A replica and three Sentinels that fail the master over by themselves (quorum 2); the services reach the

@@ -21,7 +21,7 @@ have node || die "node not found" "run make deps (it installs Node 24 into .loca
 have curl || die "curl not found (readiness checks use it)" "apt-get install curl"
 [ -s "$STACK_ENV" ] && [ -s "$AUTH_ENV" ] || die "the native stack is not up ($STACK_ENV or $AUTH_ENV is missing)" "run make infra-up first (make services-up does it for you)"
 PGBIN=$(pg_bin) || die "PostgreSQL binaries not found" "run make deps"
-"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PRIMARY_PORT" || die "PostgreSQL is not answering on :$PG_PRIMARY_PORT" "run make infra-up"
+[ -n "$("$ROOT/infra/local/pg-formation.sh" primary "$STATE_DIR/pg")" ] || die "the PostgreSQL formation has no primary (or its monitor on :$PG_MONITOR_PORT is down)" "run make infra-up"
 # The services reach Redis through its Sentinels, so they follow a failover by themselves (@flashsale/redis).
 REDIS_SENTINEL_URL=$(sed -n 's/^REDIS_SENTINEL_URL=//p' "$STACK_ENV")
 REDIS_DIRECT_URL=$(sed -n 's/^REDIS_URL=//p' "$STACK_ENV")

@@ -10,12 +10,16 @@ pidof_file() { [ -f "$1" ] && printf 'pid %s' "$(head -n 1 "$1")" || printf 'pid
 psql_at() { "$(pg_bin)/psql" -X -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2" 2>/dev/null; }
 
 say "native stack ($STATE_DIR)"
-line pg-primary "$(up_down psql_at "$PG_PRIMARY_PORT" 'SELECT 1')" "$(pg_url "$PG_PRIMARY_PORT")  $(pidof_file "$STATE_DIR/pg/primary/postmaster.pid")  streaming replicas: $(psql_at "$PG_PRIMARY_PORT" "SELECT count(*) FROM pg_stat_replication WHERE state='streaming'")"
-i=0
-for port in $PG_REPLICA_PORTS; do
-  i=$((i + 1))
-  lag=$(psql_at "$port" "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE round(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::numeric, 3) END")
-  line "pg-replica$i" "$(up_down psql_at "$port" 'SELECT 1')" "$(pg_url "$port")  $(pidof_file "$STATE_DIR/pg/replica$i/postmaster.pid")  replay lag: ${lag:-?}s"
+primary=$("$ROOT/infra/local/pg-formation.sh" primary "$STATE_DIR/pg" 2>/dev/null)
+line pg-monitor "$(up_down psql_at "$PG_MONITOR_PORT" 'SELECT 1')" "127.0.0.1:$PG_MONITOR_PORT  pg_auto_failover monitor  (infra/local/pg-formation.sh state $STATE_DIR/pg)"
+for port in $PG_PORTS; do
+  if [ "$port" = "$primary" ]; then
+    detail="primary  streaming standbys: $(psql_at "$port" "SELECT count(*) FROM pg_stat_replication WHERE state='streaming'")"
+  else
+    lag=$(psql_at "$port" "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE round(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::numeric, 3) END")
+    detail="standby  replay lag: ${lag:-?}s"
+  fi
+  line "pg-$port" "$(up_down psql_at "$port" 'SELECT 1')" "$(pg_url "$port")  $(pidof_file "$STATE_DIR/pg/$port/postmaster.pid")  $detail"
 done
 for port in $REDIS_PORT $REDIS_REPLICA_PORT; do
   role=$(redis-cli -p "$port" role 2>/dev/null | head -1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make infra-up`: PostgreSQL primary + 2 streaming replicas, Redis, Kafka (KRaft, single node),
+# `make infra-up`: PostgreSQL (a primary + 2 standbys with automatic failover), Redis, Kafka (KRaft, single node),
 # started natively on loopback. Idempotent: parts already running are left alone. Waits until each
 # part really answers (replicas streaming, Kafka metadata and topics), then writes .local/stack.env.
 source "$(dirname "$0")/lib.sh"
@@ -12,92 +12,22 @@ have java || die "java not found (the Kafka broker runs on the JVM)" "run make d
 mkdir -p "$STATE_DIR" "$LOG_DIR" "$RUN_DIR" "$LOCAL_DIR"
 ln -sfn "$STATE_DIR" "$LOCAL_DIR/state"
 
-# PostgreSQL keeps its port in its data dir (and a replica the primary's, in primary_conninfo): data made
-# with other ports would start on those. Say so instead of starting a stack nobody can reach.
-made_port() { [ ! -f "$1/postgresql.conf" ] || sed -n 's/^port = \([0-9]*\).*/\1/p' "$1/postgresql.conf" | tail -n 1; }
-check_port() { # DIR PORT NAME
-  local made
-  made=$(made_port "$1")
-  [ -z "$made" ] || [ "$made" = "$2" ] ||
-    die "$3's data in $1 was made for port $made, not $2" \
-      "use the ports the stack was made with (see .env.example for the variables), or make infra-clean to start over"
-}
-check_port "$STATE_DIR/pg/primary" "$PG_PRIMARY_PORT" pg-primary
-j=0
-for port in $PG_REPLICA_PORTS; do
-  j=$((j + 1))
-  check_port "$STATE_DIR/pg/replica$j" "$port" "pg-replica$j"
-done
-
 # ---------------------------------------------------------------- PostgreSQL
-PG_DIR="$STATE_DIR/pg"
-mkdir -p "$PG_DIR"
-[ "$(id -u)" != 0 ] || chown postgres:postgres "$PG_DIR" "$LOG_DIR" "$RUN_DIR"
+# A formation under pg_auto_failover: a monitor and one keeper per node; the first node starts as the primary,
+# the others as hot standbys, and the monitor fails over by itself (infra/local/pg-formation.sh, ADR 0031).
+[ ! -d "$STATE_DIR/pg/primary" ] ||
+  die "the state dir holds a PostgreSQL stack made before automatic failover ($STATE_DIR/pg/primary)" \
+    "make infra-clean (it deletes the stack's data), then make infra-up"
+# shellcheck disable=SC2086 # PG_PORTS is a list
+read -r -a pg_ports <<<"$PG_PORTS"
+[ "${#pg_ports[@]}" -ge 2 ] || die "PG_PORTS must name at least 2 ports (a primary and a standby), got '$PG_PORTS'" "e.g. PG_PORTS='55432 55433 55434'"
+say "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') under pg_auto_failover: monitor on :$PG_MONITOR_PORT, nodes on ${pg_ports[*]}"
+[ "$(id -u)" != 0 ] || chown postgres:postgres "$LOG_DIR" "$RUN_DIR"
 chmod 0755 "$STATE_DIR" "$LOG_DIR" "$RUN_DIR"
 [ "$(id -u)" != 0 ] || chmod 1777 "$LOG_DIR" "$RUN_DIR"
-
-pg_running() { as_pg "$PGBIN/pg_ctl" -D "$1" status >/dev/null 2>&1; }
-psql_at() { "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"; }
-
-pg_start() { # DIR PORT NAME
-  if pg_running "$1"; then ok "$3 already running on :$2"; return; fi
-  port_open "$2" && die "port $2 is taken by another program, so $3 cannot start" \
-    "stop it (ss -ltnp | grep :$2) or choose other ports: PG_PRIMARY_PORT=... PG_REPLICA_PORTS='... ...' make infra-up"
-  as_pg "$PGBIN/pg_ctl" -D "$1" -l "$LOG_DIR/$3.log" -w -t 60 start >/dev/null ||
-    die "$3 did not start" "read $LOG_DIR/$3.log"
-  ok "$3 started on :$2"
-}
-
-say "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') primary on :$PG_PRIMARY_PORT"
-PRIMARY="$PG_DIR/primary"
-if [ ! -f "$PRIMARY/PG_VERSION" ]; then
-  as_pg "$PGBIN/initdb" -D "$PRIMARY" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$LOG_DIR/initdb.log" 2>&1 ||
-    die "initdb failed" "read $LOG_DIR/initdb.log"
-  # Loopback-only, trust auth: a development stack. Replication settings are PG15 defaults made explicit.
-  cat >>"$PRIMARY/postgresql.conf" <<EOF
-
-# --- flash-sale native stack (infra/local/up.sh) ---
-listen_addresses = '127.0.0.1'
-port = $PG_PRIMARY_PORT
-unix_socket_directories = '$RUN_DIR'
-max_connections = 400
-wal_level = replica
-max_wal_senders = 10
-max_replication_slots = 10
-hot_standby = on
-hot_standby_feedback = on
-shared_preload_libraries = 'pg_stat_statements'
-pg_stat_statements.track = all
-EOF
-fi
-pg_start "$PRIMARY" "$PG_PRIMARY_PORT" pg-primary
-psql_at "$PG_PRIMARY_PORT" "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'" | grep -q 1 ||
-  psql_at "$PG_PRIMARY_PORT" "CREATE DATABASE $PG_DATABASE"
-
-i=0
-for port in $PG_REPLICA_PORTS; do
-  i=$((i + 1))
-  name="pg-replica$i" dir="$PG_DIR/replica$i" slot="replica$i"
-  say "PostgreSQL streaming replica $i on :$port"
-  if [ ! -f "$dir/standby.signal" ]; then
-    rm -rf "$dir"
-    psql_at "$PG_PRIMARY_PORT" "SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot'" | grep -q 1 &&
-      psql_at "$PG_PRIMARY_PORT" "SELECT pg_drop_replication_slot('$slot')" >/dev/null
-    # -R writes standby.signal + primary_conninfo; -C -S a physical slot so the primary keeps WAL for it.
-    as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U postgres -D "$dir" \
-      -R -X stream -c fast -C -S "$slot" >"$LOG_DIR/$name-basebackup.log" 2>&1 ||
-      die "pg_basebackup for $name failed" "read $LOG_DIR/$name-basebackup.log"
-    printf '\n# --- replica overrides (infra/local/up.sh) ---\nport = %s\n' "$port" >>"$dir/postgresql.conf"
-  fi
-  pg_start "$dir" "$port" "$name"
-done
-
-streaming() {
-  [ "$(psql_at "$PG_PRIMARY_PORT" "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" -ge "$i" ]
-}
-wait_for 60 "replicas streaming" streaming ||
-  die "the replicas are not streaming from the primary" "read $LOG_DIR/pg-replica*.log"
-ok "$i replicas streaming"
+"$ROOT/infra/local/pg-formation.sh" up "$STATE_DIR/pg" "$PG_DATABASE" "$PG_MONITOR_PORT" "${pg_ports[@]}"
+pg_primary_port=$("$ROOT/infra/local/pg-formation.sh" primary "$STATE_DIR/pg")
+ok "primary on :$pg_primary_port, $((${#pg_ports[@]} - 1)) standbys streaming"
 
 # ---------------------------------------------------------------- Redis (+ replica + Sentinels)
 say "Redis $(redis-server --version | awk '{print $3}' | tr -d v=): a master, a replica, 3 Sentinels (master name $REDIS_MASTER_NAME)"
@@ -227,11 +157,18 @@ if [ ! -s "$AUTH_ENV" ]; then
   (cd "$ROOT" && node packages/auth/src/bin/generate-keys.ts) >"$AUTH_ENV.tmp" && mv "$AUTH_ENV.tmp" "$AUTH_ENV" ||
     die "could not generate the dev token signing keys" "run make deps (npm packages), then make infra-up"
 fi
-replica_urls=""
-for port in $PG_REPLICA_PORTS; do replica_urls="${replica_urls:+$replica_urls,}$(pg_url "$port")"; done
+# Writes: every node, in the multi-host form of libpq's connection URIs; packages/db keeps to the one that is
+# the primary now and looks again when it fails over. Reads: every node; the ones that are standbys serve them.
+pg_hosts="" replica_urls=""
+for port in "${pg_ports[@]}"; do
+  pg_hosts="${pg_hosts:+$pg_hosts,}127.0.0.1:$port"
+  replica_urls="${replica_urls:+$replica_urls,}$(pg_url "$port")"
+done
+PG_PRIMARY_URL="postgres://postgres@$pg_hosts/$PG_DATABASE?target_session_attrs=read-write"
 cat >"$STACK_ENV.tmp" <<EOF
 # Written by infra/local/up.sh for the native stack; read by services, tests and scripts. Do not commit.
-PG_PRIMARY_URL=$(pg_url "$PG_PRIMARY_PORT")
+PG_PRIMARY_URL=$PG_PRIMARY_URL
+PG_MONITOR_URL=postgres://autoctl_node@127.0.0.1:$PG_MONITOR_PORT/pg_auto_failover
 PG_REPLICA_URLS=$replica_urls
 REDIS_URL=redis://127.0.0.1:$redis_master_port
 REDIS_SENTINEL_URL=$REDIS_SENTINEL_URL
@@ -251,8 +188,8 @@ say "Kafka topics (packages/kafka/src/topics.ts)"
 
 say "stack is up"
 cat <<EOF
-    PostgreSQL primary   $(pg_url "$PG_PRIMARY_PORT")
-    PostgreSQL replicas  $replica_urls
+    PostgreSQL           $PG_PRIMARY_URL (primary now: :$pg_primary_port)
+    pg_auto_failover     monitor on :$PG_MONITOR_PORT (infra/local/pg-formation.sh state $STATE_DIR/pg)
     Redis                redis://127.0.0.1:$redis_master_port (master), :$redis_replica_port (replica)
     Redis Sentinel       $REDIS_SENTINEL_URL
     Kafka                127.0.0.1:$KAFKA_PORT

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 already_up=0
-if [ -f "$STACK_ENV" ] && "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PRIMARY_PORT" 2>/dev/null &&
+if [ -f "$STACK_ENV" ] && "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_MONITOR_PORT" 2>/dev/null &&
   redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && port_open "$KAFKA_PORT"; then
   already_up=1
 fi

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # make chaos-<drill>: a chaos drill on the running native stack, then make verify.
-#   tools/chaos/drill.sh order-instance|kafka|replica|redis|downstream-500|latency [--seconds 60] [--fault-at 10] [--recover-at 30] [--rate 20]
+#   tools/chaos/drill.sh order-instance|kafka|replica|primary|redis|downstream-500|latency [--seconds 60] [--fault-at 10] [--recover-at 30] [--rate 20]
 # Needs the stack and the services up (make demo, or make services-up). Exit 0 when the drill ran and every
 # invariant holds afterwards; else verify's code (1 an invariant is violated, 2 it could not check), or 1
 # when the drill itself could not run.
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
-[ $# -ge 1 ] || die "which drill?" "tools/chaos/drill.sh order-instance|kafka|replica|redis|downstream-500|latency (or make chaos-<drill>)"
+[ $# -ge 1 ] || die "which drill?" "tools/chaos/drill.sh order-instance|kafka|replica|primary|redis|downstream-500|latency (or make chaos-<drill>)"
 have node || die "node not found" "run make deps"
 [ -s "$SERVICES_ENV" ] && [ -s "$STACK_ENV" ] && [ -s "$LOCAL_DIR/auth.env" ] ||
   die "the stack is not up (no $SERVICES_ENV)" "run make demo (or make services-up) first; drills break a running stack"

@@ -3,7 +3,9 @@
 #   tools/chaos/fault.sh inject|recover DRILL
 # DRILL: order-instance (SIGKILL order-$ORDER_INSTANCE, default 1; recover: make services-up restarts it)
 #        kafka          (SIGKILL the broker; recover: make infra-up starts it again, KRaft log recovery)
-#        replica        (immediate stop of replica 1; recover: make infra-up starts it, it catches up)
+#        replica        (SIGKILL a standby PostgreSQL node, keeper and all; recover: make infra-up starts it, it catches up)
+#        primary        (SIGKILL the PostgreSQL primary node, keeper and all; pg_auto_failover promotes a standby by
+#                        itself; recover: make infra-up starts the old primary again, and it rejoins as a standby)
 #        redis          (SIGKILL the Redis master the Sentinels name; they promote the replica by themselves;
 #                        recover: make infra-up starts the old master again, as the new master's replica)
 #        downstream-500 (a fault flag: the inventory answers 500 to every reservation, on every instance;
@@ -13,7 +15,7 @@
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
 action=${1:-} drill=${2:-}
-usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|redis|downstream-500|latency"
+usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|primary|redis|downstream-500|latency"
 case "$action" in inject | recover) ;; *) die "unknown action '${action}'" "$usage" ;; esac
 
 kill_pidfile() { # PIDFILE NAME
@@ -41,9 +43,16 @@ case "$drill:$action" in
 order-instance:inject) kill_pidfile "$RUN_DIR/svc-order-${ORDER_INSTANCE:-1}.pid" "order-${ORDER_INSTANCE:-1}" ;;
 order-instance:recover) "$ROOT/infra/local/services-up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "services-up failed" "read $LOG_DIR/chaos-recover.log"; ok "services-up: order-${ORDER_INSTANCE:-1} restarted" ;;
 kafka:inject) kill_pidfile "$RUN_DIR/kafka.pid" "the Kafka broker" ;;
-replica:inject)
-  as_pg "$(pg_bin)/pg_ctl" -D "$STATE_DIR/pg/replica1" -m immediate stop >/dev/null || die "could not stop replica 1" "make infra-status"
-  ok "replica 1 stopped (immediate)" ;;
+replica:inject | primary:inject)
+  # The node, not only its Postgres: the keeper would restart a Postgres that died under it within a second.
+  formation=("$ROOT/infra/local/pg-formation.sh")
+  primary=$("${formation[@]}" primary "$STATE_DIR/pg")
+  [ -n "$primary" ] || die "the pg_auto_failover monitor names no primary" "make infra-status; make infra-up"
+  if [ "$drill" = primary ]; then port=$primary; else
+    port=$(for p in $PG_PORTS; do [ "$p" = "$primary" ] || echo "$p"; done | head -n 1)
+  fi
+  "${formation[@]}" kill "$STATE_DIR/pg" "$port" || die "could not kill the node on :$port" "make infra-status"
+  ok "PostgreSQL node :$port killed (SIGKILL of its keeper and its Postgres; it was the $([ "$port" = "$primary" ] && echo primary || echo "standby"))" ;;
 redis:inject)
   sentinel=${REDIS_SENTINEL_PORTS%% *}
   port=$(redis-cli -p "$sentinel" sentinel get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | tail -1)
@@ -61,6 +70,6 @@ latency:inject)
 latency:recover)
   inventory_flag drill-latency DELETE
   ok "fault flag removed: the inventory answers at its own pace again" ;;
-kafka:recover | replica:recover | redis:recover) "$ROOT/infra/local/up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "infra-up failed" "read $LOG_DIR/chaos-recover.log"; ok "infra-up: $drill started again" ;;
+kafka:recover | replica:recover | primary:recover | redis:recover) "$ROOT/infra/local/up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "infra-up failed" "read $LOG_DIR/chaos-recover.log"; ok "infra-up: $drill started again" ;;
 *) die "unknown drill '${drill}'" "$usage" ;;
 esac

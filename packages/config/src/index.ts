@@ -68,8 +68,15 @@ export const logLevel = Type.Unsafe<(typeof LOG_LEVELS)[number]>({
 
 /** Env vars shared by every service that talks to the stack; spread into a service's schema. */
 export const stackEnv = {
-  PG_PRIMARY_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', description: 'PostgreSQL primary, for writes' }),
-  PG_REPLICA_URLS: Type.String({ default: '', description: 'comma-separated PostgreSQL streaming replicas, for reads; empty reads from the primary' }),
+  PG_PRIMARY_URL: Type.String({
+    format: 'uri',
+    pattern: '^postgres(ql)?://',
+    description: 'PostgreSQL for writes: one host, or several (libpq multi-host form) of which @flashsale/db uses the primary',
+  }),
+  PG_REPLICA_URLS: Type.String({
+    default: '',
+    description: 'comma-separated PostgreSQL nodes for reads (those that are streaming standbys serve them); empty reads from the primary',
+  }),
   REDIS_URL: Type.String({
     pattern: '^(rediss?|redis\\+sentinel)://',
     description: 'Redis: redis://host:port, or a Sentinel-managed master redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)',

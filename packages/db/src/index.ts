@@ -1,6 +1,16 @@
 export { isConnectionError } from './errors.ts'
 export { migrate, MigrationError, type AppliedMigration, type MigrateOptions, type MigrationErrorCode } from './migrate.ts'
+export { parseHosts, PostgresUrlError, redact, type PostgresHost } from './hosts.ts'
 export { createPool, poolSize, type PoolOptions, type PoolRole } from './pool.ts'
+export {
+  createPrimaryPool,
+  nodeRoles,
+  PrimaryUnavailableError,
+  type ConnectionSource,
+  type PrimaryPool,
+  type PrimaryPoolOptions,
+  type Queryable,
+} from './primary.ts'
 export { createRedisRecentWrites, type RecentWrites, type RecentWritesRedis, type RedisRecentWritesOptions } from './recent-writes.ts'
 export {
   createDatabase,
@@ -8,6 +18,7 @@ export {
   type DatabaseOptions,
   type ReadChoice,
   type ReadOptions,
+  type ReadPool,
   type ReadReason,
   type ReadTarget,
   type ReplicaState,

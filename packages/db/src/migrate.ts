@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pg from 'pg'
+import type { ConnectionSource } from './primary.ts'
 
 export interface MigrateOptions {
   /** Directory of `NNNN_name.sql` files (4-digit version, e.g. 0001_create_orders.sql). */
@@ -43,7 +44,7 @@ interface MigrationFile extends AppliedMigration {
 }
 
 /** Applies the pending migrations of `dir`; returns those applied by this call, in order. */
-export async function migrate(pool: pg.Pool, { dir, schema }: MigrateOptions): Promise<AppliedMigration[]> {
+export async function migrate(pool: ConnectionSource, { dir, schema }: MigrateOptions): Promise<AppliedMigration[]> {
   const files = await readMigrations(dir) // bad names fail before touching the database
   const table = `${pg.escapeIdentifier(schema)}.schema_migrations`
   const client = await pool.connect()
@@ -89,6 +90,7 @@ export async function migrate(pool: pg.Pool, { dir, schema }: MigrateOptions): P
     return done
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err))
+    pool.reportError?.(err instanceof MigrationError && err.cause !== undefined ? err.cause : err, client)
     throw err
   } finally {
     client.off('error', onError)

@@ -7,6 +7,7 @@ import type pg from 'pg'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { isConnectionError } from './errors.ts'
 import { createPool, type PoolOptions } from './pool.ts'
+import { createPrimaryPool, type PrimaryPool } from './primary.ts'
 import type { RecentWrites } from './recent-writes.ts'
 
 export type ReadTarget = 'replica' | 'primary'
@@ -14,6 +15,7 @@ export type ReadTarget = 'replica' | 'primary'
 export type ReadReason = 'replica' | 'no_healthy_replica' | 'read_your_writes' | 'replica_error'
 
 export interface DatabaseOptions {
+  /** Where writes go: one host, or several in libpq's multi-host form, of which the primary is used (primary.ts). */
   readonly primaryUrl: string
   /** Streaming replicas of the primary; none means every read goes to the primary. */
   readonly replicaUrls: readonly string[]
@@ -34,8 +36,11 @@ export interface ReadOptions {
   readonly userId?: string
 }
 
+/** What a read needs of a pool: a replica's pg.Pool or the PrimaryPool both are one. */
+export type ReadPool = Pick<PrimaryPool, 'query' | 'connect'>
+
 export interface ReadChoice {
-  readonly pool: pg.Pool
+  readonly pool: ReadPool
   readonly target: ReadTarget
   readonly reason: ReadReason
 }
@@ -54,8 +59,8 @@ export interface ReplicaState {
 }
 
 export interface Database {
-  /** The primary pool, for writes and transactions (withTransaction(db.primary, ...)). */
-  readonly primary: pg.Pool
+  /** The primary's pool, for writes and transactions (withTransaction(db.primary, ...)); follows a failover. */
+  readonly primary: PrimaryPool
   /** Runs on the primary. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>
   /**
@@ -94,7 +99,7 @@ export function createDatabase(options: DatabaseOptions): Database {
   // A check may take as long as the interval; a floor keeps a short interval from failing healthy replicas.
   const checkTimeoutMs = Math.max(healthCheckIntervalMs, 1_000)
 
-  const primary = createPool(primaryUrl, { ...poolOptions, role: 'primary', name: `${base}@${new URL(primaryUrl).host}`, registry })
+  const primary = createPrimaryPool(primaryUrl, { ...poolOptions, role: 'primary', name: base, registry, checkIntervalMs: healthCheckIntervalMs })
   const replicas: Replica[] = replicaUrls.map((url) => {
     const name = new URL(url).host
     const replica: Replica = {

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { ConnectionSource } from './primary.ts'
 
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable'
 
@@ -17,7 +18,7 @@ const BEGIN: Record<IsolationLevel, string> = {
  * Runs `fn` inside BEGIN … COMMIT on one pooled connection; any error rolls back and is rethrown.
  * Every statement of the transaction must go through the `client` given to `fn`, never the pool.
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function withTransaction<T>(pool: ConnectionSource, fn: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const client = await pool.connect()
   let unusable: Error | undefined
   // A checked-out client has no pool listener: without ours, a connection dropped mid-transaction would
@@ -31,6 +32,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     return result
   } catch (err) {
     unusable = (await rollback(client)) ?? unusable
+    pool.reportError?.(err, client) // a PrimaryPool looks for the primary again if this says it moved
     throw err
   } finally {
     client.off('error', onError)

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseEnv } from 'node:util'
 import { parseList } from '@flashsale/config'
+import { nodeRoles, parseHosts, redact } from '@flashsale/db'
 
 export interface Infra {
   readonly pgPrimaryUrl: string
@@ -34,10 +35,10 @@ export function getInfra(): Promise<Infra> {
 
 async function resolveInfra(): Promise<Infra> {
   const fromEnv = infraFrom(process.env, 'environment')
-  if (fromEnv) return fromEnv
+  if (fromEnv) return withRoles(fromEnv)
   if (existsSync(STACK_ENV_FILE)) {
     const fromFile = infraFrom(parseEnv(readFileSync(STACK_ENV_FILE, 'utf8')), 'stack.env')
-    if (fromFile) return fromFile
+    if (fromFile) return withRoles(fromFile)
   }
   const docker = await dockerAvailable()
   if (docker) {
@@ -68,6 +69,23 @@ function infraFrom(env: Record<string, string | undefined>, source: Infra['sourc
     ...(env['TOXIPROXY_URL'] ? { toxiproxyUrl: env['TOXIPROXY_URL'] } : {}),
     source,
   }
+}
+
+/**
+ * The stack names every PostgreSQL node for writes (a multi-host URL) and for reads; which is the primary
+ * depends on the last failover. Suites get the primary's own URL and the standbys as replicas, so a test
+ * database is created where writes go and waited for where reads go.
+ */
+async function withRoles(infra: Infra): Promise<Infra> {
+  const candidates = parseHosts(infra.pgPrimaryUrl)
+  const roles = await nodeRoles(candidates.map((h) => h.url))
+  const primaries = candidates.filter((_, i) => roles[i] === 'primary')
+  if (primaries.length !== 1) {
+    const seen = candidates.map((h, i) => `${h.name}: ${roles[i] instanceof Error ? (roles[i] as Error).message : roles[i]}`).join('; ')
+    throw new Error(`No single PostgreSQL primary among ${redact(infra.pgPrimaryUrl)} (${seen}). Run \`make infra-up\` (make infra-status shows the nodes).`)
+  }
+  const replicaRoles = await nodeRoles(infra.pgReplicaUrls)
+  return { ...infra, pgPrimaryUrl: primaries[0]!.url, pgReplicaUrls: infra.pgReplicaUrls.filter((_, i) => replicaRoles[i] === 'standby') }
 }
 
 async function dockerAvailable(): Promise<boolean> {

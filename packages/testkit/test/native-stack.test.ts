@@ -18,10 +18,9 @@ describe('the native stack scripts (infra/local)', async () => {
     async () => {
       const before = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
       const { stdout } = await run(join(ROOT, 'infra/local/up.sh'), { cwd: ROOT, timeout: 120_000 })
+      assert.equal(stdout.match(/node :\d+ already running/g)?.length, 3, 'every PostgreSQL node was left running')
       for (const part of [
-        'pg-primary already running',
-        'pg-replica1 already running',
-        'pg-replica2 already running',
+        'pg_auto_failover monitor already running',
         'redis master already running',
         'redis replica already running',
         'sentinel 1 already running',
@@ -32,7 +31,7 @@ describe('the native stack scripts (infra/local)', async () => {
       ]) {
         assert.match(stdout, new RegExp(part), `up.sh said: ${part}`)
       }
-      assert.match(stdout, /2 replicas streaming/)
+      assert.match(stdout, /primary on :\d+, 2 standbys streaming/)
       assert.match(stdout, /topics ready: orders\.requested\(12\), orders\.events\(12\), orders\.dlq\(3\)/)
       const after = await run(join(ROOT, 'infra/local/status.sh'), { cwd: ROOT })
       // Same pids, same "up" lines: nothing was restarted (lag figures may differ).

@@ -21,11 +21,13 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
+import pg from 'pg'
 import { Agent, request } from 'undici'
 import { createTokenIssuer } from '@flashsale/auth'
 import { Type, loadConfig } from '@flashsale/config'
+import { createPrimaryPool } from '@flashsale/db'
 
-const DRILLS = ['order-instance', 'kafka', 'replica', 'redis', 'downstream-500', 'latency'] as const
+const DRILLS = ['order-instance', 'kafka', 'replica', 'primary', 'redis', 'downstream-500', 'latency'] as const
 type Drill = (typeof DRILLS)[number]
 const ROOT = join(import.meta.dirname, '..', '..', '..')
 
@@ -53,6 +55,9 @@ const env = loadConfig(
     INVENTORY_URLS: Type.String({ default: 'http://127.0.0.1:3002' }),
     ORDER_URLS: Type.String({ default: 'http://127.0.0.1:3003,http://127.0.0.1:3103' }),
     AUTH_JWT_PRIVATE_JWK: Type.String({ minLength: 2 }),
+    PG_PRIMARY_URL: Type.String({ minLength: 1 }),
+    /** pg_auto_failover's monitor (make infra-up writes it): which node is the primary, sampled during the drill. */
+    PG_MONITOR_URL: Type.String({ default: '' }),
   }),
   process.env,
 )
@@ -185,6 +190,40 @@ async function fault(action: 'inject' | 'recover'): Promise<{ at: number; ok: bo
   })
 }
 
+/**
+ * Sampled every 250 ms through the drill: the orders of the drill's sale stored in Postgres (through the
+ * PrimaryPool, so it follows a failover), and which node the pg_auto_failover monitor names the primary.
+ * From them: when the new primary was in place, and when orders were being persisted again.
+ */
+interface Sample {
+  readonly at: number
+  readonly persisted: number | null
+  readonly primary: number | null
+}
+const samples: Sample[] = []
+const store = createPrimaryPool(env.PG_PRIMARY_URL, { role: 'primary', name: 'chaos-drill', max: 1, min: 0, connectionTimeoutMillis: 1_000 })
+const monitor = env.PG_MONITOR_URL ? new pg.Pool({ connectionString: env.PG_MONITOR_URL, max: 1, connectionTimeoutMillis: 1_000 }) : undefined
+let sampling = true
+const sampler = (async () => {
+  while (sampling) {
+    const at = (performance.now() - t0) / 1000
+    const [persisted, primary] = await Promise.all([
+      store
+        .query<{ n: number }>({ text: 'SELECT count(*)::int AS n FROM orders.orders WHERE sku = $1', values: [sku], query_timeout: 1_000 } as pg.QueryConfig)
+        .then((r) => r.rows[0]?.n ?? null)
+        .catch(() => null),
+      monitor
+        ?.query<{ port: number }>(
+          "SELECT nodeport AS port FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary') AND goalstate IN ('primary', 'wait_primary')",
+        )
+        .then((r) => (r.rows.length === 1 ? r.rows[0]!.port : null))
+        .catch(() => null) ?? Promise.resolve(null),
+    ])
+    samples.push({ at, persisted, primary })
+    await sleep(250)
+  }
+})()
+
 console.log(`drill ${drill}: ${RATE} order attempts/s and ${RATE / 2} product reads/s for ${SECONDS} s; fault at ${FAULT_AT} s, recovery at ${RECOVER_AT} s`)
 const pending: Promise<Answer>[] = []
 const events: Promise<{ at: number; ok: boolean }>[] = []
@@ -211,6 +250,9 @@ for (let i = 0; i < total; i++) {
 const answers = await Promise.all(pending)
 const [injected, recovered] = await Promise.all(events)
 await agent.close()
+sampling = false
+await sampler
+await Promise.all([store.end(), monitor?.end()])
 process.stdout.write('\n')
 if (!injected?.ok || !recovered?.ok) throw new Error(`the fault could not be ${injected?.ok ? 'undone' : 'injected'}: see the lines above`)
 
@@ -253,6 +295,21 @@ const phases = (kind: Kind) => ({
   during: latency(kind, injected!.at, recovered!.at),
   after: latency(kind, recovered!.at + 5, SECONDS),
 })
+/** Seconds from the fault to the first sample after it that satisfies `test`; null when none did. */
+function firstAfterFault(test: (s: Sample, before: Sample) => boolean): number | null {
+  const atFault = [...samples].reverse().find((s) => s.at <= injected!.at && s.persisted !== null) ?? samples[0]
+  if (!atFault) return null
+  const hit = samples.find((s) => s.at > injected!.at && test(s, atFault))
+  return hit ? Math.round((hit.at - injected!.at) * 10) / 10 : null
+}
+const failoverSeconds = firstAfterFault((s, before) => s.primary !== null && before.primary !== null && s.primary !== before.primary)
+const persistingAgainSeconds = firstAfterFault((s, before) => s.persisted !== null && before.persisted !== null && s.persisted > before.persisted)
+/**
+ * SLA = MTBF / (MTBF + MTTR), the articles' definition; MTTR is this drill's time to recover (orders), and
+ * MTBF an assumption stated with the figure: one such failure a month.
+ */
+const MONTH_SECONDS = 30 * 24 * 3_600
+const mttrSeconds = timeToRecover(orders)
 const result = {
   drill,
   date: new Date().toISOString(),
@@ -262,13 +319,19 @@ const result = {
   ...(victim === undefined ? {} : { killed: `order-${victim}` }),
   faultAt: Math.round(injected!.at * 10) / 10,
   recoverAt: Math.round(recovered!.at * 10) / 10,
+  /** pg_auto_failover named another node the primary, this many seconds after the fault (primary drill). */
+  failoverSeconds,
+  /** The drill's orders were being stored in Postgres again, this many seconds after the fault. */
+  persistingAgainSeconds,
+  mttrSeconds,
+  slaAtOneFailurePerMonth: Math.round((MONTH_SECONDS / (MONTH_SECONDS + mttrSeconds)) * 1e6) / 1e6,
   orders: {
     attempts: answers.filter((a) => a.kind === 'order').length,
     accepted: answers.filter((a) => a.kind === 'order' && a.status === 202).length,
     availability: round3(count('order', 'served') / Math.max(1, answers.filter((a) => a.kind === 'order').length)),
     refused: count('order', 'refused'),
     errors: count('order', 'error'),
-    timeToRecoverSeconds: timeToRecover(orders),
+    timeToRecoverSeconds: mttrSeconds,
     latencyMs: phases('order'),
     answers: byAnswer('order'),
     servedBySecond: orders.map(round3),
@@ -309,4 +372,6 @@ drill ${drill}: fault at ${result.faultAt} s, recovery started at ${result.recov
   reads    availability ${(result.reads.availability * 100).toFixed(1)}% · refused ${result.reads.refused} · errors ${result.reads.errors} · time to recover ${result.reads.timeToRecoverSeconds} s
            ${fmt(result.reads.answers)}
            ${lat(result.reads.latencyMs)}
+  store    ${failoverSeconds === null ? '' : `new primary ${failoverSeconds} s after the fault · `}orders persisted again ${persistingAgainSeconds ?? 'never'}${persistingAgainSeconds === null ? '' : ' s after the fault'}
+  SLA      MTTR ${mttrSeconds} s → ${(result.slaAtOneFailurePerMonth * 100).toFixed(4)}% at one such failure a month (SLA = MTBF / (MTBF + MTTR))
   results  ${file}`)

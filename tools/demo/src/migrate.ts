@@ -4,7 +4,7 @@
  *
  *   node --env-file=.local/stack.env tools/demo/src/migrate.ts
  */
-import pg from 'pg'
+import { createPrimaryPool } from '@flashsale/db'
 import { Type, loadConfig, stackEnv } from '@flashsale/config'
 import { migrateCatalog } from '../../../services/catalog/src/store/migrations.ts'
 import { migrateInventory } from '../../../services/inventory/src/store/migrations.ts'
@@ -12,7 +12,7 @@ import { migrateOrders } from '../../../services/order/src/store/migrations.ts'
 import { migrateReview } from '../../../services/review/src/store/migrations.ts'
 
 const env = loadConfig(Type.Object({ PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL }), process.env)
-const pool = new pg.Pool({ connectionString: env.PG_PRIMARY_URL, max: 1 })
+const pool = createPrimaryPool(env.PG_PRIMARY_URL, { role: 'primary', name: 'demo-migrate', max: 1, min: 0 })
 try {
   for (const [service, migrate] of [
     ['catalog', migrateCatalog],

@@ -8,7 +8,7 @@
  * gate moved under it.
  */
 import type { Redis } from 'ioredis'
-import type pg from 'pg'
+import type { Queryable } from '@flashsale/db'
 import { parseDeadLetter, readTopic, type IncomingMessage, type KafkaClient } from '@flashsale/kafka'
 // The gate's key layout comes from the inventory service itself, so the two cannot drift apart.
 import { saleKeys } from '../../../services/inventory/src/store/gate-store.ts'
@@ -58,7 +58,7 @@ export interface VerifyReport {
 
 export interface VerifyOptions {
   /** The PostgreSQL primary (the truth; replicas may lag). Holds the `orders` and `inventory` schemas. */
-  readonly pg: pg.Pool
+  readonly pg: Queryable
   /** A client with the same key prefix the services use (none in a real deployment). */
   readonly redis: Redis
   readonly kafka: KafkaClient
@@ -140,7 +140,7 @@ interface SaleRow {
   readonly liveUnits: number
 }
 
-async function readSales(pool: pg.Pool): Promise<SaleRow[]> {
+async function readSales(pool: Queryable): Promise<SaleRow[]> {
   const { rows } = await pool.query<{ id: string; sku: string; state: string; total: number; sold: number; per_user_limit: number; live_units: number }>(
     `SELECT s.id, s.sku, s.state, st.total, st.sold, s.per_user_limit,
             coalesce((SELECT sum(o.qty) FROM orders.orders o WHERE o.sale_id = s.id AND o.status IN ${LIVE}), 0)::int AS live_units
@@ -170,7 +170,7 @@ function checkLedger(sales: readonly SaleRow[]): CheckResult {
   return result('stock-ledger', `${sales.length} sales: inventory.stock.sold = units of confirmed + paid orders`, violations)
 }
 
-async function checkPerUserLimit(pool: pg.Pool): Promise<CheckResult> {
+async function checkPerUserLimit(pool: Queryable): Promise<CheckResult> {
   const { rows } = await pool.query<{ sale_id: string; user_id: string; units: number; per_user_limit: number }>(
     `SELECT o.sale_id, o.user_id, sum(o.qty)::int AS units, s.per_user_limit
        FROM orders.orders o JOIN inventory.sales s ON s.id = o.sale_id
@@ -189,7 +189,7 @@ async function checkPerUserLimit(pool: pg.Pool): Promise<CheckResult> {
 }
 
 /** One order per (buyer, idempotency key): the unique index guarantees it, unless someone dropped the index. */
-async function checkDuplicates(pool: pg.Pool): Promise<CheckResult> {
+async function checkDuplicates(pool: Queryable): Promise<CheckResult> {
   const { rows } = await pool.query<{ user_id: string; idempotency_key: string; ids: string[] }>(
     `SELECT user_id, idempotency_key, array_agg(id::text ORDER BY created_at) AS ids
        FROM orders.orders WHERE status <> 'rejected'
@@ -273,7 +273,7 @@ async function checkNothingLost({ pg: pool, kafka, topics }: VerifyOptions): Pro
   }
 }
 
-async function handledCount(pool: pg.Pool, topic: string, positions: readonly { partition: number; offset: string }[]): Promise<number> {
+async function handledCount(pool: Queryable, topic: string, positions: readonly { partition: number; offset: string }[]): Promise<number> {
   if (positions.length === 0) return 0
   const { rows } = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM orders.dlq_handled h
@@ -356,7 +356,7 @@ async function checkStockAgreement({ pg: pool, redis }: VerifyOptions, sales: re
  * for stock or for the buyer's limit (`inventory.commit_units` is the last line of defence). Nothing is
  * oversold, but a buyer was told yes and then no: the gate handed out more than it had.
  */
-async function checkGateAdmission(pool: pg.Pool): Promise<CheckResult> {
+async function checkGateAdmission(pool: Queryable): Promise<CheckResult> {
   const { rows } = await pool.query<{ sale_id: string; reason: string; n: number }>(
     `SELECT sale_id, reason, count(*)::int AS n FROM orders.orders
       WHERE status = 'rejected' AND reason IN ('sold_out', 'limit_reached') GROUP BY sale_id, reason ORDER BY sale_id, reason`,
@@ -374,7 +374,7 @@ async function checkGateAdmission(pool: pg.Pool): Promise<CheckResult> {
 }
 
 // ---------------------------------------------------------------- stats for the demo summary
-async function saleStats(pool: pg.Pool, sales: readonly SaleRow[]): Promise<SaleStats[]> {
+async function saleStats(pool: Queryable, sales: readonly SaleRow[]): Promise<SaleStats[]> {
   const { rows } = await pool.query<{ sale_id: string; status: string; reason: string | null; n: number }>(
     'SELECT sale_id, status, reason, count(*)::int AS n FROM orders.orders GROUP BY sale_id, status, reason',
   )

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { createRedis } from '@flashsale/redis'
 import { createCache, createRedisBloomFilter } from '@flashsale/cache'
 import { Type, loadConfig } from '@flashsale/config'
-import { createPool } from '@flashsale/db'
+import { createPrimaryPool } from '@flashsale/db'
 import { Registry } from '@flashsale/metrics'
 import { ConfigSchema } from '../config.ts'
 import { generateCatalog } from '../domain/seed-catalog.ts'
@@ -37,7 +37,7 @@ const env = loadConfig(
 )
 
 const started = performance.now()
-const pool = createPool(env.PG_PRIMARY_URL, { role: 'primary', name: 'catalog-seed', max: 2, min: 0 })
+const pool = createPrimaryPool(env.PG_PRIMARY_URL, { role: 'primary', name: 'catalog-seed', max: 2, min: 0 })
 try {
   await migrateCatalog(pool)
   const products = generateCatalog(seed, count)

@@ -3,7 +3,7 @@
  * for thousands of rows), idempotent: a row that is already identical is not touched (its updated_at and
  * cache entry stay), a changed one is updated. Returns the ids that were inserted or changed.
  */
-import type pg from 'pg'
+import type { Queryable } from '@flashsale/db'
 import type { NewProduct } from '../domain/product.ts'
 
 const UPSERT = `
@@ -16,7 +16,7 @@ WHERE (products.sku, products.name, products.category, products.price_cents, pro
   IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.name, EXCLUDED.category, EXCLUDED.price_cents, EXCLUDED.image_url, EXCLUDED.description)
 RETURNING id`
 
-export async function upsertProducts(pool: pg.Pool, products: readonly NewProduct[], batchSize = 2_000): Promise<string[]> {
+export async function upsertProducts(pool: Queryable, products: readonly NewProduct[], batchSize = 2_000): Promise<string[]> {
   const changed: string[] = []
   for (let start = 0; start < products.length; start += batchSize) {
     const batch = products.slice(start, start + batchSize)

@@ -58,6 +58,7 @@ describe('catalog with the primary down', () => {
     } finally {
       await proxy.enable()
     }
-    assert.equal((await h.get('/health/deps')).statusCode, 200, 'the primary is back')
+    // Back within moments: the write pool looks for the primary again (packages/db, at most every 250 ms).
+    await waitFor('the primary is back at /health/deps', async () => (await h.get('/health/deps')).statusCode === 200)
   })
 })

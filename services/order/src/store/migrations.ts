@@ -1,10 +1,9 @@
 /** Applies migrations/NNNN_*.sql to schema `orders` (advisory-locked: every instance may call it at boot). */
 import { join } from 'node:path'
-import type pg from 'pg'
-import { migrate, type AppliedMigration } from '@flashsale/db'
+import { migrate, type AppliedMigration, type ConnectionSource } from '@flashsale/db'
 
 export const ORDER_MIGRATIONS_DIR = join(import.meta.dirname, '..', '..', 'migrations')
 
-export function migrateOrders(pool: pg.Pool): Promise<AppliedMigration[]> {
+export function migrateOrders(pool: ConnectionSource): Promise<AppliedMigration[]> {
   return migrate(pool, { dir: ORDER_MIGRATIONS_DIR, schema: 'orders' })
 }

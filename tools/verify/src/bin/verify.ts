@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createRedis, describeRedisUrl } from '@flashsale/redis'
-import pg from 'pg'
+import { createPrimaryPool, redact } from '@flashsale/db'
 import { Type, loadConfig, parseList, stackEnv } from '@flashsale/config'
 import { createKafka } from '@flashsale/kafka'
 import { formatReport, verify } from '../index.ts'
@@ -54,7 +54,7 @@ try {
   fail((err as Error).message, "run it with the stack's env: make verify (or node --env-file=.local/stack.env tools/verify/src/bin/verify.ts)")
 }
 
-const pool = new pg.Pool({ connectionString: env.PG_PRIMARY_URL, max: 2, connectionTimeoutMillis: 5_000 })
+const pool = createPrimaryPool(env.PG_PRIMARY_URL, { role: 'primary', name: 'verify', max: 2, min: 0, connectionTimeoutMillis: 5_000 })
 const redis = createRedis(env.REDIS_URL, { keyPrefix: env.REDIS_KEY_PREFIX, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 })
 const quiet = () => {}
 const kafka = createKafka({ brokers: parseList(env.KAFKA_BROKERS), clientId: 'verify', logger: { debug: quiet, info: quiet, warn: quiet, error: quiet } })
@@ -97,10 +97,4 @@ try {
 } finally {
   redis.disconnect()
   await pool.end()
-}
-
-function redact(url: string): string {
-  const u = new URL(url)
-  if (u.password) u.password = '***'
-  return u.toString()
 }
