@@ -12,7 +12,7 @@ import type { RecentWrites } from './recent-writes.ts'
 
 export type ReadTarget = 'replica' | 'primary'
 /** Why a read went where it went: the `reason` label of db_reads_total. */
-export type ReadReason = 'replica' | 'no_healthy_replica' | 'read_your_writes' | 'replica_error'
+export type ReadReason = 'replica' | 'no_healthy_replica' | 'read_your_writes' | 'replica_error' | 'primary_unavailable'
 
 export interface DatabaseOptions {
   /** Where writes go: one host, or several in libpq's multi-host form, of which the primary is used (primary.ts). */
@@ -168,6 +168,14 @@ export function createDatabase(options: DatabaseOptions): Database {
     return undefined
   }
 
+  /**
+   * A reachable standby that is only behind its lag bound (or whose lag is unknown, as while its primary is
+   * being failed over), for when the primary cannot answer either: a read a few seconds stale beats a 503.
+   */
+  function staleStandby(): Replica | undefined {
+    return replicas.find((r) => r.state.down === 'lagging')
+  }
+
   function choose(reason: ReadReason, replica?: Replica): ReadChoice & { replica?: Replica } {
     const choice = replica ? { pool: replica.pool, target: 'replica' as const, reason, replica } : { pool: primary, target: 'primary' as const, reason }
     metrics.reads.inc({ target: choice.target, reason: choice.reason })
@@ -201,7 +209,14 @@ export function createDatabase(options: DatabaseOptions): Database {
       try {
         return await run<R>(first, sql, params)
       } catch (err) {
-        if (!first.replica || !isConnectionError(err)) throw err
+        if (!isConnectionError(err)) throw err
+        if (!first.replica) {
+          // No replica was within bounds and the primary cannot answer (a failover in progress): a standby
+          // that is merely behind answers, rather than nobody. Not for read-your-own-writes.
+          const stale = first.reason === 'no_healthy_replica' ? staleStandby() : undefined
+          if (!stale) throw err
+          return run<R>(choose('primary_unavailable', stale), sql, params)
+        }
         // Reads are safe to run twice; once is enough to ride over one dead replica.
         const next = nextReplica()
         return run<R>(next ? choose('replica_error', next) : choose('replica_error'), sql, params)
@@ -268,7 +283,7 @@ function routerMetrics(registry: Registry): RouterMetrics {
       }),
       reads: new Counter({
         name: 'db_reads_total',
-        help: 'Reads by where they were sent and why: replica, no_healthy_replica, read_your_writes, replica_error (retry after a replica failed)',
+        help: 'Reads by where they were sent and why: replica, no_healthy_replica, read_your_writes, replica_error (retry after a replica failed), primary_unavailable (a lagging standby, the primary being down too)',
         labelNames: ['target', 'reason'] as const,
         registers: [registry],
       }),

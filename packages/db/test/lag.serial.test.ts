@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createTestDatabase, type TestDatabase } from '@flashsale/testkit'
+import { createTestDatabase, createTestProxy, type TestDatabase } from '@flashsale/testkit'
 import pg from 'pg'
 import { Registry } from 'prom-client'
 import { createDatabase, type Database } from '../src/index.ts'
@@ -55,5 +55,32 @@ describe('read router when a replica falls behind', () => {
     const ports = new Set<number>()
     for (let i = 0; i < 4; i++) ports.add((await readServedBy(db)).port)
     assert.deepEqual(ports, new Set([behind, current]))
+  })
+
+  it('when the primary cannot answer either, a standby that is only behind serves the read rather than nobody', async () => {
+    const proxy = await createTestProxy('db_lag_primary', testDb.primaryUrl)
+    const stale = createDatabase({
+      primaryUrl: proxy.rewrite(testDb.primaryUrl),
+      replicaUrls: [testDb.replicaUrls[0]!],
+      maxReplicaLagMs: MAX_LAG_MS,
+      healthCheckIntervalMs: 100,
+      registry,
+    })
+    try {
+      await lagging.query('SELECT pg_wal_replay_pause()')
+      await db.query(`INSERT INTO stock VALUES ('sku-2', 5)`)
+      await waitFor(`the health check to see lag > ${MAX_LAG_MS} ms`, () => stale.replicaStates()[0]?.down === 'lagging')
+      await proxy.disable()
+      const before = await metricValue(registry, 'db_reads_total', { target: 'replica', reason: 'primary_unavailable' })
+      assert.deepEqual(await readServedBy(stale), { standby: true, port: portOf(testDb.replicaUrls[0]!) })
+      assert.equal(await metricValue(registry, 'db_reads_total', { target: 'replica', reason: 'primary_unavailable' }), before + 1)
+      // Writes have nowhere to go: they fail as unavailable (503 in a service), never on the standby.
+      await assert.rejects(stale.query(`INSERT INTO stock VALUES ('sku-3', 1)`))
+    } finally {
+      await resume()
+      await proxy.enable().catch(() => {})
+      await stale.close()
+      await proxy.cleanup()
+    }
   })
 })

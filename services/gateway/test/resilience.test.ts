@@ -48,6 +48,44 @@ describe('circuit breaker per upstream', () => {
   })
 })
 
+describe("an upstream's own 503 + Retry-After is a refusal, not a failure: the breaker stays closed", () => {
+  let gw: Gateway
+  let order: TestUpstream
+  before(async () => {
+    order = await startUpstream('order-1')
+    gw = await startGateway('breaker_503', {
+      upstreams: { order: [order.url] },
+      env: { BREAKER_MINIMUM_CALLS: '5', BREAKER_FAILURE_RATE: '0.5', BREAKER_HALF_OPEN_AFTER_MS: '60000', OUTLIER_CONSECUTIVE_FAILURES: '1000' },
+    })
+  })
+  after(async () => {
+    await gw.close()
+    await order.kill()
+  })
+
+  test('every call reaches the service and its problem goes back as it is; without Retry-After a 503 counts as before', async () => {
+    // What the order API answers while PostgreSQL or Redis fails over (ADR 0028): it is up, and says so.
+    order.setHandler((_req, res) => {
+      res.setHeader('retry-after', '1')
+      json(res, 503, { code: 'SERVICE_ERR_DEPENDENCY_UNAVAILABLE', status: 503 })
+    })
+    const token = await gw.buyerToken('alice')
+    const pay = () => gw.request({ method: 'POST', url: `/orders/${ORDER_ID}/pay`, token })
+    for (let i = 0; i < 20; i++) {
+      const res = await pay()
+      assert.equal(res.statusCode, 503)
+      assert.equal(res.json().code, 'SERVICE_ERR_DEPENDENCY_UNAVAILABLE', `call ${i} was answered by the service`)
+    }
+    assert.equal(order.total(), 20)
+    assert.equal(await gw.metric('gateway_breaker_state', { upstream: 'order' }), 0, 'closed')
+
+    order.setHandler((_req, res) => json(res, 503, { code: 'SOMETHING_BROKE', status: 503 }))
+    let res = await pay()
+    for (let i = 0; i < 20 && res.json().code === 'SOMETHING_BROKE'; i++) res = await pay()
+    assert.equal(res.json().code, 'GATEWAY_ERR_CIRCUIT_OPEN', 'a bare 503 is still a failure of the upstream')
+  })
+})
+
 describe('retries', () => {
   let gw: Gateway
   let order: TestUpstream

@@ -76,6 +76,11 @@ class UpstreamStatusError extends Error {
   }
 }
 
+/** The upstream's own 503 + Retry-After: a refusal it means, not a failure of the instance. */
+function isRefusal(e: unknown): boolean {
+  return e instanceof UpstreamStatusError && e.status === 503 && e.answer.headers['retry-after'] !== undefined
+}
+
 /**
  * A deadline that ran out while this gateway's event loop, not the upstream, held most of the time: a
  * 504 for the client, but no evidence against the upstream (the breaker does not count it).
@@ -196,8 +201,12 @@ export function createUpstream(
     windowMs: config.BREAKER_WINDOW_MS,
     halfOpenAfterMs: config.BREAKER_HALF_OPEN_AFTER_MS,
     // "No instance" says nothing about the service's answers, nor does a deadline our own stalled event
-    // loop used up; everything else that was thrown does. Slow means slow by the upstream's own time.
-    isFailure: (e) => !isNoInstance(e) && !(e instanceof StalledDeadline),
+    // loop used up, nor a 503 with Retry-After: the service answering, fast, that a datastore behind it
+    // cannot serve right now (ADR 0028). Opening the circuit on those refused, for its half-open wait, the
+    // requests the service served again as soon as a PostgreSQL failover ended (make chaos-primary: 5 s of
+    // GATEWAY_ERR_CIRCUIT_OPEN after a 9 s failover). The limiter still hears them as drops. Everything else
+    // thrown counts. Slow means slow by the upstream's own time.
+    isFailure: (e) => !isNoInstance(e) && !(e instanceof StalledDeadline) && !isRefusal(e),
     durationOf: (answer) => (answer as UpstreamAnswer).upstreamMs,
   })
   metrics.breakerState.set({ upstream: name }, BREAKER_STATE_VALUE[breaker.state])

@@ -46,6 +46,14 @@ class UpstreamFailure extends Error {
   }
 }
 
+/**
+ * A 503 with Retry-After: the inventory is up and says a datastore behind it cannot serve right now (ADR
+ * 0028). It fails the call like any 5xx, but the breaker does not count it: the instance is answering, fast,
+ * and opening the circuit would refuse for seconds the calls it would serve as soon as its datastore is back
+ * (a PostgreSQL or Redis failover takes seconds; the circuit's half-open wait is longer).
+ */
+class UpstreamRefusal extends UpstreamFailure {}
+
 const REFUSALS: Readonly<Record<string, GateRefusal>> = {
   INVENTORY_ERR_SOLD_OUT: 'sold_out',
   INVENTORY_ERR_LIMIT_REACHED: 'limit_reached',
@@ -73,7 +81,7 @@ export function createInventoryClient({
   if (urls.length === 0) throw new Error('at least one inventory URL is needed')
   const agent = new Agent({ connections, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 })
   // Only infrastructure failures trip it; a refusal is the gate working.
-  const breaker = circuitBreaker({ ...thresholds, isFailure: (err) => !isBrokenCircuitError(err) })
+  const breaker = circuitBreaker({ ...thresholds, isFailure: (err) => !isBrokenCircuitError(err) && !(err instanceof UpstreamRefusal) })
   if (onBreakerState) breaker.onStateChange(onBreakerState)
   let cursor = 0
   const nextUrl = () => urls[cursor++ % urls.length] as string
@@ -93,7 +101,10 @@ export function createInventoryClient({
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         })
         const text = await res.body.text()
-        if (res.statusCode >= 500) throw new UpstreamFailure(`inventory ${method} ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`)
+        if (res.statusCode >= 500) {
+          const Failure = res.statusCode === 503 && res.headers['retry-after'] !== undefined ? UpstreamRefusal : UpstreamFailure
+          throw new Failure(`inventory ${method} ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`)
+        }
         const json = text ? (JSON.parse(text) as Record<string, unknown>) : {}
         return { status: res.statusCode, json, retryAfter: Number(res.headers['retry-after'] ?? '1') || 1 }
       }, timeoutMs),
