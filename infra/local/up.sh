@@ -12,6 +12,17 @@ have java || die "java not found (the Kafka broker runs on the JVM)" "run make d
 mkdir -p "$STATE_DIR" "$LOG_DIR" "$RUN_DIR" "$LOCAL_DIR"
 ln -sfn "$STATE_DIR" "$LOCAL_DIR/state"
 
+# The stack's fixed ports lie in Linux's default ephemeral range (32768-60999): an outgoing connection of any
+# client may be given one as its source port, and a server then fails to bind it ("Address already in use";
+# seen once for Kafka's 59092 right after a full test run). Reserved, the kernel never hands them out.
+# https://docs.kernel.org/networking/ip-sysctl.html (ip_local_reserved_ports)
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ "$(id -u)" = 0 ] && [ -w "$reserved" ]; then
+  ours="$PG_MONITOR_PORT,${PG_PORTS// /,},$REDIS_PORT,$REDIS_REPLICA_PORT,${REDIS_SENTINEL_PORTS// /,},$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,$TOXIPROXY_PORT"
+  current=$(cat "$reserved")
+  echo "${current:+$current,}$ours" >"$reserved" 2>/dev/null || warn "could not reserve the stack's ports ($reserved)"
+fi
+
 # ---------------------------------------------------------------- PostgreSQL
 # A formation under pg_auto_failover: a monitor and one keeper per node; the first node starts as the primary,
 # the others as hot standbys, and the monitor fails over by itself (infra/local/pg-formation.sh, ADR 0031).

@@ -3,6 +3,7 @@
  * reachable and close enough behind, else to the primary. A user who has just written reads from the
  * primary for a short window (read-your-own-writes), since the replicas may not have replayed it yet.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { isConnectionError } from './errors.ts'
@@ -23,6 +24,13 @@ export interface DatabaseOptions {
   readonly maxReplicaLagMs?: number
   /** How often each replica is asked whether it is up and how far behind it is. Default 1000 ms. */
   readonly healthCheckIntervalMs?: number
+  /**
+   * When no node could answer a read (each target failed to connect), it is tried once more after this
+   * pause, on whatever answers then. During a PostgreSQL failover every node may be down at once for about
+   * a second (pg_auto_failover restarts the standbys to detach them from the dead primary). Default 300 ms,
+   * short enough for a read's budget; 0 turns it off.
+   */
+  readonly readRetryAfterMs?: number
   /** Needed for markWrite() and read-your-own-writes; see createRedisRecentWrites. */
   readonly recentWrites?: RecentWrites
   /** Where the router's and its pools' metrics go. Default: a private registry, never the global one. */
@@ -92,7 +100,7 @@ interface Replica {
 }
 
 export function createDatabase(options: DatabaseOptions): Database {
-  const { primaryUrl, replicaUrls, maxReplicaLagMs = 1_000, healthCheckIntervalMs = 1_000, recentWrites } = options
+  const { primaryUrl, replicaUrls, maxReplicaLagMs = 1_000, healthCheckIntervalMs = 1_000, readRetryAfterMs = 300, recentWrites } = options
   const registry = options.registry ?? new Registry()
   const { name: base = 'db', ...poolOptions } = options.poolOptions ?? {}
   const metrics = routerMetrics(registry)
@@ -195,6 +203,51 @@ export function createDatabase(options: DatabaseOptions): Database {
     }
   }
 
+  async function readOnce<R extends pg.QueryResultRow>(sql: string, params?: unknown[], readOptions?: ReadOptions): Promise<pg.QueryResult<R>> {
+    const first = await route(readOptions)
+    try {
+      return await run<R>(first, sql, params)
+    } catch (err) {
+      if (!isConnectionError(err)) throw err
+      if (!first.replica) {
+        // No replica was within bounds and the primary cannot answer (a failover in progress): a standby
+        // that is merely behind answers, rather than nobody. Not for read-your-own-writes.
+        const stale = first.reason === 'no_healthy_replica' ? staleStandby() : undefined
+        if (!stale) throw err
+        return run<R>(choose('primary_unavailable', stale), sql, params)
+      }
+      // Reads are safe to run twice; once is enough to ride over one dead replica.
+      const next = nextReplica()
+      return run<R>(next ? choose('replica_error', next) : choose('replica_error'), sql, params)
+    }
+  }
+
+  /**
+   * After the pause: the usual route, then, if that fails to connect too, any standby that answers now. The
+   * health states are up to a check old and were just marked down by the failures, so they are not asked.
+   */
+  async function lastTry<R extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] | undefined,
+    readOptions: ReadOptions | undefined,
+  ): Promise<pg.QueryResult<R>> {
+    const again = await route(readOptions)
+    try {
+      return await run<R>(again, sql, params)
+    } catch (err) {
+      if (!isConnectionError(err) || again.reason === 'read_your_writes') throw err
+      for (const replica of replicas) {
+        if (replica === again.replica) continue
+        try {
+          return await run<R>(choose('primary_unavailable', replica), sql, params)
+        } catch (inner) {
+          if (!isConnectionError(inner)) throw inner
+        }
+      }
+      throw err
+    }
+  }
+
   async function route({ userId }: ReadOptions = {}): Promise<ReadChoice & { replica?: Replica }> {
     if (userId !== undefined && recentWrites && (await wroteRecently(recentWrites, userId))) return choose('read_your_writes')
     const replica = nextReplica()
@@ -205,21 +258,12 @@ export function createDatabase(options: DatabaseOptions): Database {
     primary,
     query: (sql, params) => primary.query(sql, params),
     async read<R extends pg.QueryResultRow>(sql: string, params?: unknown[], readOptions?: ReadOptions) {
-      const first = await route(readOptions)
       try {
-        return await run<R>(first, sql, params)
+        return await readOnce<R>(sql, params, readOptions)
       } catch (err) {
-        if (!isConnectionError(err)) throw err
-        if (!first.replica) {
-          // No replica was within bounds and the primary cannot answer (a failover in progress): a standby
-          // that is merely behind answers, rather than nobody. Not for read-your-own-writes.
-          const stale = first.reason === 'no_healthy_replica' ? staleStandby() : undefined
-          if (!stale) throw err
-          return run<R>(choose('primary_unavailable', stale), sql, params)
-        }
-        // Reads are safe to run twice; once is enough to ride over one dead replica.
-        const next = nextReplica()
-        return run<R>(next ? choose('replica_error', next) : choose('replica_error'), sql, params)
+        if (!isConnectionError(err) || readRetryAfterMs <= 0 || closed) throw err
+        await sleep(readRetryAfterMs)
+        return lastTry<R>(sql, params, readOptions)
       }
     },
     async readPool(readOptions) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createTestDatabase, createTestProxy, type TestDatabase, type TestProxy } from '@flashsale/testkit'
 import { Registry } from 'prom-client'
-import { createDatabase, type Database } from '../src/index.ts'
+import { createDatabase, isConnectionError, type Database } from '../src/index.ts'
 import { metricValue, portOf, readServedBy, waitFor } from './helpers.ts'
 
 /**
@@ -86,6 +86,38 @@ describe('read router when replicas stop and come back', () => {
     } finally {
       await Promise.all(proxies.map((p) => p.enable()))
       await db.close()
+    }
+  })
+
+  it('when every node is down for a moment (standbys restarting in a failover), a read is tried once more after a pause and served', async () => {
+    const registry = new Registry()
+    const primaryProxy = await createTestProxy('db_failover_primary', testDb.primaryUrl)
+    const db = createDatabase({
+      primaryUrl: primaryProxy.rewrite(testDb.primaryUrl),
+      replicaUrls: testDb.replicaUrls.map((url, i) => proxies[i]!.rewrite(url)),
+      healthCheckIntervalMs: 60_000, // only the reads notice
+      maxReplicaLagMs: 60_000,
+      readRetryAfterMs: 300,
+      registry,
+      poolOptions: { name: 'failover-all-down', connectionTimeoutMillis: 2_000 },
+    })
+    try {
+      await waitFor('the first health check', () => db.replicaStates().every((s) => s.checkedAt !== undefined))
+      await Promise.all([primaryProxy.disable(), ...proxies.map((p) => p.disable())])
+      // Back before the pause ends, as a restarted standby is.
+      const back = setTimeout(() => void proxies[1]!.enable(), 100)
+      try {
+        assert.deepEqual(await readServedBy(db), { standby: true, port: replica2 })
+      } finally {
+        clearTimeout(back)
+      }
+      // Nothing comes back: the read fails after its one pause, as unavailable.
+      await proxies[1]!.disable()
+      await assert.rejects(readServedBy(db), (err: unknown) => isConnectionError(err))
+    } finally {
+      await Promise.all([primaryProxy.enable(), ...proxies.map((p) => p.enable())])
+      await db.close()
+      await primaryProxy.cleanup()
     }
   })
 })
