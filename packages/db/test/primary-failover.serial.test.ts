@@ -45,6 +45,12 @@ describe('PrimaryPool across a real pg_auto_failover promotion', () => {
   /** Inserts one row per call; what the caller saw (ok, or the error) is recorded with it. */
   const acknowledged: number[] = []
   const refusals: unknown[] = []
+  /**
+   * Ids whose INSERT failed after it may have reached the server (the connection broke mid-statement): the
+   * commit's outcome is unknown to the client, as with any database, so the row may or may not be there.
+   * Refused before sending (no primary known, connection refused) is not in doubt: that row must not exist.
+   */
+  const inDoubt = new Set<number>()
   let next = 0
   async function write(): Promise<boolean> {
     const id = ++next
@@ -54,9 +60,26 @@ describe('PrimaryPool across a real pg_auto_failover promotion', () => {
       return true
     } catch (err) {
       refusals.push(err)
+      if (!(err instanceof PrimaryUnavailableError) && (err as { code?: unknown }).code !== 'ECONNREFUSED') inDoubt.add(id)
       return false
     }
   }
+  /** Every acknowledged write is stored, and nothing else is but writes whose outcome the client could not know. */
+  function assertStoredExactly(stored: readonly number[], where: string): void {
+    const have = new Set(stored)
+    assert.deepEqual(
+      acknowledged.filter((id) => !have.has(id)),
+      [],
+      `acknowledged writes missing on ${where}`,
+    )
+    const acked = new Set(acknowledged)
+    assert.deepEqual(
+      stored.filter((id) => !acked.has(id) && !inDoubt.has(id)),
+      [],
+      `rows on ${where} that were refused before being sent`,
+    )
+  }
+
   async function writeUntilAccepted(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (!(await write())) {
@@ -100,7 +123,7 @@ describe('PrimaryPool across a real pg_auto_failover promotion', () => {
     assert.ok((await metricValue(registry, 'db_primary_lookups_total', { pool: 'failover-test', outcome: 'none' })) >= 1)
 
     // Synchronous replication (pg_auto_failover's default): every acknowledged write survived the failover.
-    assert.deepEqual(await idsOn(ports.b), acknowledged)
+    assertStoredExactly(await idsOn(ports.b), 'the promoted node')
   })
 
   it('failback: the old primary rejoins as a standby, and no write ever goes to it', async () => {
@@ -108,8 +131,10 @@ describe('PrimaryPool across a real pg_auto_failover promotion', () => {
     await waitFor('the old primary back as a standby', async () => (await roleOf(ports.a)) === 'standby', 60_000, 200)
     for (let i = 0; i < 10; i++) assert.ok(await write())
     assert.equal(pool.current, `127.0.0.1:${ports.b}`)
-    // The rewound standby holds exactly the acknowledged rows, those written while it was down included.
-    await waitFor('the rejoined standby to replay every acknowledged row', async () => (await idsOn(ports.a)).join() === acknowledged.join(), 30_000, 100)
+    // The rewound standby holds exactly the primary's rows, those written while it was down included.
+    const onPrimary = await idsOn(ports.b)
+    assertStoredExactly(onPrimary, 'the primary')
+    await waitFor('the rejoined standby to replay every row', async () => (await idsOn(ports.a)).join() === onPrimary.join(), 30_000, 100)
   })
 
   it('switchover: the primary is demoted while reachable; writes move with it and none lands on the demoted node', async () => {
@@ -134,9 +159,10 @@ describe('PrimaryPool across a real pg_auto_failover promotion', () => {
     assert.equal(pool.current, `127.0.0.1:${ports.a}`)
     assert.equal(await roleOf(ports.b), 'standby')
     for (const err of refusals) assert.ok(isDependencyUnavailable(err), `not a dependency-unavailable error: ${String(err)}`)
-    assert.deepEqual(await idsOn(ports.a), acknowledged, 'every acknowledged write is on the new primary, and nothing else is')
+    const onPrimary = await idsOn(ports.a)
+    assertStoredExactly(onPrimary, 'the new primary')
     // The demoted node replays the new primary's WAL; had a write landed there before it turned standby, the
     // two would have diverged (pg_rewind would have had to throw that write away).
-    await waitFor('the demoted node to replay every acknowledged row', async () => (await idsOn(ports.b)).join() === acknowledged.join(), 30_000, 100)
+    await waitFor('the demoted node to replay every row', async () => (await idsOn(ports.b)).join() === onPrimary.join(), 30_000, 100)
   })
 })
