@@ -67,7 +67,11 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   app.addHook('onClose', async () => masterWatch.stop())
   const ctx: InventoryContext = {
     sales: createSaleStore(deps.db, { now }),
-    gate: createGateStore(deps.redis, { indexTtlMs: config.RESERVATION_INDEX_TTL_SECONDS * 1000, suspect: () => masterWatch.suspect }),
+    gate: createGateStore(deps.redis, {
+      indexTtlMs: config.RESERVATION_INDEX_TTL_SECONDS * 1000,
+      suspect: () => masterWatch.suspect,
+      replicaAckTimeoutMs: config.GATE_REPLICA_ACK_TIMEOUT_MS,
+    }),
     limiter: createHotSaleLimiter({ ratePerSecond: config.HOT_SALE_RATE_PER_SECOND, burst: config.HOT_SALE_BURST, now }),
     soldOut: createSoldOutCache({ ttlMs: config.SOLD_OUT_CACHE_MS, now }),
     metrics: createInventoryMetrics(deps.metrics.registry),

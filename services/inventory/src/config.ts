@@ -44,6 +44,11 @@ export const ConfigSchema = Type.Object({
     minimum: 60,
     description: 'how long order id → sale lookups are kept (release, confirm by order id)',
   }),
+  GATE_REPLICA_ACK_TIMEOUT_MS: Type.Integer({
+    default: 200,
+    minimum: 0,
+    description: 'a reservation is confirmed only once a Redis replica has it (WAIT 1), waiting at most this long; 0 turns it off (ADR 0029)',
+  }),
   SHUTDOWN_DRAIN_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'readiness is 503 this long before the server stops accepting' }),
 })
 

@@ -59,6 +59,8 @@ export type GateReserveReply =
   | { readonly outcome: 'limit_reached'; readonly held: number; readonly limit: number }
   | { readonly outcome: 'sold_out'; readonly available: number }
   | { readonly outcome: 'not_open' | 'closed' | 'paused' | 'conflict' | 'missing' | 'rebuilding' }
+  /** Reserved on the master, but no replica confirmed it in time: given back, and refused (store/gate-store.ts). */
+  | { readonly outcome: 'unreplicated' }
 
 /** What Redis holds about a sale: enough to answer GET /sales/:id without Postgres. */
 export interface GateView {

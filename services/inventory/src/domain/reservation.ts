@@ -34,7 +34,7 @@ export type ReserveResult =
   | { readonly outcome: 'not_open' | 'closed' | 'paused' | 'unknown_sale' | 'conflict' }
   | { readonly outcome: 'throttled'; readonly retryAfterMs: number }
   /** The gate cannot answer: Redis unreachable (`error`), its state lost (`missing`) or being rebuilt. */
-  | { readonly outcome: 'unavailable'; readonly reason: 'error' | 'missing' | 'rebuilding' }
+  | { readonly outcome: 'unavailable'; readonly reason: 'error' | 'missing' | 'rebuilding' | 'unreplicated' }
 
 /** What a release did; `units` is 0 unless this call gave units back. */
 export type ReleaseOutcome = 'released' | 'not_found' | 'already' | 'forbidden' | 'persisted' | 'missing'

@@ -56,6 +56,8 @@ async function askGate(ctx: InventoryContext, request: ReserveRequest): Promise<
       return { outcome: 'limit_reached', limit: reply.limit, held: reply.held }
     case 'rebuilding':
       return { outcome: 'unavailable', reason: 'rebuilding' }
+    case 'unreplicated':
+      return { outcome: 'unavailable', reason: 'unreplicated' }
     case 'missing':
       // No gate state: either no such sale, or Redis lost it. Only Postgres can tell, and a lost state
       // means refusing until the rebuild — never reserving against a guess.

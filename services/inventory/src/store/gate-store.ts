@@ -61,6 +61,14 @@ export interface GateStoreOptions {
   readonly indexTtlMs: number
   /** While true, reserve answers `rebuilding` without asking Redis (store/master-watch.ts). */
   readonly suspect?: () => boolean
+  /**
+   * A reservation is confirmed only once a replica has it (Redis WAIT 1), waiting this long at most; 0 turns
+   * it off. Replication is asynchronous: without the wait, a failover may promote a replica that never saw
+   * a reservation the buyer was told of, and the rebuilt gate would hand its unit out again (over-admission,
+   * caught by Postgres but not by the buyer). With no replica connected at all there is nothing to fail over
+   * to and nothing to wait for.
+   */
+  readonly replicaAckTimeoutMs?: number
 }
 
 const num = (v: string | null | undefined): number => (v === null || v === undefined || v === '' ? 0 : Number(v))
@@ -81,8 +89,26 @@ function decodeRecord(orderId: string, saleId: string, value: string): Reservati
   return { orderId, saleId, userId, qty: Number(qty), expiresAt: new Date(Number(expires)), state: state as ReservationState }
 }
 
-export function createGateStore(client: Redis, { indexTtlMs, suspect }: GateStoreOptions): StockGate {
+export function createGateStore(client: Redis, { indexTtlMs, suspect, replicaAckTimeoutMs = 0 }: GateStoreOptions): StockGate {
   const redis = defineGateScripts(client)
+
+  // WAIT blocks this connection, which every gate command shares; so it is paid at most once a second when it
+  // cannot succeed. Until noReplicaUntil the master is known to have no replica (WAIT would only sit out its
+  // timeout); until refuseUntil a replica is connected but did not acknowledge (reservations are refused).
+  let noReplicaUntil = 0
+  let refuseUntil = 0
+  /** Did a replica take every write of this connection so far? https://redis.io/docs/latest/commands/wait/ */
+  async function replicated(): Promise<boolean> {
+    if (replicaAckTimeoutMs <= 0 || Date.now() < noReplicaUntil) return true
+    if ((await client.wait(1, replicaAckTimeoutMs)) >= 1) return true
+    const connected = Number(/connected_slaves:(\d+)/.exec(await client.info('replication'))?.[1] ?? '0')
+    if (connected > 0) {
+      refuseUntil = Date.now() + 1_000
+      return false
+    }
+    noReplicaUntil = Date.now() + 1_000
+    return true
+  }
 
   const saleOf = (orderId: string): Promise<string | null> => redis.get(orderIndexKey(orderId))
 
@@ -94,6 +120,7 @@ export function createGateStore(client: Redis, { indexTtlMs, suspect }: GateStor
   return {
     async reserve({ saleId, orderId, userId, qty, now }) {
       if (suspect?.()) return { outcome: 'rebuilding' }
+      if (Date.now() < refuseUntil) return { outcome: 'unreplicated' }
       const reply = await redis.invReserve(...saleKeys(saleId), orderId, userId, qty, now)
       const outcome = reply[0] as string
       // Only a successful reserve records order id → sale (the lookup release/claim/confirm use), so the
@@ -108,6 +135,11 @@ export function createGateStore(client: Redis, { indexTtlMs, suspect }: GateStor
             return { outcome: 'conflict' }
           }
         }
+      }
+      if (outcome === 'reserved' && !(await replicated())) {
+        // A unit the buyer is not told of: given back now, on the master that has it.
+        await releaseIn(saleId, orderId, '', now, 'released', '')
+        return { outcome: 'unreplicated' }
       }
       switch (outcome) {
         case 'reserved':
