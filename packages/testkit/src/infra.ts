@@ -29,6 +29,11 @@ export const STACK_ENV_FILE = join(REPO_ROOT, '.local', 'stack.env')
 let cached: Promise<Infra> | undefined
 
 export function getInfra(): Promise<Infra> {
+  if (process.env['FLASHSALE_UNIT_TESTS'] === '1') {
+    return Promise.reject(
+      new Error('a unit test (*.unit.test.ts, npm run test:unit) asked for servers: use in-memory fakes of the ports, or make it an integration test'),
+    )
+  }
   cached ??= resolveInfra()
   return cached
 }
