@@ -4,10 +4,13 @@ import pg from 'pg'
  * SQLSTATE classes and codes that say "this server cannot serve you now", not "your SQL is wrong"
  * (PostgreSQL manual, Appendix A): 08 connection exception, 28 invalid authorization, 3D invalid catalog
  * name (a replica that has not replayed CREATE DATABASE yet), 53 insufficient resources (too many
- * connections), 57P01-03 shutdown / crash / cannot connect now (a replica still starting).
+ * connections), 57P01-03 shutdown / crash / cannot connect now (a replica still starting), 25006
+ * read_only_sql_transaction (a write reached a node that is a standby, or read-only for the moment of a
+ * failover: pg_auto_failover sets default_transaction_read_only on the node it promotes until the old
+ * primary is fenced; `make chaos-primary` once dead-lettered 9 orders the worker took for poison on it).
  */
 const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '53'])
-const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03'])
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '25006'])
 
 /**
  * True when a query failed because of the connection or the server's state, so running it on another

@@ -1,7 +1,7 @@
 /**
  * Writes go to the node that is the primary now. Given one host or several (a libpq multi-host URI, see
- * hosts.ts), a PrimaryPool asks each `SELECT pg_is_in_recovery()` and keeps a pool to the one that says
- * false. It looks again when a statement fails as if the primary moved (the server went away, or it answers
+ * hosts.ts), a PrimaryPool asks each whether it takes writes (not in recovery, not read-only by default:
+ * libpq's `target_session_attrs=read-write` test) and keeps a pool to the one that does. It looks again when a statement fails as if the primary moved (the server went away, or it answers
  * 25006 read_only_sql_transaction because it was demoted) and when its own check, once per interval, finds
  * the node in recovery. node-postgres has no multi-host support or `target_session_attrs`
  * (https://github.com/brianc/node-postgres/issues/1470), hence this.
@@ -50,6 +50,13 @@ export class PrimaryUnavailableError extends Error {
   readonly code = '08001'
 }
 
+/**
+ * Not writable (`standby`): in recovery, or read-only by default. The second is libpq's test for
+ * `target_session_attrs=read-write` too: pg_auto_failover promotes a standby with default_transaction_read_only
+ * on, and turns it off only once the old primary cannot take writes (its `stop_replication` state).
+ */
+const WRITABLE_SQL = "SELECT pg_is_in_recovery() OR current_setting('default_transaction_read_only')::boolean AS standby"
+
 /** 25006 read_only_sql_transaction: a write reached a standby; the primary has moved. */
 const READ_ONLY = '25006'
 
@@ -92,7 +99,7 @@ export function createPrimaryPool(url: string, options: PrimaryPoolOptions): Pri
 
   async function role(host: PostgresHost): Promise<'primary' | 'standby' | Error> {
     try {
-      const query: pg.QueryConfig & { query_timeout: number } = { text: 'SELECT pg_is_in_recovery() AS standby', query_timeout: checkTimeoutMs }
+      const query: pg.QueryConfig & { query_timeout: number } = { text: WRITABLE_SQL, query_timeout: checkTimeoutMs }
       const { rows } = await checkPools.get(host.name)!.query<{ standby: boolean }>(query)
       return rows[0]?.standby === false ? 'primary' : 'standby'
     } catch (err) {
@@ -209,7 +216,7 @@ export async function nodeRoles(urls: readonly string[], timeoutMs = 5_000): Pro
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs })
       try {
         await client.connect()
-        const { rows } = await client.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby')
+        const { rows } = await client.query<{ standby: boolean }>(WRITABLE_SQL)
         return rows[0]?.standby === false ? ('primary' as const) : ('standby' as const)
       } catch (err) {
         return err instanceof Error ? err : new Error(String(err))

@@ -165,4 +165,25 @@ describe('PrimaryPool across a real pg_auto_failover promotion', () => {
     // two would have diverged (pg_rewind would have had to throw that write away).
     await waitFor('the demoted node to replay every row', async () => (await idsOn(ports.b)).join() === onPrimary.join(), 30_000, 100)
   })
+
+  it('a primary that is read-only by default (as pg_auto_failover leaves a node it is still promoting) gets no write; writes resume once it is not', async () => {
+    const primary = pool.current!
+    const port = Number(primary.split(':')[1])
+    const admin = new pg.Client({ connectionString: nodeUrl(port) })
+    await admin.connect()
+    try {
+      await admin.query('ALTER SYSTEM SET default_transaction_read_only = on')
+      await admin.query('SELECT pg_reload_conf()')
+      // The pool's own check (every 200 ms here) or the write's 25006 makes it look again, and no node qualifies.
+      await waitFor('writes refused as unavailable', async () => !(await write()) && refusals.at(-1) instanceof PrimaryUnavailableError, 10_000, 50)
+      for (const err of refusals) assert.ok(isDependencyUnavailable(err), `not a dependency-unavailable error: ${String(err)}`)
+    } finally {
+      await admin.query('ALTER SYSTEM RESET default_transaction_read_only')
+      await admin.query('SELECT pg_reload_conf()')
+      await admin.end()
+    }
+    await writeUntilAccepted(10_000)
+    assert.equal(pool.current, primary)
+    assertStoredExactly(await idsOn(port), 'the primary')
+  })
 })

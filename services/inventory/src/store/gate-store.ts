@@ -93,16 +93,19 @@ export function createGateStore(client: Redis, { indexTtlMs, suspect, replicaAck
   const redis = defineGateScripts(client)
 
   // WAIT blocks this connection, which every gate command shares; so it is paid at most once a second when it
-  // cannot succeed. Until noReplicaUntil the master is known to have no replica (WAIT would only sit out its
-  // timeout); until refuseUntil a replica is connected but did not acknowledge (reservations are refused).
+  // cannot succeed. Until noReplicaUntil the master is known to have no replica in sync (WAIT would only sit
+  // out its timeout); until refuseUntil a replica in sync did not acknowledge (reservations are refused).
   let noReplicaUntil = 0
   let refuseUntil = 0
   /** Did a replica take every write of this connection so far? https://redis.io/docs/latest/commands/wait/ */
   async function replicated(): Promise<boolean> {
     if (replicaAckTimeoutMs <= 0 || Date.now() < noReplicaUntil) return true
     if ((await client.wait(1, replicaAckTimeoutMs)) >= 1) return true
-    const connected = Number(/connected_slaves:(\d+)/.exec(await client.info('replication'))?.[1] ?? '0')
-    if (connected > 0) {
+    // Only a replica in sync counts: one still loading its first copy (a restarted old master rejoining, say)
+    // acknowledges nothing until it is done, and refusing every order meanwhile would turn a failback into an
+    // outage (make chaos-redis did, for ~4 s).
+    const online = (await client.info('replication')).split('\n').filter((l) => /^slave\d+:.*state=online/.test(l)).length
+    if (online > 0) {
       refuseUntil = Date.now() + 1_000
       return false
     }
