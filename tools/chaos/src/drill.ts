@@ -322,16 +322,15 @@ function firstAfterFault(test: (s: Sample, before: Sample) => boolean): number |
 }
 const failoverSeconds = firstAfterFault((s, before) => s.primary !== null && before.primary !== null && s.primary !== before.primary)
 /**
- * Orders persisted again: the first count that grew after the store last failed to answer (the outage), or
- * after the fault when it never failed (then the writes never stopped).
+ * Orders persisted again: the first count that grew after the store last failed to answer (the outage); 0
+ * when the store never stopped answering.
  */
 function persistingAgain(): number | null {
   const afterFault = samples.filter((s) => s.at > injected!.at)
   const lastFailed = afterFault.findLastIndex((s) => s.persisted === null)
+  if (lastFailed === -1) return 0
   const base =
-    lastFailed === -1
-      ? samples.filter((s) => s.at <= injected!.at && s.persisted !== null).at(-1)
-      : afterFault.slice(0, lastFailed).findLast((s) => s.persisted !== null)
+    afterFault.slice(0, lastFailed).findLast((s) => s.persisted !== null) ?? samples.filter((s) => s.at <= injected!.at && s.persisted !== null).at(-1)
   const seen = base?.persisted ?? 0
   const hit = afterFault.slice(lastFailed + 1).find((s) => s.persisted !== null && s.persisted > seen)
   return hit ? Math.round((hit.at - injected!.at) * 10) / 10 : null
@@ -408,6 +407,6 @@ drill ${drill}: fault at ${result.faultAt} s, recovery started at ${result.recov
   reads    availability ${(result.reads.availability * 100).toFixed(1)}% · refused ${result.reads.refused} · errors ${result.reads.errors} · time to recover ${result.reads.timeToRecoverSeconds} s
            ${fmt(result.reads.answers)}
            ${lat(result.reads.latencyMs)}
-  store    ${failoverSeconds === null ? '' : `the monitor named a new primary ${failoverSeconds} s after the fault · `}orders persisted again ${persistingAgainSeconds ?? 'never'}${persistingAgainSeconds === null ? '' : ' s after the fault'}
+  store    ${failoverSeconds === null ? '' : `the monitor named a new primary ${failoverSeconds} s after the fault · `}${persistingAgainSeconds === 0 ? 'the store never stopped taking orders' : `orders persisted again ${persistingAgainSeconds ?? 'never'}${persistingAgainSeconds === null ? '' : ' s after the fault'}`}
 ${PAYMENT_WINDOW === undefined ? '' : `  sweeper  payment window ${PAYMENT_WINDOW} s: ${cancelled ?? '?'} unpaid orders cancelled during the drill (their gate releases are checked by verify's stock-agreement)\n`}  SLA      MTTR ${mttrSeconds} s (orders answered and persisted again) → ${(result.slaAtOneFailurePerMonth * 100).toFixed(4)}% at one such failure a month (SLA = MTBF / (MTBF + MTTR))
   results  ${file}`)
