@@ -92,14 +92,26 @@ function decodeRecord(orderId: string, saleId: string, value: string): Reservati
 export function createGateStore(client: Redis, { indexTtlMs, suspect, replicaAckTimeoutMs = 0 }: GateStoreOptions): StockGate {
   const redis = defineGateScripts(client)
 
-  // WAIT blocks this connection, which every gate command shares; so it is paid at most once a second when it
-  // cannot succeed. Until noReplicaUntil the master is known to have no replica in sync (WAIT would only sit
-  // out its timeout); until refuseUntil a replica in sync did not acknowledge (reservations are refused).
+  // WAIT blocks this connection, which every gate command shares, until the replica answers. So one WAIT is
+  // shared by every reservation that completed before it is sent (a group commit: it covers every write sent
+  // earlier on the connection), and it is paid at most once a second when it cannot succeed. Until
+  // noReplicaUntil the master is known to have no replica in sync (WAIT would only sit out its timeout); until
+  // refuseUntil a replica in sync did not acknowledge (reservations are refused).
   let noReplicaUntil = 0
   let refuseUntil = 0
+  let nextWait: Promise<boolean> | undefined
   /** Did a replica take every write of this connection so far? https://redis.io/docs/latest/commands/wait/ */
-  async function replicated(): Promise<boolean> {
-    if (replicaAckTimeoutMs <= 0 || Date.now() < noReplicaUntil) return true
+  function replicated(): Promise<boolean> {
+    if (replicaAckTimeoutMs <= 0 || Date.now() < noReplicaUntil) return Promise.resolve(true)
+    nextWait ??= new Promise<boolean>((resolve, reject) =>
+      setImmediate(() => {
+        nextWait = undefined // reservations completing from now on need a WAIT sent after them
+        waitForReplica().then(resolve, reject)
+      }),
+    )
+    return nextWait
+  }
+  async function waitForReplica(): Promise<boolean> {
     if ((await client.wait(1, replicaAckTimeoutMs)) >= 1) return true
     // Only a replica in sync counts: one still loading its first copy (a restarted old master rejoining, say)
     // acknowledges nothing until it is done, and refusing every order meanwhile would turn a failback into an
