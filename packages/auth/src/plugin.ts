@@ -35,7 +35,8 @@ export const authentication = fp(
     app.addHook('onRequest', async (request) => {
       const header = request.headers.authorization
       if (!header) return
-      const match = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(header)
+      // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are the same scheme.
+      const match = /^bearer +([\w-]+\.[\w-]+\.[\w-]+)$/i.exec(header)
       if (!match?.[1]) {
         failures.set(request, 'the Authorization header is not "Bearer <jwt>"')
         return

@@ -104,6 +104,19 @@ describe('authentication plugin', () => {
     assert.deepEqual(res.json(), { userId: 'user-7', roles: ['buyer'] })
   })
 
+  it('the Bearer scheme is case-insensitive (RFC 9110 §11.1)', async () => {
+    const app = await build()
+    const token = await issuer.issue({ userId: 'user-8', roles: ['buyer'] })
+    try {
+      for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+        const res = await app.inject({ url: '/me', headers: { authorization: `${scheme} ${token}` } })
+        assert.equal(res.statusCode, 200, `${scheme}: ${res.body}`)
+      }
+    } finally {
+      await app.close()
+    }
+  })
+
   it('an admin route answers 403 to a buyer and 200 to an admin', async () => {
     const app = await build()
     const buyer = await app.inject({
