@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -94,7 +94,10 @@ format-check: deps ## prettier --check: fails naming the files that are not form
 typecheck: deps ## tsc --noEmit over every workspace
 	@npx tsc -p tsconfig.json
 
-check: lint format-check typecheck test compose-check ## lint, formatting, typecheck, test and the compose/monitoring checks: what a pull request must pass
+route-table-check: deps ## the gateway's route table accepts exactly what the services behind it accept (scripts/check-route-table.ts)
+	@node scripts/check-route-table.ts
+
+check: lint format-check typecheck route-table-check test compose-check ## lint, formatting, typecheck, the route table check, test and the compose/monitoring checks: what a pull request must pass
 
 chaos-order-instance: ## drill: SIGKILL order API instance 1 while buyers order, restart it, then verify (stack up: make demo)
 	@tools/chaos/drill.sh order-instance $(ARGS)

@@ -162,7 +162,15 @@ case "$cmd" in
     [ $# = 1 ] || usage
     pgid=$(node_pgid "$1")
     [ -n "$pgid" ] || die "no keeper is running for node :$1 in $dir" "$0 state $dir"
+    postmaster=$(head -n 1 "$dir/$1/postmaster.pid" 2>/dev/null || true)
     kill -9 -- "-$pgid"
+    # A Postgres the keeper restarted through pg_ctl (after a role change) runs in a session of its own, out
+    # of the keeper's process group: it is killed by its pid, with its backends.
+    if [ -n "$postmaster" ] && kill -0 "$postmaster" 2>/dev/null; then
+      kill -STOP "$postmaster" 2>/dev/null || true # no new backend while its children go
+      pkill -9 -P "$postmaster" 2>/dev/null || true
+      kill -9 "$postmaster" 2>/dev/null || true
+    fi
     ;;
   start)
     [ $# = 1 ] || usage

@@ -37,6 +37,28 @@ describe('the traffic funnel in front of the upstreams', () => {
     assert.equal(order.total() + catalog.total(), before, 'no upstream saw any of them')
   })
 
+  test('the edge accepts what the services behind it accept, and refuses what they refuse (scripts/check-route-table.ts)', async () => {
+    const token = await gw.buyerToken('carol')
+    // Accepted at the edge and passed on: a review as the review service takes it, catalog's sort and order.
+    for (const c of [
+      { method: 'POST', url: '/products/p-1/reviews', token, payload: { rating: 5, title: 'Fine', body: 'Arrived quickly, works well.' } },
+      { method: 'GET', url: '/products?sort=price&order=desc' },
+      { method: 'GET', url: '/products/p-1/reviews?limit=50' },
+    ] as const) {
+      const res = await gw.request(c)
+      assert.notEqual(res.statusCode, 400, `${c.method} ${c.url}: ${res.body}`)
+    }
+    // Refused at the edge as the service would: the old review shape, a page the service caps at 50.
+    for (const c of [
+      { method: 'POST', url: '/products/p-1/reviews', token, payload: { rating: 5, text: 'the old field' } },
+      { method: 'GET', url: '/products/p-1/reviews?limit=51' },
+    ] as const) {
+      const res = await gw.request(c)
+      assert.equal(res.statusCode, 400, `${c.method} ${c.url}: ${res.body}`)
+      assert.equal(res.json().code, 'VALIDATION_FAILED')
+    }
+  })
+
   test('a buyer token is verified once, then answered from the verified-token cache (ADR 0022)', async () => {
     const token = await gw.buyerToken('cached-buyer')
     const [verified, hits] = [
