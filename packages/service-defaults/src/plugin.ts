@@ -17,6 +17,7 @@
  * `serviceFastifyOptions`; listening and graceful shutdown from `startServer` (server.ts only).
  */
 import { randomUUID } from 'node:crypto'
+import { AjvCompiler, type RouteDefinition } from '@fastify/ajv-compiler'
 import { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { DEFAULT_ACCESS_LOG_SAMPLING, shouldLogAccess, type AccessLogSampling, type Logger } from '@flashsale/logging'
@@ -67,9 +68,30 @@ export function serviceFastifyOptions(logger: Logger): FastifyServerOptions {
     forceCloseConnections: 'idle',
     // Longer than a typical load balancer's idle timeout, so the proxy closes first (no reset races).
     keepAliveTimeout: 72_000,
-    ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ajv: { customOptions: AJV_OPTIONS },
+    // Query strings, path parameters and headers arrive as text, so they are coerced ("5" → 5, a lone value →
+    // an array); a JSON body says what its types are, so it is not: `"qty": "2"`, `true` or `[1]` is a 400,
+    // never an order for 2, 1 or 1 unit. https://ajv.js.org/coercion.html
+    schemaController: {
+      compilersFactory: {
+        // (@fastify/ajv-compiler's types describe the compiler as Ajv's compile; at run time Fastify calls it with
+        // the route definition, as its docs say: https://fastify.dev/docs/latest/Reference/Server/#schemacontroller)
+        buildValidator: ((externalSchemas: Record<string, object>, serverOptions: { plugins?: unknown[] }) => {
+          const factory = AjvCompiler()
+          const compiler = (coerceTypes: 'array' | false) =>
+            factory(externalSchemas as never, { ...serverOptions, customOptions: { ...AJV_OPTIONS, coerceTypes } } as never) as unknown as RouteCompiler
+          const text = compiler('array')
+          const json = compiler(false)
+          return (route: RouteDefinition) => (route.httpPart === 'body' ? json : text)(route)
+        }) as never,
+      },
+    },
   }
 }
+
+const AJV_OPTIONS = { allErrors: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true } as const
+/** What Fastify calls a validator compiler with: the route, and the part of the request the schema is for. */
+type RouteCompiler = (route: RouteDefinition) => (data: unknown) => boolean
 
 export const serviceDefaults = fp(
   async (app: FastifyInstance, opts: ServiceDefaultsOptions) => {

@@ -92,6 +92,17 @@ describe('problem+json errors (RFC 9457)', () => {
     assert.equal(body.requestId, res.headers['x-request-id'])
   })
 
+  it('a JSON body is not coerced: a string, a boolean or an array where a number belongs is a 400, not an order', async () => {
+    for (const qty of ['2', true, [1]]) {
+      const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'a', qty } })
+      assert.equal(res.statusCode, 400, `qty ${JSON.stringify(qty)}: ${res.body}`)
+      assert.equal(res.json().errors[0].path, '/qty')
+    }
+    const res = await app.inject({ method: 'POST', url: '/orders', payload: { sku: ['a'], qty: 1 } })
+    assert.equal(res.statusCode, 400, res.body)
+    assert.equal((await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'a', qty: 2 } })).statusCode, 200)
+  })
+
   it('when the body is not JSON, answers 400 problem+json, not 500', async () => {
     const res = await app.inject({ method: 'POST', url: '/orders', payload: '{"sku":', headers: { 'content-type': 'application/json' } })
     assert.equal(res.statusCode, 400)

@@ -26,6 +26,11 @@ describe('the traffic funnel in front of the upstreams', () => {
       { method: 'POST', url: '/orders', token, payload: { sku: 'SKU-1', qty: 1 } }, // no idempotency key
       { method: 'POST', url: '/orders', token, headers: { 'idempotency-key': 'k' }, payload: { sku: 'SKU-1', qty: 0 } },
       { method: 'POST', url: '/orders', token, headers: { 'idempotency-key': 'k' }, payload: { sku: 'SKU-1', qty: 1, userId: 'mallory' } },
+      // A JSON body is not coerced: each of these once became a real order.
+      { method: 'POST', url: '/orders', token, headers: { 'idempotency-key': 'k' }, payload: { sku: 'SKU-1', qty: '2' } },
+      { method: 'POST', url: '/orders', token, headers: { 'idempotency-key': 'k' }, payload: { sku: 'SKU-1', qty: true } },
+      { method: 'POST', url: '/orders', token, headers: { 'idempotency-key': 'k' }, payload: { sku: 'SKU-1', qty: [1] } },
+      { method: 'POST', url: '/orders', token, headers: { 'idempotency-key': 'k' }, payload: { sku: ['SKU-1'], qty: 1 } },
       { method: 'GET', url: '/products?limit=100000' },
       { method: 'GET', url: '/products?debug=true' },
     ] as const
