@@ -9,13 +9,13 @@
  *                per-user GCRA (429) → degradation (stale / 503) → upstream.call: concurrency limit with
  *                deadline admission (503) → breaker (503) → balancer → retries
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { authentication, createCachingVerifier, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
 import { faultFlags } from '@flashsale/faults'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
-import { chainOf, createFallbackChain, createGcraChain, createLocalLimiter, processLoopStall, withTimeout, type RateLimitPolicy } from '@flashsale/resilience'
+import { chainOf, createFallbackChain, createGcraChain, createLocalLimiter, processLoopStall, type RateLimitPolicy } from '@flashsale/resilience'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import type { Config } from './config.ts'
 import { createBlocklist, type Blocklist } from './domain/blocklist.ts'
@@ -29,6 +29,7 @@ import type { RouteTable } from './route-table.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { demoTokenRoutes } from './routes/demo-token.ts'
 import { proxyRoutes } from './routes/proxy.ts'
+import { raiseCapacityFloors, readCapacityFloors } from './upstream/capacity-floors.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 
 export interface Deps {
@@ -203,7 +204,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   // its size (ADR 0026).
   const groupBound = soldOut ? (sku: string) => soldOut.unitsLeft(sku) : undefined
   // Each upstream's limit starts from the capacity floor the fleet measured last (ADR 0026), if Redis says.
-  const floors = config.LIMIT_CAPACITY_FLOOR ? await readCapacityFloors(deps.redis, app.log) : {}
+  const floors = config.LIMIT_CAPACITY_FLOOR
+    ? await readCapacityFloors(deps.redis).catch((err: unknown): Record<string, number> => {
+        app.log.warn({ err }, 'capacity floors: not read from Redis; every limit starts at LIMIT_INITIAL')
+        return {}
+      })
+    : {}
   const upstreams = new Map<string, Upstream>()
   for (const [name, def] of Object.entries(deps.routeTable.upstreams)) {
     upstreams.set(name, createUpstream(name, def, config, metrics, app.log, stall, { groupBound, initialFloor: floors[name] }))
@@ -267,7 +273,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     for (const u of upstreams.values()) u.startHealthChecks(config.HEALTH_CHECK_INTERVAL_MS)
     timers.push(setInterval(() => void blocklist.refresh(), BLOCKLIST_REFRESH_MS))
     if (config.DEGRADE_TICK_MS > 0) timers.push(setInterval(() => sampleLoad(), config.DEGRADE_TICK_MS))
-    if (config.LIMIT_CAPACITY_FLOOR) timers.push(setInterval(() => void writeCapacityFloors(deps.redis, upstreams), CAPACITY_FLOOR_WRITE_MS))
+    if (config.LIMIT_CAPACITY_FLOOR) {
+      // Best effort: the next tick tries again, and Redis being down is reported by everything else.
+      const write = () =>
+        raiseCapacityFloors(deps.redis, Object.fromEntries([...upstreams].map(([name, u]) => [name, u.snapshot().limit.floor]))).catch(() => 0)
+      timers.push(setInterval(() => void write(), CAPACITY_FLOOR_WRITE_MS))
+    }
     for (const t of timers) t.unref()
   })
   app.addHook('onClose', async () => {
@@ -278,32 +289,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   return app
 }
 
-// The capacity floors each gateway measured (ADR 0026), so a new or restarted instance starts where the
-// fleet was rather than at a constant. A hint: a missing or unreadable hash only means starting at LIMIT_INITIAL.
-const CAPACITY_FLOORS_KEY = 'gateway:capacity-floor'
+// The capacity floors each gateway measured (ADR 0026, upstream/capacity-floors.ts), so a new or restarted
+// instance starts where the fleet was rather than at a constant. A hint: a missing or unreadable hash only means
+// starting at LIMIT_INITIAL.
 const CAPACITY_FLOOR_WRITE_MS = 10_000
-const CAPACITY_FLOOR_TTL_MS = 3_600_000
-
-async function readCapacityFloors(redis: Redis, log: FastifyBaseLogger): Promise<Record<string, number>> {
-  try {
-    const raw = await withTimeout(() => redis.hgetall(CAPACITY_FLOORS_KEY), 500)
-    const floors: Record<string, number> = {}
-    for (const [name, v] of Object.entries(raw)) if (Number.isInteger(Number(v)) && Number(v) > 0) floors[name] = Number(v)
-    return floors
-  } catch (err) {
-    log.warn({ err }, 'capacity floors: not read from Redis; every limit starts at LIMIT_INITIAL')
-    return {}
-  }
-}
-
-async function writeCapacityFloors(redis: Redis, upstreams: ReadonlyMap<string, Upstream>): Promise<void> {
-  const floors = [...upstreams].map(([name, u]) => [name, u.snapshot().limit.floor] as const).filter(([, floor]) => floor > 0)
-  if (floors.length === 0) return
-  // Best effort: the next tick tries again, and Redis being down is reported by everything else.
-  await redis
-    .multi()
-    .hset(CAPACITY_FLOORS_KEY, Object.fromEntries(floors))
-    .pexpire(CAPACITY_FLOORS_KEY, CAPACITY_FLOOR_TTL_MS)
-    .exec()
-    .catch(() => undefined)
-}
