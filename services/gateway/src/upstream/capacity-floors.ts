@@ -5,9 +5,10 @@
  *
  * What is kept is the **highest** floor measured in the last hour, not the latest. The floor is measured over
  * a 30 s window of traffic; between sales there is none, the window's floor falls to 1, and writing that down
- * made every gateway restarted before the next sale start at 1: make bench-burst's first burst after a restart
- * was refused by deadline admission (894 of 1000 buyers 503). Idle time says nothing about capacity, so it
- * never lowers the stored value; the value expires an hour after it was last reached.
+ * made every gateway restarted before the next sale start at 1 (Redis held `order: 1` after a quiet spell).
+ * Idle time says nothing about capacity, so it never lowers the stored value; the value expires an hour after
+ * it was last reached. (This alone does not make the first burst after a restart go well: make bench-burst's
+ * first repetition after a restart is still mostly refused by deadline admission; see docs/benchmarks.md.)
  */
 import type { Redis } from 'ioredis'
 import { withTimeout } from '@flashsale/resilience'
