@@ -23,7 +23,7 @@ import fp from 'fastify-plugin'
 import { DEFAULT_ACCESS_LOG_SAMPLING, shouldLogAccess, type AccessLogSampling, type Logger } from '@flashsale/logging'
 import { httpMetrics, type ProcessMetrics } from '@flashsale/metrics'
 import { isDependencyUnavailable, jitteredRetryAfterSeconds } from '@flashsale/resilience'
-import { DependencyUnavailable, isServiceError, sendProblem, toProblem } from './errors.ts'
+import { DependencyUnavailable, isServiceError, PROBLEM_CONTENT_TYPE, sendProblem, toProblem } from './errors.ts'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 export const SERVER_TIMING_HEADER = 'server-timing'
@@ -69,6 +69,26 @@ export function serviceFastifyOptions(logger: Logger): FastifyServerOptions {
     // Longer than a typical load balancer's idle timeout, so the proxy closes first (no reset races).
     keepAliveTimeout: 72_000,
     ajv: { customOptions: AJV_OPTIONS },
+    // Errors Fastify meets before routing (a URL that is not valid percent-encoding, FST_ERR_BAD_URL) answer
+    // problem+json like every other 4xx, not Fastify's own JSON.
+    frameworkErrors: (err, request, reply) => void sendProblem(reply, toProblem(err, request)),
+    // Requests Node's HTTP parser refuses before Fastify sees them (headers over the size limit, a malformed
+    // request line, a Content-Length that does not match): problem+json too, written on the socket.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy()
+      const status = (err as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+      const title = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'
+      const body = JSON.stringify({
+        type: 'about:blank',
+        title,
+        status,
+        code: status === 431 ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST',
+        detail: 'The request could not be parsed',
+      })
+      socket.end(
+        `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      )
+    },
     // Query strings, path parameters and headers arrive as text, so they are coerced ("5" → 5, a lone value →
     // an array); a JSON body says what its types are, so it is not: `"qty": "2"`, `true` or `[1]` is a 400,
     // never an order for 2, 1 or 1 unit. https://ajv.js.org/coercion.html

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { connect } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pg from 'pg'
@@ -152,6 +153,51 @@ describe('problem+json errors (RFC 9457)', () => {
     assert.equal(res.statusCode, 404)
     assert.equal(res.json().code, 'NOT_FOUND')
     assert.equal(res.json().detail, 'No route for GET /nope')
+  })
+})
+
+describe('4xx raised before routing are problem+json too (a real socket: Node parses these)', () => {
+  let app: FastifyInstance
+  let port: number
+  before(async () => {
+    ;({ app } = await buildApp())
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    port = (app.server.address() as { port: number }).port
+  })
+  after(() => app.close())
+
+  /** Sends raw bytes, returns the whole answer once the server closes or a response arrives. */
+  function raw(request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(request))
+      let data = ''
+      socket.on('data', (chunk) => (data += String(chunk)))
+      socket.on('end', () => resolve(data))
+      socket.on('error', reject)
+      socket.setTimeout(5_000, () => socket.destroy(new Error(`no answer; got: ${data}`)))
+    })
+  }
+  const problemOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { status: number; code: string }
+
+  it('headers over the size limit: 431', async () => {
+    const answer = await raw(`GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    assert.match(answer, /^HTTP\/1\.1 431 /)
+    assert.match(answer, /content-type: application\/problem\+json/i)
+    assert.equal(problemOf(answer).status, 431)
+  })
+
+  it('a malformed request line: 400', async () => {
+    const answer = await raw('NOT A REQUEST\r\n\r\n')
+    assert.match(answer, /^HTTP\/1\.1 400 /)
+    assert.match(answer, /content-type: application\/problem\+json/i)
+    assert.equal(problemOf(answer).code, 'BAD_REQUEST')
+  })
+
+  it('a URL that is not valid percent-encoding: 400', async () => {
+    const res = await app.inject({ method: 'GET', url: '/orders/%E0%A4%A' })
+    assert.equal(res.statusCode, 400)
+    assert.equal(res.headers['content-type'], `${PROBLEM_CONTENT_TYPE}; charset=utf-8`)
+    assert.equal(res.json().code, 'FST_ERR_BAD_URL')
   })
 })
 
