@@ -11,8 +11,7 @@
  *   node scripts/check-route-table.ts
  */
 import Fastify, { type FastifyPluginAsync } from 'fastify'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { BUNDLED_ROUTE_TABLE, loadRouteTable } from '../services/gateway/src/route-table.ts'
 
 type Json = Record<string, unknown>
 export type Location = 'querystring' | 'body' | 'params'
@@ -24,8 +23,6 @@ export interface RouteSchemas {
   readonly upstream: string
   readonly schema: Partial<Record<Location, Json>>
 }
-
-const ROOT = join(import.meta.dirname, '..')
 
 /** Each upstream's route plugins, as its app.ts registers them (options are only read inside handlers). */
 async function servicePlugins(): Promise<Record<string, FastifyPluginAsync<never>[]>> {
@@ -73,10 +70,9 @@ export async function serviceRoutes(): Promise<RouteSchemas[]> {
   return routes
 }
 
-/** The gateway's public routes, from its route table. */
-export function gatewayRoutes(file = join(ROOT, 'services/gateway/src/route-table.json')): RouteSchemas[] {
-  const table = JSON.parse(readFileSync(file, 'utf8')) as { routes: { method: string; path: string; upstream: string; schema?: Json }[] }
-  return table.routes.map((r) => ({ method: r.method, path: r.path, upstream: r.upstream, schema: pick(r.schema) }))
+/** The gateway's public routes, from its route table, loaded and checked as the gateway loads it at boot. */
+export function gatewayRoutes(file: string | URL = BUNDLED_ROUTE_TABLE): RouteSchemas[] {
+  return loadRouteTable(file).routes.map((r) => ({ method: r.method, path: r.path, upstream: r.upstream, schema: pick(r.schema as Json | undefined) }))
 }
 
 function pick(schema: Json | undefined): Partial<Record<Location, Json>> {
@@ -169,7 +165,8 @@ function typeOf(schema: Json): string {
 }
 
 if (import.meta.main) {
-  const problems = compareRoutes(gatewayRoutes(), await serviceRoutes())
+  const gateway = gatewayRoutes()
+  const problems = compareRoutes(gateway, await serviceRoutes())
   if (problems.length > 0) {
     console.error(
       `the gateway's route table disagrees with the services (services/gateway/src/route-table.json):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
@@ -177,5 +174,5 @@ if (import.meta.main) {
     console.error('how to fix: make each gateway schema accept exactly what the service behind it accepts')
     process.exit(1)
   }
-  console.log(`route table: ${gatewayRoutes().length} gateway routes agree with the services' schemas`)
+  console.log(`route table: ${gateway.length} gateway routes agree with the services' schemas`)
 }

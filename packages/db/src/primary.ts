@@ -13,7 +13,7 @@
  */
 import pg from 'pg'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { isConnectionError } from './errors.ts'
+import { isDependencyUnavailable } from '@flashsale/resilience'
 import { parseHosts, type PostgresHost } from './hosts.ts'
 import { createPool, type PoolOptions } from './pool.ts'
 
@@ -56,9 +56,6 @@ export class PrimaryUnavailableError extends Error {
  * on, and turns it off only once the old primary cannot take writes (its `stop_replication` state).
  */
 const WRITABLE_SQL = "SELECT pg_is_in_recovery() OR current_setting('default_transaction_read_only')::boolean AS standby"
-
-/** 25006 read_only_sql_transaction: a write reached a standby; the primary has moved. */
-const READ_ONLY = '25006'
 
 type Outcome = 'found' | 'none' | 'ambiguous'
 
@@ -142,19 +139,26 @@ export function createPrimaryPool(url: string, options: PrimaryPoolOptions): Pri
     return looking
   }
 
-  /** A statement on `host` failed with `err`: if that says the primary may have moved, look again. */
+  /**
+   * A statement on `host` failed with `err`: if that says the server went away or is read-only now (25006,
+   * 57P01, a refused or broken connection), the primary may have moved: look again. Only what the server or
+   * the socket said counts; an error of the caller's own code inside a transaction says nothing about it.
+   */
   function noteError(host: PostgresHost, err: unknown): void {
     if (current !== host) return // an error from before the last look says nothing about now
-    const code = (err as { code?: unknown } | null)?.code
-    if (code === READ_ONLY || isConnectionError(err)) current = undefined
+    if (isDependencyUnavailable(err)) current = undefined
   }
 
   // The primary in use is asked each interval whether it still is one: a demoted node that is still
   // reachable would otherwise be found only by the next write it refuses.
+  let checking = false
   const timer = setInterval(() => {
     const host = current
-    if (!host || looking) return
+    // One check at a time: a node that hangs must not collect a queue of them on its one-connection pool.
+    if (!host || looking || checking) return
+    checking = true
     void role(host).then((r) => {
+      checking = false
       if (current !== host) return
       if (r === 'standby') {
         current = undefined

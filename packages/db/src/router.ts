@@ -237,7 +237,9 @@ export function createDatabase(options: DatabaseOptions): Database {
     } catch (err) {
       if (!isConnectionError(err) || again.reason === 'read_your_writes') throw err
       for (const replica of replicas) {
-        if (replica === again.replica) continue
+        // Not a node that said it is no standby: that is the primary (the PrimaryPool's business) or a
+        // promoted one whose data may have diverged.
+        if (replica === again.replica || replica.state.down === 'not_standby') continue
         try {
           return await run<R>(choose('primary_unavailable', replica), sql, params)
         } catch (inner) {

@@ -39,3 +39,13 @@ export function isDependencyUnavailable(err: unknown, depth = 0): boolean {
   if (Array.isArray(e.errors) && e.errors.some((inner) => isDependencyUnavailable(inner, depth + 1))) return true
   return isDependencyUnavailable(e.cause, depth + 1)
 }
+
+/**
+ * An HTTP answer that is a refusal the service means, not a failure of it: 503 with Retry-After, what a
+ * service answers while a datastore behind it fails over (ADR 0028). A circuit breaker does not count it: the
+ * instance is up and answering fast, and an open circuit would refuse, for its half-open wait, the calls it
+ * serves again as soon as its datastore is back (ADR 0031). A bare 503 still counts.
+ */
+export function isRefusalAnswer(status: number, retryAfter: unknown): boolean {
+  return status === 503 && retryAfter !== undefined && retryAfter !== null && retryAfter !== ''
+}

@@ -64,4 +64,4 @@ export {
 } from './gcra.ts'
 export { formatRateLimit, formatRateLimitPolicy, formatRetryAfter, rateLimitHeaders } from './rate-limit-headers.ts'
 export { createFallbackChain, createFallbackLimiter, createLocalLimiter, type FallbackLimiterOptions, type LocalLimiterOptions } from './local-limiter.ts'
-export { isDependencyUnavailable } from './dependency-errors.ts'
+export { isDependencyUnavailable, isRefusalAnswer } from './dependency-errors.ts'

@@ -97,7 +97,7 @@ export function serviceFastifyOptions(logger: Logger): FastifyServerOptions {
         // (@fastify/ajv-compiler's types describe the compiler as Ajv's compile; at run time Fastify calls it with
         // the route definition, as its docs say: https://fastify.dev/docs/latest/Reference/Server/#schemacontroller)
         buildValidator: ((externalSchemas: Record<string, object>, serverOptions: { plugins?: unknown[] }) => {
-          const factory = AjvCompiler()
+          const factory = AJV_FACTORY // one pool of compilers for every plugin context (keyed by schemas and options)
           const compiler = (coerceTypes: 'array' | false) =>
             factory(externalSchemas as never, { ...serverOptions, customOptions: { ...AJV_OPTIONS, coerceTypes } } as never) as unknown as RouteCompiler
           const text = compiler('array')
@@ -110,6 +110,7 @@ export function serviceFastifyOptions(logger: Logger): FastifyServerOptions {
 }
 
 const AJV_OPTIONS = { allErrors: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true } as const
+const AJV_FACTORY = AjvCompiler()
 /** What Fastify calls a validator compiler with: the route, and the part of the request the schema is for. */
 type RouteCompiler = (route: RouteDefinition) => (data: unknown) => boolean
 

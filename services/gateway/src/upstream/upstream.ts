@@ -27,6 +27,7 @@ import {
   createVegasLimit,
   isBrokenCircuitError,
   isDeadlineExceeded,
+  isRefusalAnswer,
   jitteredRetryAfterSeconds,
   retryWithBudget,
   type LoopStallClock,
@@ -78,7 +79,7 @@ class UpstreamStatusError extends Error {
 
 /** The upstream's own 503 + Retry-After: a refusal it means, not a failure of the instance. */
 function isRefusal(e: unknown): boolean {
-  return e instanceof UpstreamStatusError && e.status === 503 && e.answer.headers['retry-after'] !== undefined
+  return e instanceof UpstreamStatusError && isRefusalAnswer(e.status, e.answer.headers['retry-after'])
 }
 
 /**

@@ -151,9 +151,11 @@ export function createGateStore(client: Redis, { indexTtlMs, suspect, replicaAck
           }
         }
       }
-      if (outcome === 'reserved' && !(await replicated())) {
-        // A unit the buyer is not told of: given back now, on the master that has it.
-        await releaseIn(saleId, orderId, '', now, 'released', '')
+      // WAIT or INFO failing (the connection dropped) is as unconfirmed as no acknowledgement.
+      if (outcome === 'reserved' && !(await replicated().catch(() => false))) {
+        // A unit the buyer is not told of: given back now, on the master that has it (if it can still be
+        // reached; else the reservation expires unclaimed and the rebuild after a new master counts it out).
+        await releaseIn(saleId, orderId, '', now, 'released', '').catch(() => undefined)
         return { outcome: 'unreplicated' }
       }
       switch (outcome) {

@@ -68,9 +68,16 @@ describe('reservations are confirmed only once a Redis replica has them', () => 
   })
 
   it('refuses (503 unreplicated) and gives the unit back while the replica is connected but silent; confirms again once it answers, or once there is no replica', async () => {
-    const saleId = await h.createSale({ totalUnits: 10, perUserLimit: 10 })
-    const reserve = () => h.reserve('buyer', { saleId, orderId: uid('o'), qty: 1 })
-    await until('the gate to reserve', async () => (await reserve()).statusCode === 201)
+    const saleId = await h.createSale({ totalUnits: 1000, perUserLimit: 1000 })
+    let last = ''
+    const reserve = async () => {
+      const res = await h.reserve('buyer', { saleId, orderId: uid('o'), qty: 1 })
+      last = `${res.statusCode} ${res.body}`
+      return res
+    }
+    await until('the gate to reserve', async () => (await reserve()).statusCode === 201).catch((err: Error) => {
+      throw new Error(`${err.message}; last answer: ${last}`)
+    })
     const availableBefore = (await h.gate(saleId)).available!
 
     replica.kill('SIGSTOP')
@@ -93,7 +100,9 @@ describe('reservations are confirmed only once a Redis replica has them', () => 
     assert.equal(await waits(), waitsBefore, 'no second WAIT inside the refusal window')
 
     replica.kill('SIGCONT')
-    await until('reservations confirmed again', async () => (await reserve()).statusCode === 201, 10_000)
+    await until('reservations confirmed again', async () => (await reserve()).statusCode === 201, 10_000).catch((err: Error) => {
+      throw new Error(`${err.message}; last answer: ${last}`)
+    })
     assert.equal((await h.gate(saleId)).available, availableBefore - 1)
 
     replica.kill('SIGKILL')

@@ -5,7 +5,15 @@
  * 5xx, timeouts and connection errors are. Several instances are used round-robin.
  */
 import { Agent, request } from 'undici'
-import { circuitBreaker, isBrokenCircuitError, withTimeout, type BreakerState, type CircuitBreaker, type CircuitBreakerOptions } from '@flashsale/resilience'
+import {
+  circuitBreaker,
+  isBrokenCircuitError,
+  isRefusalAnswer,
+  withTimeout,
+  type BreakerState,
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+} from '@flashsale/resilience'
 import type { ClaimOutcome, ReservationSteps } from '../domain/persist-orders.ts'
 import type { GateRefusal, ReleaseResult, ReserveResult, SaleDirectory, StockGate } from '../domain/ports.ts'
 
@@ -102,7 +110,7 @@ export function createInventoryClient({
         })
         const text = await res.body.text()
         if (res.statusCode >= 500) {
-          const Failure = res.statusCode === 503 && res.headers['retry-after'] !== undefined ? UpstreamRefusal : UpstreamFailure
+          const Failure = isRefusalAnswer(res.statusCode, res.headers['retry-after']) ? UpstreamRefusal : UpstreamFailure
           throw new Failure(`inventory ${method} ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`)
         }
         const json = text ? (JSON.parse(text) as Record<string, unknown>) : {}
