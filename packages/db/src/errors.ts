@@ -29,3 +29,12 @@ export function isConnectionError(err: unknown): boolean {
   // "Connection terminated unexpectedly", connect and read timeouts.
   return err instanceof Error
 }
+
+/** An error as one line for a state or a message: its code (SQLSTATE or socket code) when it has one, then its message. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message
+  }
+  return String(err)
+}

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { perRegistry } from './per-registry.ts'
 
 export type PoolRole = 'primary' | 'replica'
 
@@ -93,11 +94,7 @@ interface PoolMetrics {
 }
 
 // One set of metric objects per registry, shared by every pool registered in it.
-const metricsByRegistry = new WeakMap<Registry, PoolMetrics>()
-
-function poolMetrics(registry: Registry): PoolMetrics {
-  const existing = metricsByRegistry.get(registry)
-  if (existing) return existing
+const poolMetrics = perRegistry((registry): PoolMetrics => {
   const pools: PoolMetrics['pools'] = new Set()
   new Gauge({
     name: 'pg_pool_connections',
@@ -134,6 +131,5 @@ function poolMetrics(registry: Registry): PoolMetrics {
       registers: [registry],
     }),
   }
-  metricsByRegistry.set(registry, metrics)
   return metrics
-}
+})

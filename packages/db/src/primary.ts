@@ -12,8 +12,10 @@
  * 08001), which services answer 503 + Retry-After; it never waits for a primary to appear.
  */
 import pg from 'pg'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge } from 'prom-client'
 import { isDependencyUnavailable } from '@flashsale/resilience'
+import { describeError } from './errors.ts'
+import { perRegistry } from './per-registry.ts'
 import { parseHosts, type PostgresHost } from './hosts.ts'
 import { createPool, type PoolOptions } from './pool.ts'
 
@@ -234,35 +236,24 @@ export async function nodeRoles(urls: readonly string[], timeoutMs = 5_000): Pro
 const hostOfClient = new WeakMap<pg.PoolClient, PostgresHost>()
 
 function describe(r: 'primary' | 'standby' | Error): string {
-  if (!(r instanceof Error)) return r
-  const code = (r as { code?: unknown }).code
-  return typeof code === 'string' ? `${code}: ${r.message}` : r.message
+  return r instanceof Error ? describeError(r) : r
 }
 
 interface PrimaryMetrics {
   readonly lookups: Counter<'pool' | 'outcome'>
   readonly known: Gauge<'pool'>
 }
-const metricsByRegistry = new WeakMap<Registry, PrimaryMetrics>()
-
-function primaryMetrics(registry: Registry): PrimaryMetrics {
-  let metrics = metricsByRegistry.get(registry)
-  if (!metrics) {
-    metrics = {
-      lookups: new Counter({
-        name: 'db_primary_lookups_total',
-        help: 'Looks for the PostgreSQL primary among the configured hosts, by outcome: found, none (a failover in progress, or all down), ambiguous (two claim it)',
-        labelNames: ['pool', 'outcome'] as const,
-        registers: [registry],
-      }),
-      known: new Gauge({
-        name: 'db_primary_known',
-        help: '1 while the pool knows which node is the primary, 0 while writes fail fast waiting for one',
-        labelNames: ['pool'] as const,
-        registers: [registry],
-      }),
-    }
-    metricsByRegistry.set(registry, metrics)
-  }
-  return metrics
-}
+const primaryMetrics = perRegistry((registry): PrimaryMetrics => ({
+  lookups: new Counter({
+    name: 'db_primary_lookups_total',
+    help: 'Looks for the PostgreSQL primary among the configured hosts, by outcome: found, none (a failover in progress, or all down), ambiguous (two claim it)',
+    labelNames: ['pool', 'outcome'] as const,
+    registers: [registry],
+  }),
+  known: new Gauge({
+    name: 'db_primary_known',
+    help: '1 while the pool knows which node is the primary, 0 while writes fail fast waiting for one',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+  }),
+}))

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { Counter, Gauge, Registry } from 'prom-client'
-import { isConnectionError } from './errors.ts'
+import { describeError, isConnectionError } from './errors.ts'
+import { perRegistry } from './per-registry.ts'
 import { createPool, type PoolOptions } from './pool.ts'
 import { createPrimaryPool, type PrimaryPool } from './primary.ts'
 import type { RecentWrites } from './recent-writes.ts'
@@ -147,7 +148,7 @@ export function createDatabase(options: DatabaseOptions): Database {
         setState(replica, { healthy: true, lagMs, checkedAt })
       }
     } catch (err) {
-      setState(replica, { healthy: false, down: 'unreachable', lagMs: null, lastError: describe(err), checkedAt })
+      setState(replica, { healthy: false, down: 'unreachable', lagMs: null, lastError: describeError(err), checkedAt })
     }
   }
 
@@ -197,7 +198,7 @@ export function createDatabase(options: DatabaseOptions): Database {
       if (choice.replica && isConnectionError(err)) {
         // Mark it down now, not at the next health check: every read until then would fail the same way.
         choice.replica.failedAt = Date.now()
-        setState(choice.replica, { ...choice.replica.state, healthy: false, down: 'unreachable', lastError: describe(err) })
+        setState(choice.replica, { ...choice.replica.state, healthy: false, down: 'unreachable', lastError: describeError(err) })
       }
       throw err
     }
@@ -294,47 +295,30 @@ async function wroteRecently(recentWrites: RecentWrites, userId: string): Promis
   }
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message
-  }
-  return String(err)
-}
-
 interface RouterMetrics {
   readonly up: Gauge<'replica'>
   readonly lag: Gauge<'replica'>
   readonly reads: Counter<'target' | 'reason'>
 }
 
-// One set per registry, so two routers (or a router re-created in a test) can share a registry.
-const metricsByRegistry = new WeakMap<Registry, RouterMetrics>()
-
-function routerMetrics(registry: Registry): RouterMetrics {
-  let metrics = metricsByRegistry.get(registry)
-  if (!metrics) {
-    metrics = {
-      up: new Gauge({
-        name: 'db_replica_up',
-        help: '1 when reads are sent to the replica (reachable, a standby, lag within bounds), else 0',
-        labelNames: ['replica'] as const,
-        registers: [registry],
-      }),
-      lag: new Gauge({
-        name: 'db_replica_lag_seconds',
-        help: 'Replay lag of the replica at its last successful health check',
-        labelNames: ['replica'] as const,
-        registers: [registry],
-      }),
-      reads: new Counter({
-        name: 'db_reads_total',
-        help: 'Reads by where they were sent and why: replica, no_healthy_replica, read_your_writes, replica_error (retry after a replica failed), primary_unavailable (a lagging standby, the primary being down too)',
-        labelNames: ['target', 'reason'] as const,
-        registers: [registry],
-      }),
-    }
-    metricsByRegistry.set(registry, metrics)
-  }
-  return metrics
-}
+// Two routers (or a router re-created in a test) may share a registry.
+const routerMetrics = perRegistry((registry): RouterMetrics => ({
+  up: new Gauge({
+    name: 'db_replica_up',
+    help: '1 when reads are sent to the replica (reachable, a standby, lag within bounds), else 0',
+    labelNames: ['replica'] as const,
+    registers: [registry],
+  }),
+  lag: new Gauge({
+    name: 'db_replica_lag_seconds',
+    help: 'Replay lag of the replica at its last successful health check',
+    labelNames: ['replica'] as const,
+    registers: [registry],
+  }),
+  reads: new Counter({
+    name: 'db_reads_total',
+    help: 'Reads by where they were sent and why: replica, no_healthy_replica, read_your_writes, replica_error (retry after a replica failed), primary_unavailable (a lagging standby, the primary being down too)',
+    labelNames: ['target', 'reason'] as const,
+    registers: [registry],
+  }),
+}))
