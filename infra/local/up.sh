@@ -26,9 +26,20 @@ fi
 # ---------------------------------------------------------------- PostgreSQL
 # A formation under pg_auto_failover: a monitor and one keeper per node; the first node starts as the primary,
 # the others as hot standbys, and the monitor fails over by itself (infra/local/pg-formation.sh, ADR 0031).
-[ ! -d "$STATE_DIR/pg/primary" ] ||
-  die "the state dir holds a PostgreSQL stack made before automatic failover ($STATE_DIR/pg/primary)" \
+# A state dir made before automatic failover holds plain data dirs (pg/primary, pg/replica*). A checkout that
+# pulls this change must still come up by itself (CI keeps the state dir of its fixed path between runs), so
+# those are stopped and set aside, never deleted: make infra-clean removes them with the rest.
+if [ -d "$STATE_DIR/pg/primary" ]; then
+  for dir in "$STATE_DIR"/pg/replica* "$STATE_DIR/pg/primary"; do
+    [ -f "$dir/postmaster.pid" ] || continue
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+  done
+  aside="$STATE_DIR/pg-before-failover.$(date +%Y%m%d%H%M%S)"
+  mv "$STATE_DIR/pg" "$aside" || die "could not move the PostgreSQL data made before automatic failover aside" \
     "make infra-clean (it deletes the stack's data), then make infra-up"
+  warn "the state dir held a PostgreSQL stack made before automatic failover: moved to $aside, a new formation starts"
+  warn "its data is not used any more; make infra-clean deletes it with the rest of the stack's data"
+fi
 # shellcheck disable=SC2086 # PG_PORTS is a list
 read -r -a pg_ports <<<"$PG_PORTS"
 [ "${#pg_ports[@]}" -ge 2 ] || die "PG_PORTS must name at least 2 ports (a primary and a standby), got '$PG_PORTS'" "e.g. PG_PORTS='55432 55433 55434'"
