@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Writable } from 'node:stream'
-import { DEFAULT_ACCESS_LOG_SAMPLING as S, createLogger, shouldLogAccess } from '../src/index.ts'
+import { DEFAULT_ACCESS_LOG_SAMPLING as S, createAccessLogSampler, createLogger, shouldLogAccess } from '../src/index.ts'
 
 describe('shouldLogAccess', () => {
   it('always logs a 5xx, whatever the sample says', () => {
@@ -58,5 +58,30 @@ describe('createLogger', () => {
     assert.equal(line.service, 'order')
     assert.equal(line.msg, 'hello')
     assert.equal(line.req.headers.authorization, '[redacted]')
+  })
+})
+
+describe('createAccessLogSampler', () => {
+  it('keeps the first 5xx and slow lines of each second, then 1 in `thereafter`; sampled kinds are not capped', () => {
+    let t = 0
+    const keep = createAccessLogSampler(
+      S,
+      { firstPerSecond: 3, thereafter: 10 },
+      () => t,
+      () => 0.999,
+    )
+    const kept = Array.from({ length: 33 }, () => keep(503, 1)).filter(Boolean).length
+    assert.equal(kept, 3 + 3, 'the first 3, then the 10th, 20th and 30th beyond them')
+    assert.equal(keep(200, S.slowMs), false, 'slow lines share the cap')
+    t = 1_000
+    assert.equal(keep(200, S.slowMs), true, 'a new second starts afresh')
+    const sampled = createAccessLogSampler(
+      S,
+      { firstPerSecond: 0, thereafter: 1_000 },
+      () => t,
+      () => 0,
+    )
+    assert.equal(sampled(409, 1), true, 'a sampled 4xx that the dice keep is not capped')
+    assert.equal(sampled(200, 1), true)
   })
 })

@@ -18,9 +18,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { AjvCompiler, type RouteDefinition } from '@fastify/ajv-compiler'
-import { LogController, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyError, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { DEFAULT_ACCESS_LOG_SAMPLING, shouldLogAccess, type AccessLogSampling, type Logger } from '@flashsale/logging'
+import { createAccessLogSampler, type AccessLogSampling, type Logger } from '@flashsale/logging'
 import { httpMetrics, type ProcessMetrics } from '@flashsale/metrics'
 import { isDependencyUnavailable, jitteredRetryAfterSeconds } from '@flashsale/resilience'
 import { DependencyUnavailable, isServiceError, PROBLEM_CONTENT_TYPE, sendProblem, toProblem } from './errors.ts'
@@ -116,7 +116,7 @@ type RouteCompiler = (route: RouteDefinition) => (data: unknown) => boolean
 
 export const serviceDefaults = fp(
   async (app: FastifyInstance, opts: ServiceDefaultsOptions) => {
-    const sampling = opts.accessLog ?? DEFAULT_ACCESS_LOG_SAMPLING
+    const logAccess = createAccessLogSampler(opts.accessLog)
     const checks = Object.entries(opts.readiness ?? {})
     const dependencies = Object.entries(opts.dependencies ?? {})
     const timeoutMs = opts.readinessTimeoutMs ?? 1_000
@@ -136,12 +136,21 @@ export const serviceDefaults = fp(
       // until keepAliveTimeout; ask the client to close it after this response.
       if (closing) reply.header('connection', 'close')
     })
+    // A service's own 5xx (a refusal, a timeout) is told by its access line, with its problem code: one line
+    // per answer at most, and those capped per second (createAccessLogSampler), never one per refused buyer.
+    const problemCodes = new WeakMap<FastifyRequest, string>()
     app.addHook('onResponse', async (request, reply) => {
-      if (!shouldLogAccess(reply.statusCode, reply.elapsedTime, sampling)) return
-      request.log.info(
-        { method: request.method, url: request.url, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-        'access',
-      )
+      if (!logAccess(reply.statusCode, reply.elapsedTime)) return
+      const line = {
+        method: request.method,
+        url: request.url,
+        route: request.routeOptions.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        code: problemCodes.get(request),
+      }
+      if (reply.statusCode >= 500) request.log.warn(line, 'access')
+      else request.log.info(line, 'access')
     })
     app.decorate('startDraining', () => {
       closing = true
@@ -188,7 +197,7 @@ export const serviceDefaults = fp(
       }
       const problem = toProblem(err, request)
       if (problem.status >= 500 && !isServiceError(err)) request.log.error({ err }, 'unhandled error')
-      else if (problem.status >= 500) request.log.warn({ code: problem.code }, problem.title)
+      else if (problem.status >= 500) problemCodes.set(request, problem.code)
       return sendProblem(reply, problem, isServiceError(err) ? err.retryAfterSeconds : undefined)
     })
 
