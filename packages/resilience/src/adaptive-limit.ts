@@ -23,8 +23,12 @@
  *   before that moment; then it is refused at once (`deadline`), with the time the queue needs to drain
  *   (`expectedWaitMs`) for a Retry-After. A waiter whose remaining time can no longer cover a call leaves
  *   with `deadline` too. Waiters that compete for something finite say so (`group`, e.g. one sale's
- *   units): of a group only as many as `groupBound` can still need the upstream, the others get their
- *   answer without it when their turn comes, so they cost no wait. Deadline waiters are served before
+ *   units): of a group only as many as `groupBound` (less the group's calls in flight) can still need the
+ *   upstream, the others get their answer without it when their turn comes, so they cost no wait and need
+ *   no time for a call: such a moot waiter is admitted when the work ahead of it fits and leaves only at
+ *   its deadline (sent upstream after all, should its group get units back, only if a call still fits).
+ *   Arrivals are judged at the shortest service time seen lately (a refusal at once must be sure), waiters
+ *   in the queue at the conservative reserve (nothing is sent upstream late) (ADR 0032). Deadline waiters are served before
  *   other core waiters. Why FIFO for them and CoDel + adaptive LIFO for the rest (core reads included): in
  *   a flash sale every buyer has the same budget, so the oldest waiter is the one closest to giving up and
  *   the fair one to serve, and refusing only what cannot be served in time turns a burst into answers, not
@@ -231,12 +235,16 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   let lastDropAt = -Infinity
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadlineMode = coreDiscipline === 'deadline'
-  // No core waiter's deadline is earlier than this (a lower bound; see expire and arm).
+  // No core waiter that may need the upstream has a deadline earlier than this, and no waiter of a group
+  // beyond its bound (moot: it will be answered without the upstream) one earlier than earliestMootDeadline
+  // (lower bounds; see expire and arm).
   let earliestDeadline = Infinity
+  let earliestMootDeadline = Infinity
   // Upstream calls completed per unit of time while requests queued: what the queue drains at.
   const served = createServiceRate()
-  // Core waiters per group (deadline admission only).
+  // Core waiters per group, and calls of each group in flight (deadline admission only).
   const groupQueued = new Map<string, number>()
+  const groupInflight = new Map<string, number>()
   // How long a slot is held, admission to answer, wall time (the larger of that and the reported RTT): what a
   // waiter's budget must still cover when its turn comes. Smoothed as TCP smooths RTT (RFC 6298 §2: alpha
   // 1/8, beta 1/4), and reserved as TCP sets its retransmission timeout, SRTT + 4 RTTVAR, so a deadline
@@ -277,7 +285,11 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
    */
   function serviceRatePerMs(t: number): number | undefined {
     const measured = served.perMs(t)
-    const little = serviceMs > 0 ? currentLimit() / serviceMs : undefined
+    // Little's law at the shortest service time seen lately (BBR's min RTT): what the upstream does when
+    // it is not slowed by the burst itself. The smoothed time of a cold start (first calls, JIT, the burst's
+    // own CPU) refused a third of a fresh burst that then sold out well within its budget.
+    const fastest = capacity.minServiceMs(t) ?? serviceMs
+    const little = fastest > 0 ? currentLimit() / fastest : undefined
     if (measured === undefined) return little
     return little === undefined ? measured : Math.max(measured, little)
   }
@@ -287,6 +299,16 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     const rate = serviceRatePerMs(t)
     return rate === undefined ? undefined : ahead / rate
   }
+
+  /** Whether a new waiter of `group` would be beyond what its group has left, less the calls in flight. */
+  function isMoot(group: string | undefined): boolean {
+    if (group === undefined || !groupBound) return false
+    const bound = groupBound(group)
+    return bound !== undefined && (groupQueued.get(group) ?? 0) + (groupInflight.get(group) ?? 0) >= bound
+  }
+
+  /** Whether a group (a sale's SKU) has nothing left: its waiters will all be answered without the upstream. */
+  const exhausted = (group: string | undefined) => group !== undefined && groupBound?.(group) === 0
 
   /**
    * Core waiters that may still need the upstream: all of them, less each group's waiters beyond its bound.
@@ -315,11 +337,20 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   /** A deadline waiter that can no longer be served before its deadline. */
   const tooLate = (w: Waiter, t: number) => w.deadline !== undefined && t + reserveMs() > w.deadline
 
-  function admit(priority: Priority, waitedMs: number): Admission {
+  function admit(priority: Priority, waitedMs: number, group?: string): Admission {
     inflight++
+    if (group !== undefined) groupInflight.set(group, (groupInflight.get(group) ?? 0) + 1)
     const startedAt = now()
     const inflightAtStart = inflight
     let done = false
+    const finish = () => {
+      done = true
+      inflight--
+      if (group === undefined) return
+      const n = groupInflight.get(group)! - 1
+      if (n === 0) groupInflight.delete(group)
+      else groupInflight.set(group, n)
+    }
     // A completion while others wait is a measure of how fast the queue drains.
     const completed = (end: number, rttMs = 0) => {
       held(Math.max(rttMs, end - startedAt))
@@ -334,8 +365,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       priority,
       release(rttMs, dropped = false) {
         if (done) return
-        done = true
-        inflight--
+        finish()
         const end = now()
         const sample = { rttMs: rttMs ?? end - startedAt, inflight: inflightAtStart, dropped }
         completed(end, sample.rttMs)
@@ -346,15 +376,13 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       },
       ignore() {
         if (done) return
-        done = true
-        inflight--
+        finish()
         completed(now())
         drain()
       },
       unused() {
         if (done) return
-        done = true
-        inflight--
+        finish()
         drain()
       },
     }
@@ -372,17 +400,36 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     let dropped = 0
     // FIFO with deadlines that may differ by route: when the earliest may have run out, look at every
     // waiter (keeping the order) and learn the new earliest. Otherwise nobody can be too late: no scan.
-    if (deadlineQueue.length > 0 && t + reserveMs() > earliestDeadline) {
+    // A waiter of a group beyond the group's bound (the units its sale has left) will be answered without
+    // the upstream, so it needs no time for a call: it stays until its deadline itself. Dropping it when a
+    // call no longer fit refused 1,132 buyers of a 5,000-buyer burst at 1.6 s, who would have had their
+    // sold-out answer a moment later.
+    if (deadlineQueue.length > 0 && (t + reserveMs() > earliestDeadline || t >= earliestMootDeadline)) {
       let kept = 0
       earliestDeadline = Infinity
+      earliestMootDeadline = Infinity
+      // Per group: waiters kept so far (ahead of the next one) and its bound, read once per scan.
+      const groups = groupBound ? new Map<string, { kept: number; bound: number | undefined }>() : undefined
       for (const w of deadlineQueue) {
-        if (tooLate(w, t)) {
+        let g: { kept: number; bound: number | undefined } | undefined
+        if (groups && w.group !== undefined) {
+          g = groups.get(w.group)
+          if (!g) {
+            // Of the units left, the calls in flight may take some: the waiters beyond what remains are moot.
+            const bound = groupBound!(w.group)
+            groups.set(w.group, (g = { kept: 0, bound: bound === undefined ? undefined : Math.max(0, bound - (groupInflight.get(w.group) ?? 0)) }))
+          }
+        }
+        const moot = g !== undefined && g.bound !== undefined && g.kept >= g.bound
+        if (t >= w.deadline! || (!moot && tooLate(w, t))) {
           dropped++
           leave(w)
           w.resolve(refuse(w.priority, 'deadline', t - w.enqueuedAt))
         } else {
           deadlineQueue[kept++] = w
-          earliestDeadline = Math.min(earliestDeadline, w.deadline!)
+          if (g) g.kept++
+          if (moot) earliestMootDeadline = Math.min(earliestMootDeadline, w.deadline!)
+          else earliestDeadline = Math.min(earliestDeadline, w.deadline!)
         }
       }
       deadlineQueue.length = kept
@@ -414,7 +461,14 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       if (!queue) break
       const w = (lifo && queue !== deadlineQueue ? queue.pop() : queue.shift())!
       leave(w)
-      w.resolve(admit(w.priority, t - w.enqueuedAt))
+      // A waiter kept as moot whose sale got units back (a cancellation) may need the upstream after all:
+      // it is sent only if a call still fits before its deadline.
+      if (queue === deadlineQueue && tooLate(w, t) && !exhausted(w.group)) {
+        lastDropAt = t
+        w.resolve(refuse(w.priority, 'deadline', t - w.enqueuedAt))
+        continue
+      }
+      w.resolve(admit(w.priority, t - w.enqueuedAt, w.group))
     }
     noteIfEmpty(t)
     arm(t)
@@ -434,7 +488,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     }
     // The first deadline waiter to run out of time. `earliestDeadline` may be a waiter already served (it is
     // only lowered on arrival, relearned by the scan in expire): then the timer fires early and rearms.
-    if (deadlineQueue.length > 0) next = Math.min(next, earliestDeadline - reserveMs())
+    if (deadlineQueue.length > 0) next = Math.min(next, earliestDeadline - reserveMs(), earliestMootDeadline)
     if (next === Infinity) return
     timer = setTimeout(drain, Math.max(1, Math.ceil(next - t)))
     if (typeof timer === 'object' && typeof timer.unref === 'function') timer.unref()
@@ -458,9 +512,9 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   }
 
   /** Admits now if nobody who would be served first is waiting and the class has a free slot. */
-  function tryAdmitNow(priority: Priority): Admission | undefined {
+  function tryAdmitNow(priority: Priority, group?: string): Admission | undefined {
     const waitingAhead = priority === 'core' ? coreWaiting() : queued() > 0
-    return !waitingAhead && inflight < capacityFor(priority) ? admit(priority, 0) : undefined
+    return !waitingAhead && inflight < capacityFor(priority) ? admit(priority, 0, group) : undefined
   }
 
   function acquire(priority: Priority = 'core', options: AcquireOptions = {}): Promise<Admission> {
@@ -468,7 +522,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     if (signal?.aborted) return Promise.reject(signal.reason)
     const t = now()
     expire(t)
-    const immediate = tryAdmitNow(priority)
+    const immediate = tryAdmitNow(priority, deadlineMode && priority === 'core' && options.deadline !== undefined ? options.group : undefined)
     if (immediate) {
       noteIfEmpty(t)
       return Promise.resolve(immediate)
@@ -480,8 +534,11 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     const work = ahead + coreQueue.length
     const deadline = deadlineMode && priority === 'core' ? options.deadline : undefined
     if (deadline !== undefined) {
-      const wait = expectedWait(ahead + 1, t)
-      if (t + (wait ?? 0) + reserveMs() > deadline) {
+      // Beyond what its group has left (less the calls in flight), a waiter will be answered without the
+      // upstream once the work ahead of it is done: it needs neither a place in the work nor time for a call.
+      const moot = isMoot(options.group)
+      const wait = expectedWait(moot ? ahead : ahead + 1, t)
+      if (t + (wait ?? 0) + (moot ? 0 : reserveMs()) > deadline) {
         lastDropAt = t
         return Promise.resolve(refuse(priority, 'deadline', 0, wait === undefined ? undefined : expectedWait(ahead, t)))
       }
@@ -556,6 +613,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       lastEmptyAt = t
       lastDropAt = -Infinity
       earliestDeadline = Infinity
+      earliestMootDeadline = Infinity
     },
   }
 }
@@ -595,8 +653,8 @@ function createServiceRate({ size = RATE_RING, minSamples = 16, maxAgeMs = 1_000
  * extreme of the current and the previous window, so an old extreme ages out within two windows.
  */
 function createCapacityFloor(options: CapacityFloorOptions | undefined, start: number) {
-  if (!options) return { floor: () => 0, rate: () => {}, serviceTime: () => {} }
-  const { windowMs = 30_000, initial = 0, max = Infinity } = options
+  // Without the option the windows still run (deadline admission reads the shortest service time), the floor is 0.
+  const { windowMs = 30_000, initial = 0, max = Infinity } = options ?? {}
   if (!(windowMs > 0)) throw new RangeError(`capacityFloor.windowMs must be positive, got ${windowMs}`)
   let windowStart = start
   let maxRate = [0, 0] // per ms: [previous window, current window]
@@ -610,6 +668,7 @@ function createCapacityFloor(options: CapacityFloorOptions | undefined, start: n
   }
   return {
     floor(t: number): number {
+      if (!options) return 0
       roll(t)
       const rate = Math.max(maxRate[0]!, maxRate[1]!)
       const service = Math.min(minService[0]!, minService[1]!)
@@ -622,6 +681,12 @@ function createCapacityFloor(options: CapacityFloorOptions | undefined, start: n
     serviceTime(ms: number, t: number): void {
       roll(t)
       if (ms > 0) minService[1] = Math.min(minService[1]!, ms)
+    },
+    /** The shortest service time seen over the window (undefined before any). */
+    minServiceMs(t: number): number | undefined {
+      roll(t)
+      const service = Math.min(minService[0]!, minService[1]!)
+      return service < Infinity ? service : undefined
     },
   }
 }

@@ -461,6 +461,103 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     assert.equal(limiter.inflight, 1, 'unused slots came back (the other request still holds its own)')
   })
 
+  /** A limiter of `limit` slots whose calls took `serviceMs`, grouped by a bound the test moves by hand. */
+  async function groupedLimiter(limit: number, serviceMs: number, units: { left: number }) {
+    const decisions: LimitDecision[] = []
+    const limiter = createAdaptiveLimit({
+      algorithm: createFixedLimit(limit),
+      window: false,
+      coreQueue: 'deadline',
+      maxQueue: 10_000,
+      now: Date.now,
+      groupBound: (group) => (group === 'sale' ? units.left : undefined),
+      onDecision: (d) => decisions.push(d),
+    })
+    for (let i = 0; i < 24; i++) permitOf(await limiter.acquire('core', { deadline: Date.now() + 1_000 })).release(serviceMs)
+    decisions.length = 0
+    return { limiter, decisions }
+  }
+
+  it('waiters beyond what the calls in flight leave of a group stay past the point a call would no longer fit, and get their turn', async () => {
+    // 2 units left, 2 calls of the sale in flight (they will take them), 5 more buyers with a 300 ms budget;
+    // a call takes 100 ms, so from 200 ms on none of the 5 could still make one. They need none.
+    const units = { left: 2 }
+    const { limiter, decisions } = await groupedLimiter(2, 100, units)
+    const start = Date.now()
+    const inFlight = [
+      permitOf(await limiter.acquire('core', { deadline: start + 10_000, group: 'sale' })),
+      permitOf(await limiter.acquire('core', { deadline: start + 10_000, group: 'sale' })),
+    ]
+    // The gateway answers each one sold out without the upstream as soon as it has a slot (unused).
+    const crowd = Array.from({ length: 5 }, () =>
+      limiter.acquire('core', { deadline: start + 300, group: 'sale' }).then((a) => (a.admitted && a.permit.unused(), a)),
+    )
+    const answered: Admission[] = []
+    for (const p of crowd) void p.then((a) => answered.push(a))
+    await advance(250, 5)
+    assert.deepEqual(answered, [], 'nobody dropped for want of time for a call they will not make')
+    units.left = 0 // the two calls took the last units
+    for (const p of inFlight) p.release(100)
+    await flush()
+    const answers = await Promise.all(crowd)
+    assert.equal(answers.filter((a) => a.admitted).length, 5, JSON.stringify(decisions.filter((d) => !d.admitted)))
+  })
+
+  it('a waiter that needs the upstream is still dropped when a call no longer fits, and the moot one behind it takes its place', async () => {
+    // 1 unit left, nothing in flight: the first buyer of the sale may need the upstream, the 3 behind it not
+    // (so they are queued, not refused on arrival).
+    const units = { left: 1 }
+    const { limiter } = await groupedLimiter(1, 100, units)
+    const start = Date.now()
+    const held = permitOf(await limiter.acquire('core', { deadline: start + 10_000 })) // another route holds the slot
+    const answered: { i: number; a: Admission; at: number }[] = []
+    const crowd = Array.from({ length: 4 }, (_, i) =>
+      limiter.acquire('core', { deadline: start + 300, group: 'sale' }).then((a) => (answered.push({ i, a, at: Date.now() - start }), a)),
+    )
+    await advance(230)
+    // At 200 ms the first one could no longer finish a call; with it gone the next one may need the unit, and so on:
+    // all four may need the one unit in turn, so all four leave, ahead of their deadline.
+    assert.equal(answered.length, 4, JSON.stringify(answered))
+    for (const { a, at } of answered) {
+      assert.ok(!a.admitted && a.reason === 'deadline', JSON.stringify(a))
+      assert.ok(at >= 200 && at < 300, `left at ${at} ms`)
+    }
+    held.release()
+    await Promise.all(crowd)
+  })
+
+  it('a moot waiter whose sale got units back is sent only if a call still fits; else refused when its turn comes', async () => {
+    const units = { left: 1 }
+    const { limiter } = await groupedLimiter(1, 100, units)
+    const start = Date.now()
+    const call = permitOf(await limiter.acquire('core', { deadline: start + 10_000, group: 'sale' })) // will take the unit
+    const waiter = limiter.acquire('core', { deadline: start + 300, group: 'sale' })
+    const seen: { a?: Admission } = {}
+    void waiter.then((a) => (seen.a = a))
+    await advance(250, 5)
+    assert.equal(seen.a, undefined, 'moot while the call in flight may take the last unit')
+    call.release(100) // ... but the reservation failed: the unit is still there (units.left stays 1)
+    await flush()
+    const a = await waiter
+    assert.ok(!a.admitted && a.reason === 'deadline', `250 ms + a 100 ms call > 300 ms budget: ${JSON.stringify(a)}`)
+  })
+
+  it('a moot waiter nobody serves is refused at its deadline', async () => {
+    const units = { left: 0 }
+    const { limiter } = await groupedLimiter(1, 100, units)
+    const start = Date.now()
+    const held = permitOf(await limiter.acquire('core', { deadline: start + 10_000 }))
+    const seen: { a?: Admission; at?: number } = {}
+    void limiter.acquire('core', { deadline: start + 300, group: 'sale' }).then((a) => ((seen.a = a), (seen.at = Date.now() - start)))
+    await advance(290, 5)
+    assert.equal(seen.a, undefined, 'kept until its deadline')
+    await advance(20, 5)
+    const answer = seen.a as Admission | undefined
+    assert.ok(answer && !answer.admitted && answer.reason === 'deadline', JSON.stringify(seen))
+    assert.ok(seen.at! >= 300 && seen.at! <= 305, `refused at ${seen.at} ms`)
+    held.release()
+  })
+
   it('maxQueue counts the waiters that may need the upstream; a group beyond its bound is bounded only by maxQueueHeads', async () => {
     const crowd = async (maxQueueHeads: number) => {
       const limiter = createAdaptiveLimit({
