@@ -39,7 +39,10 @@
  *   node --env-file=.local/stack.env --env-file=.local/auth.env --env-file-if-exists=.local/services.env \
  *     bench/flash-burst.ts [--buyers 1000] [--stock 100] [--reps 5] [--big-buyers 5000] [--variant before]
  *
- * Writes bench/results/flash-burst.json (flash-burst-<variant>.json with --variant).
+ * Writes bench/results/flash-burst.json (flash-burst-<variant>.json with --variant). With BURST_TRACE=<prefix>
+ * in the environment, every burst's answers also go to <prefix>-<kind>-<buyers>-<ms>.json as [label, ms from
+ * the release to the answer, latency] each: the timeline of a burst (when the units sold, when the crowd
+ * had its answers).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -453,6 +456,11 @@ async function burst(
   recording = false
   const sendSpreadMs = sent.length > 1 ? sent[sent.length - 1]! - sent[0]! : null
   const answerEveryoneMs = Math.max(...answers.map((a) => a.at))
+  if (process.env['BURST_TRACE'])
+    writeFileSync(
+      `${process.env['BURST_TRACE']}-${kind}-${buyers.length}-${Date.now()}.json`,
+      JSON.stringify(answers.map((a) => [a.label, Math.round(a.at), Math.round(a.ms)])),
+    )
 
   // Persistence: every 202's row in orders.orders (the worker writes them in batches).
   let persisted: Burst['persisted']

@@ -3,6 +3,12 @@
  * and route options use the hooks: `{ onRequest: app.requireUser }`, `{ onRequest: app.requireAdmin }`.
  * 401 with `WWW-Authenticate: Bearer` (RFC 6750) when the token is missing or invalid; 403 when the
  * user lacks the role. Both as problem+json with stable codes.
+ *
+ * A route whose `config` has `authenticateLate: true` gets only the cheap part at onRequest (the header's
+ * shape); the signature is checked when the route asks, `await app.authenticate(request)` (requireUser and
+ * requireAdmin ask too). For a route that can answer some requests without knowing who asks, such as the
+ * gateway's sold out at the edge: an ES256 verify is the costliest step of a request, and a sale's crowd
+ * after its last unit needs none.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -20,7 +26,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     requireUser(request: FastifyRequest, reply: FastifyReply): Promise<void>
     requireAdmin(request: FastifyRequest, reply: FastifyReply): Promise<void>
+    /** Verifies the token of a route with `authenticateLate` now (a no-op once done, or for other routes). */
+    authenticate(request: FastifyRequest): Promise<void>
   }
+}
+
+/** Route `config` understood by the authentication plugin. */
+export interface AuthRouteConfig {
+  readonly authenticateLate?: boolean
 }
 
 export interface AuthenticationOptions {
@@ -30,6 +43,8 @@ export interface AuthenticationOptions {
 export const authentication = fp(
   async (app: FastifyInstance, { verifier }: AuthenticationOptions) => {
     const failures = new WeakMap<FastifyRequest, string>()
+    // Tokens of authenticateLate routes, shape checked, signature not yet.
+    const pending = new WeakMap<FastifyRequest, string>()
     app.decorateRequest('user', null)
 
     app.addHook('onRequest', async (request) => {
@@ -41,14 +56,30 @@ export const authentication = fp(
         failures.set(request, 'the Authorization header is not "Bearer <jwt>"')
         return
       }
+      if ((request.routeOptions.config as AuthRouteConfig | undefined)?.authenticateLate) {
+        pending.set(request, match[1])
+        return
+      }
+      await verify(request, match[1])
+    })
+
+    async function verify(request: FastifyRequest, token: string): Promise<void> {
       try {
-        request.user = await verifier.verify(match[1])
+        request.user = await verifier.verify(token)
       } catch (err) {
         failures.set(request, err instanceof Error ? err.message : 'invalid token')
       }
-    })
+    }
+    const authenticate = async (request: FastifyRequest) => {
+      const token = pending.get(request)
+      if (token === undefined) return
+      pending.delete(request)
+      await verify(request, token)
+    }
+    app.decorate('authenticate', authenticate)
 
     const requireUser = async (request: FastifyRequest, reply: FastifyReply) => {
+      await authenticate(request)
       if (request.user) return
       reply.header('www-authenticate', 'Bearer realm="flashsale"')
       throw new Unauthenticated(failures.get(request) ?? 'none was sent')

@@ -9,9 +9,9 @@
  *                per-user GCRA (429) → degradation (stale / 503) → upstream.call: concurrency limit with
  *                deadline admission (503) → breaker (503) → balancer → retries
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
-import { authentication, createCachingVerifier, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
+import { authentication, createCachingVerifier, type AuthRouteConfig, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
 import { faultFlags } from '@flashsale/faults'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
@@ -24,6 +24,7 @@ import { createDegradation, percentile99, type Degradation, type DegradationStat
 import { createSoldOutEdge, parseStockMessage, type SoldOutEdge } from './domain/sold-out-edge.ts'
 import { createStaleCache } from './domain/stale-cache.ts'
 import { Blocked, InvalidToken } from './errors.ts'
+import { intake } from './intake.ts'
 import { createGatewayMetrics } from './metrics.ts'
 import type { RouteTable } from './route-table.ts'
 import { adminRoutes } from './routes/admin.ts'
@@ -71,6 +72,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const stall = processLoopStall()
   metrics.watchLoopStall(stall)
   await app.register(serviceDefaults, { metrics: deps.metrics })
+  // 0. The door: a burst is taken first come first served, a bounded number at a time (ADR 0032).
+  await app.register(intake, {
+    limit: config.INTAKE_LIMIT,
+    maxQueue: config.INTAKE_QUEUE,
+    defaultBudgetMs: config.INTAKE_DEFAULT_BUDGET_MS,
+    exempt: UNGUARDED,
+    metrics,
+  })
 
   // 1. Blocklist, before anything else is spent on the request.
   const blocklist = createBlocklist(
@@ -103,11 +112,17 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(authentication, { verifier })
   // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
   await app.register(faultFlags, { service: 'gateway', redis: deps.redis, registry: deps.metrics.registry })
-  app.addHook('onRequest', (request, reply, done) => {
-    if (request.headers.authorization === undefined || request.user) return done()
+  // A token that was sent and did not verify: refused here, or (routes that authenticate late, proxy.ts)
+  // once the route has verified it.
+  const invalidToken = (request: FastifyRequest, reply: FastifyReply): Error | undefined => {
+    if (request.headers.authorization === undefined || request.user) return undefined
     metrics.authRejected.inc({ reason: 'invalid_token' })
     reply.header('www-authenticate', 'Bearer realm="flashsale", error="invalid_token"')
-    done(new InvalidToken('signature, issuer, audience or expiry did not verify'))
+    return new InvalidToken('signature, issuer, audience or expiry did not verify')
+  }
+  app.addHook('onRequest', (request, reply, done) => {
+    if ((request.routeOptions.config as AuthRouteConfig | undefined)?.authenticateLate) return done()
+    done(invalidToken(request, reply))
   })
 
   // 3-4. Rate limits: GCRA in Redis, per IP then per user, both in ONE script call per request (ADR 0022);
@@ -258,6 +273,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     degradation,
     staleCache: createStaleCache({ maxEntries: config.STALE_CACHE_ENTRIES, ttlMs: config.STALE_CACHE_TTL_MS }),
     soldOut,
+    invalidToken,
     metrics,
     observe: ({ core, upstreamMs, upstreamFailed }) => {
       if (core && upstreamMs !== undefined && coreLatencies.length < 10_000) coreLatencies.push(upstreamMs)

@@ -76,6 +76,15 @@ export const ConfigSchema = Type.Object({
   BOT_BLOCK_SCORE: positive(4, 'score at which requests of the IP are refused with 403'),
   BOT_THROTTLE_COST: positive(5, 'per-IP limiter cost of one request from a throttled IP'),
 
+  INTAKE_LIMIT: Type.Integer({
+    default: 64,
+    minimum: 0,
+    description:
+      "requests at a time in the gateway's own work before an upstream (token, body, rate limits); the rest wait first come first served, order placement by deadline (ADR 0032); 0 = no limit",
+  }),
+  INTAKE_QUEUE: positive(20_000, 'most requests waiting at the gateway door (the memory bound of a burst)'),
+  INTAKE_DEFAULT_BUDGET_MS: positive(2_000, 'latency budget, from arrival, of the routes outside the route table (admin, demo tokens)'),
+
   LIMIT_ALGORITHM: Type.Union([Type.Literal('gradient2'), Type.Literal('vegas'), Type.Literal('fixed')], {
     default: 'gradient2',
     description: 'adaptive concurrency algorithm per upstream (ADR 0012)',

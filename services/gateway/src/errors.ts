@@ -10,6 +10,8 @@ export const BotBlocked = defineError('GATEWAY_ERR_BOT_BLOCKED', 403, 'This clie
 export const InvalidToken = defineError('GATEWAY_ERR_INVALID_TOKEN', 401, 'The bearer token is not valid: %s')
 export const RateLimited = defineError('GATEWAY_ERR_RATE_LIMITED', 429, 'Too many requests (%s limit); retry later')
 export const Overloaded = defineError('GATEWAY_ERR_OVERLOADED', 503, 'The %s service is at capacity (%s); retry shortly')
+// nginx's 499: the client closed the connection before its answer (nobody reads this one; the access log does).
+export const ClientClosed = defineError('GATEWAY_ERR_CLIENT_CLOSED', 499, 'The client closed the connection while its request waited at the gateway')
 export const CircuitOpen = defineError('GATEWAY_ERR_CIRCUIT_OPEN', 503, 'The %s service is failing; the gateway is not calling it for now')
 export const NoInstance = defineError('GATEWAY_ERR_NO_INSTANCE', 503, 'No healthy instance of the %s service')
 export const UpstreamTimeout = defineError('GATEWAY_ERR_UPSTREAM_TIMEOUT', 504, 'The %s service did not answer within the latency budget')

@@ -70,6 +70,38 @@ describe('sold out at the edge', () => {
     assert.equal((await place('SKU-A')).statusCode, 202, 'reopened: passed through again')
   })
 
+  test('a sold-out SKU is answered before the token signature is checked; without a token it is 401, and an open SKU checks the signature first', async () => {
+    const valid = await gw.buyerToken(`buyer-${++n}`)
+    // The same header shape, a signature that does not verify.
+    const forged = valid.slice(0, -4) + (valid.endsWith('AAAA') ? 'BBBB' : 'AAAA')
+    const send = (sku: string, token: string | undefined) =>
+      gw.request({ method: 'POST', url: '/orders', ...(token ? { token } : {}), headers: { 'idempotency-key': `k-${++n}` }, payload: { sku, qty: 1 } })
+    await publish({ sku: 'SKU-G', saleId: SALE, available: 0 })
+    await waitFor(() => edgeSays('SKU-G'), 'marked')
+    const verifiedBefore = await gw.metric('gateway_token_verifications_total', { result: 'verified' })
+    const rejectedBefore = await gw.metric('gateway_token_verifications_total', { result: 'rejected' })
+
+    const soldOut = await send('SKU-G', forged)
+    assert.equal(soldOut.statusCode, 409, 'sold out is public (GET /sales/:id says it): nothing is told by answering it first')
+    assert.equal(soldOut.json().code, 'ORDER_ERR_SOLD_OUT')
+    assert.equal((await send('SKU-G', valid)).statusCode, 409)
+    assert.equal(await gw.metric('gateway_token_verifications_total', { result: 'verified' }), verifiedBefore, 'no signature checked for a sold-out answer')
+    assert.equal(await gw.metric('gateway_token_verifications_total', { result: 'rejected' }), rejectedBefore)
+
+    const anonymous = await send('SKU-G', undefined)
+    assert.equal(anonymous.statusCode, 401, 'no token at all is refused before anything else')
+    assert.equal(anonymous.json().code, 'AUTH_ERR_UNAUTHENTICATED')
+
+    const hits = order.total()
+    const open = await send('SKU-H', forged)
+    assert.equal(open.statusCode, 401, 'an open SKU: the signature is checked before anything is spent on the request')
+    assert.equal(open.json().code, 'GATEWAY_ERR_INVALID_TOKEN')
+    assert.match(String(open.headers['www-authenticate']), /error="invalid_token"/)
+    assert.equal(order.total(), hits, 'a forged token never reaches the order service')
+    assert.equal(await gw.metric('gateway_token_verifications_total', { result: 'rejected' }), rejectedBefore + 1)
+    assert.equal((await send('SKU-H', valid)).statusCode, 202)
+  })
+
   test('a one-unit order the order service refused as sold out marks the SKU; a two-unit refusal does not ("2 asked, 1 left")', async () => {
     soldOutUpstream = true
     assert.equal((await place('SKU-C', 2)).statusCode, 409)

@@ -5,10 +5,12 @@
  * route's own auth rule, rate limits, bot score, degradation, then the upstream's call pipeline.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthRouteConfig } from '@flashsale/auth'
 import { formatRateLimit, formatRateLimitPolicy, type RateLimitChain, type RateLimitPolicy, type RateLimitResult } from '@flashsale/resilience'
 import type { BotScorer } from '../domain/bot-score.ts'
 import type { Degradation } from '../domain/degradation.ts'
 import type { SoldOutEdge } from '../domain/sold-out-edge.ts'
+import type { IntakeRouteConfig } from '../intake.ts'
 import type { StaleCache } from '../domain/stale-cache.ts'
 import { BotBlocked, Degraded, RateLimited, SoldOutAtEdge } from '../errors.ts'
 import type { GatewayMetrics } from '../metrics.ts'
@@ -26,6 +28,8 @@ export interface ProxyRoutesOptions {
   readonly staleCache: StaleCache
   /** Sold out at the edge, for routes with `soldOutEdge` (ADR 0027); undefined = switched off. */
   readonly soldOut?: SoldOutEdge | undefined
+  /** The 401 for a token that was sent and did not verify (app.ts), for the routes that authenticate late. */
+  readonly invalidToken: (request: FastifyRequest, reply: FastifyReply) => Error | undefined
   readonly metrics: GatewayMetrics
   /**
    * Load signals for automatic degradation: the upstream's own time for answers of core routes (ADR 0025;
@@ -112,13 +116,40 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
       method: route.method,
       url: route.path,
       ...(route.schema ? { schema: route.schema } : {}),
-      ...(route.auth === 'user' ? { onRequest: app.requireUser } : {}),
+      // A route answered sold out at the edge checks the token's signature only for the buyers it lets through.
+      ...(route.auth === 'user' && !edge ? { onRequest: app.requireUser } : {}),
+      config: {
+        budgetMs: route.timeoutMs,
+        priority: route.priority,
+        byDeadline: route.queue === 'deadline',
+        authenticateLate: edge !== undefined,
+      } satisfies IntakeRouteConfig & AuthRouteConfig,
       handler: async (request, reply) => {
-        // The route's latency budget runs from here: rate limits and the wait for a slot spend it too.
-        const deadline = performance.now() + route.timeoutMs
+        // The route's latency budget runs from arrival (the door, intake.ts): the wait there, rate limits and
+        // the wait for an upstream slot all spend it.
+        const deadline = request.deadline
+
+        // Sold out at the edge (ADR 0027): first, so a doomed attempt costs no signature check (the token's shape
+        // was checked, and one must be there), no Redis call and no slot. Sold out is public (GET /sales/:id
+        // says it), so answering it before knowing who asks tells nobody anything. Checked again once a
+        // queued request gets its slot.
+        const order = edge ? (request.body as { sku: string; qty: number }) : undefined
+        const soldOutNow = () => (order ? edge!.soldOutSale(order.sku) : undefined)
+        if (edge) {
+          if (route.auth === 'user' && request.headers.authorization === undefined) await app.requireUser(request, reply)
+          const soldOutAtArrival = soldOutNow()
+          if (soldOutAtArrival !== undefined) {
+            metrics.soldOutAnswers.inc({ when: 'arrival' })
+            throw soldOutFailure(soldOutAtArrival, order!.sku)
+          }
+          await app.authenticate(request)
+          const invalid = opts.invalidToken(request, reply)
+          if (invalid) throw invalid
+          if (route.auth === 'user') await app.requireUser(request, reply)
+        }
         const userId = request.user?.userId
 
-        // Bot score first: a blocked client should not even spend rate-limit quota.
+        // Bot score before rate limits: a blocked client should not even spend rate-limit quota.
         const verdict = bots.observe({ ip: request.ip, userId, hasUserAgent: !!request.headers['user-agent'], hasAccept: !!request.headers['accept'] })
         if (verdict.action !== 'allow') metrics.botVerdicts.inc({ action: verdict.action, reason: verdict.reasons[0] ?? 'unknown' })
         if (verdict.action === 'block') {
@@ -126,16 +157,6 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           const err = new BotBlocked(verdict.reasons.join(', '))
           err.details = { score: verdict.score, reasons: verdict.reasons }
           throw err
-        }
-
-        // Sold out at the edge: before rate limits and the limiter, so a doomed attempt costs neither a
-        // Redis call nor a slot (ADR 0027). Checked again once a queued request gets its slot.
-        const order = edge ? (request.body as { sku: string; qty: number }) : undefined
-        const soldOutNow = () => (order ? edge!.soldOutSale(order.sku) : undefined)
-        const soldOutAtArrival = soldOutNow()
-        if (soldOutAtArrival !== undefined) {
-          metrics.soldOutAnswers.inc({ when: 'arrival' })
-          throw soldOutFailure(soldOutAtArrival, order!.sku)
         }
 
         await checkRate(request.ip, verdict.action === 'throttle' ? opts.botThrottleCost : 1, userId, reply)
@@ -161,6 +182,8 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
 
         let upstreamFailed: boolean | undefined
         let upstreamMs: number | undefined
+        // From here the upstream's own queue decides: the door lets the next request in.
+        request.leaveIntake()
         try {
           const answer = await upstream.call({
             method: request.method,
