@@ -15,7 +15,7 @@
  * Arms, each with a fresh service and a fresh gateway:
  *   at-capacity      1× capacity, gateway defaults (Gradient2 limit, CoDel queue, breaker)
  *   3x-backpressure  3× capacity, gateway defaults
- *   3x-no-backpressure 3× capacity, LIMIT_ALGORITHM=fixed with a limit no load reaches, no wait queue, a
+ *   3x-no-backpressure 3× capacity, no door (INTAKE_LIMIT=0), LIMIT_ALGORITHM=fixed with a limit no load reaches, no wait queue, a
  *                    breaker that never opens — the gateway as a plain proxy (retries stay, within budget)
  * Goodput = 2xx answers per second over the measured part (after a warm-up).
  *
@@ -59,6 +59,7 @@ const NO_BACKPRESSURE = {
   LIMIT_MAX: '100000',
   LIMIT_QUEUE: '0',
   BREAKER_MINIMUM_CALLS: '1000000000',
+  INTAKE_LIMIT: '0', // no door either (ADR 0032)
 }
 
 interface Answer {
