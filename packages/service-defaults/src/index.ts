@@ -19,3 +19,4 @@ export {
   type ServiceDefaultsOptions,
 } from './plugin.ts'
 export { startServer, type RunningServer, type StartOptions } from './server.ts'
+export { ProblemSchema, jsonResponse, problemResponse, problemResponses } from './contract.ts'

@@ -1,0 +1,58 @@
+/**
+ * The shared pieces of every service's contract (services/<name>/src/contract.ts): the problem+json body
+ * every error answer has (RFC 9457), and the response entries that say which errors a route answers. One
+ * definition, so the OpenAPI documents (@fastify/swagger, served at /openapi.json) and the serializer agree
+ * with what sendProblem writes.
+ */
+import Type, { type TSchema } from 'typebox'
+import { PROBLEM_CONTENT_TYPE } from './errors.ts'
+
+/**
+ * RFC 9457 problem details as toProblem builds them. Extension members (a sale id, a refusal reason, the
+ * validation errors) ride along: `additionalProperties` stays open so the serializer keeps them.
+ */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'urn:flashsale:problem:<CODE>, or about:blank for an HTTP-level error' }),
+    title: Type.String(),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    code: Type.String({ description: 'Stable machine-readable code; never reused for another meaning' }),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    requestId: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { in: Type.String(), path: Type.String(), message: Type.Optional(Type.String()), params: Type.Optional(Type.Object({}, { additionalProperties: true })) },
+          { additionalProperties: true },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: true, title: 'Problem' },
+)
+
+const RETRY_AFTER = { 'retry-after': { type: 'integer', minimum: 0, description: 'Seconds to wait before trying again (RFC 9110 §10.2.3)' } }
+
+/** One documented error answer: problem+json, with Retry-After for 503 and 429. */
+export function problemResponse(description: string, status?: number) {
+  return {
+    description,
+    ...(status === 503 || status === 429 ? { headers: RETRY_AFTER } : {}),
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+  }
+}
+
+/**
+ * A route's error answers, for its `schema.response`: `{ 404: 'no such product', 503: '...' }`. 400
+ * (validation) is added to every route that validates input; 500 is never declared (it is a bug).
+ */
+export function problemResponses(errors: Readonly<Record<number, string>>, { validates = true } = {}) {
+  const all: Record<number, string> = { ...(validates ? { 400: 'The request is not valid (VALIDATION_FAILED; `errors` names each field)' } : {}), ...errors }
+  return Object.fromEntries(Object.entries(all).map(([status, description]) => [status, problemResponse(description, Number(status))]))
+}
+
+/** A success answer with a JSON body. */
+export function jsonResponse<T extends TSchema>(description: string, schema: T) {
+  return { description, content: { 'application/json': { schema } } }
+}
