@@ -48,7 +48,8 @@ export function problemResponse(description: string, status?: number) {
  * (validation) is added to every route that validates input; 500 is never declared (it is a bug).
  */
 export function problemResponses(errors: Readonly<Record<number, string>>, { validates = true } = {}) {
-  const all: Record<number, string> = { ...(validates ? { 400: 'The request is not valid (VALIDATION_FAILED; `errors` names each field)' } : {}), ...errors }
+  const all: Record<number, string> = { ...errors }
+  if (validates && all[400] === undefined) all[400] = 'The request is not valid (VALIDATION_FAILED; `errors` names each field)'
   return Object.fromEntries(Object.entries(all).map(([status, description]) => [status, problemResponse(description, Number(status))]))
 }
 
