@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -32,7 +32,7 @@ test: deps ## all tests on real PostgreSQL, Redis, Kafka, then a 20 s flash sale
 test-e2e: deps ## only the end-to-end phase of make test: services up, a short k6 flash sale, verify (E2E_DURATION=20s)
 	@infra/local/with-stack.sh tools/demo/e2e-flash-sale.sh
 
-deps: ## install what is missing: Node 24, npm packages, PostgreSQL, Redis, Kafka, k6, Toxiproxy
+deps: ## install what is missing: Node 24, npm packages, PostgreSQL, Redis, Kafka, k6, Toxiproxy, schemathesis (a project-local Python venv)
 	@infra/local/bootstrap.sh
 
 infra-up: deps ## start PostgreSQL primary + 2 replicas, Redis, Kafka, Toxiproxy (idempotent)
@@ -94,10 +94,20 @@ format-check: deps ## prettier --check: fails naming the files that are not form
 typecheck: deps ## tsc --noEmit over every workspace
 	@npx tsc -p tsconfig.json
 
-route-table-check: deps ## the gateway's route table accepts exactly what the services behind it accept (scripts/check-route-table.ts)
+route-table-check: deps ## the gateway's route table accepts exactly what the services behind it accept, and its copy of their responses is current (scripts/check-route-table.ts)
 	@node scripts/check-route-table.ts
 
-check: lint format-check typecheck route-table-check test compose-check ## lint, formatting, typecheck, the route table check, test and the compose/monitoring checks: what a pull request must pass
+openapi: deps ## regenerate docs/openapi/*.json: each service's OpenAPI 3.1 document and the gateway's public one, from the code (scripts/openapi.ts)
+	@node scripts/openapi.ts --write
+
+openapi-check: deps ## the committed OpenAPI documents match the code, and @redocly/cli finds nothing wrong in them
+	@node scripts/openapi.ts
+	@npx --no-install redocly lint --format=stylish docs/openapi/*.json
+
+route-table: deps ## regenerate services/gateway/src/route-responses.json from the services' contracts (what the gateway's OpenAPI document says each service answers)
+	@node scripts/check-route-table.ts --write
+
+check: lint format-check typecheck route-table-check openapi-check test compose-check ## lint, formatting, typecheck, the route table check, test and the compose/monitoring checks: what a pull request must pass
 
 chaos-order-instance: ## drill: SIGKILL order API instance 1 while buyers order, restart it, then verify (stack up: make demo)
 	@tools/chaos/drill.sh order-instance $(ARGS)

@@ -10,8 +10,11 @@
  *
  *   node scripts/check-route-table.ts
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
-import { BUNDLED_ROUTE_TABLE, loadRouteTable } from '../services/gateway/src/route-table.ts'
+import { ProblemSchema } from '@flashsale/service-defaults'
+import { BUNDLED_ROUTE_RESPONSES as ROUTE_RESPONSES, BUNDLED_ROUTE_TABLE, loadRouteTable } from '../services/gateway/src/route-table.ts'
 
 type Json = Record<string, unknown>
 export type Location = 'querystring' | 'body' | 'params'
@@ -22,10 +25,12 @@ export interface RouteSchemas {
   readonly path: string
   readonly upstream: string
   readonly schema: Partial<Record<Location, Json>>
+  /** The route's responses as its contract declares them (services only). */
+  readonly response?: Json
 }
 
 /** Each upstream's route plugins, as its app.ts registers them (options are only read inside handlers). */
-async function servicePlugins(): Promise<Record<string, FastifyPluginAsync<never>[]>> {
+export async function servicePlugins(): Promise<Record<string, FastifyPluginAsync<never>[]>> {
   const [catalogProducts, catalogAdmin, catalogSales, invReservations, invAdminReservations, invSales, invAdminSales, orders, payments, history, dlq, reviews] =
     await Promise.all([
       import('../services/catalog/src/routes/products.ts'),
@@ -55,12 +60,14 @@ export async function serviceRoutes(): Promise<RouteSchemas[]> {
   const routes: RouteSchemas[] = []
   for (const [upstream, plugins] of Object.entries(await servicePlugins())) {
     const app = Fastify()
+    app.addSchema(ProblemSchema) // what serviceDefaults adds: the error answers refer to it
     app.decorate('requireUser', async () => {})
     app.decorate('requireAdmin', async () => {})
     app.addHook('onRoute', (r) => {
       for (const method of [r.method].flat()) {
         if (method === 'HEAD') continue
-        routes.push({ method, path: r.url, upstream, schema: pick(r.schema as Json | undefined) })
+        const response = (r.schema as Json | undefined)?.['response'] as Json | undefined
+        routes.push({ method, path: r.url, upstream, schema: pick(r.schema as Json | undefined), ...(response ? { response } : {}) })
       }
     })
     for (const plugin of plugins) await app.register(plugin, {} as never)
@@ -164,9 +171,36 @@ function typeOf(schema: Json): string {
   return types.size === 1 ? String([...types][0]) : 'mixed'
 }
 
+/**
+ * What the service behind each public route answers, as its contract declares it, keyed "METHOD /path": the
+ * gateway's OpenAPI document describes each proxied route with these (services/gateway/src/contract.ts).
+ * Plain JSON (TypeBox's symbols dropped), in route table order.
+ */
+export function routeResponses(gateway: readonly RouteSchemas[], services: readonly RouteSchemas[]): Record<string, Json> {
+  const out: Record<string, Json> = {}
+  for (const g of gateway) {
+    const s = services.find((x) => x.upstream === g.upstream && x.method === g.method && x.path === g.path)
+    if (s?.response) out[`${g.method} ${g.path}`] = JSON.parse(JSON.stringify(s.response)) as Json
+  }
+  return out
+}
+
 if (import.meta.main) {
   const gateway = gatewayRoutes()
-  const problems = compareRoutes(gateway, await serviceRoutes())
+  const services = await serviceRoutes()
+  const problems = compareRoutes(gateway, services)
+  for (const g of gateway) {
+    if (!services.find((x) => x.upstream === g.upstream && x.method === g.method && x.path === g.path)?.response)
+      problems.push(`${g.method} ${g.path}: the ${g.upstream} service's contract declares no responses for it`)
+  }
+  const responses = `${JSON.stringify(routeResponses(gateway, services), null, 2)}\n`
+  const current = existsSync(ROUTE_RESPONSES) ? readFileSync(ROUTE_RESPONSES, 'utf8') : ''
+  if (process.argv.includes('--write')) {
+    if (responses !== current) writeFileSync(ROUTE_RESPONSES, responses)
+    console.log(`route table: wrote ${fileURLToPath(ROUTE_RESPONSES)}`)
+  } else if (responses !== current) {
+    problems.push(`${fileURLToPath(ROUTE_RESPONSES)} is not what the services' contracts declare (run: make route-table)`)
+  }
   if (problems.length > 0) {
     console.error(
       `the gateway's route table disagrees with the services (services/gateway/src/route-table.json):\n${problems.map((p) => `  - ${p}`).join('\n')}`,

@@ -29,6 +29,9 @@ declare module 'fastify' {
     /** Verifies the token of a route with `authenticateLate` now (a no-op once done, or for other routes). */
     authenticate(request: FastifyRequest): Promise<void>
   }
+  // Module augmentation: a route's `config` may carry these (typescript-eslint's rule allows no other spelling).
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface FastifyContextConfig extends AuthRouteConfig {}
 }
 
 /** Route `config` understood by the authentication plugin. */

@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import Type, { type Static } from 'typebox'
 import '@flashsale/auth'
-import { defineError } from '@flashsale/service-defaults'
+import { defineError, jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { decide, exempt, parseFlag, unready, type FaultFlag } from './flags.ts'
 
 export const FaultInjected = defineError('FAULT_INJECTED', 500, 'A fault flag of this service answered (%s); a drill is running')
@@ -37,6 +37,50 @@ export interface FaultFlagsOptions {
 
 const FLAG_NAME = '^[a-z0-9][a-z0-9_-]{0,63}$'
 const Params = Type.Object({ name: Type.String({ pattern: FLAG_NAME }) })
+const Flag = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('error'), Type.Literal('latency'), Type.Literal('unready')]),
+    rate: Type.Number(),
+    status: Type.Optional(Type.Integer()),
+    ms: Type.Optional(Type.Integer()),
+    route: Type.Optional(Type.String()),
+    until: Type.Number({ description: 'When it switches itself off, ms since the epoch' }),
+    setBy: Type.String(),
+  },
+  { additionalProperties: false, title: 'FaultFlag' },
+)
+const ADMIN_ERRORS = { 401: 'No valid bearer token', 403: 'The token lacks the admin role', 503: 'Redis did not answer: flags cannot be read or changed now' }
+const SCHEMAS = {
+  list: {
+    summary: "This service's fault flags",
+    tags: ['operations'],
+    response: {
+      200: jsonResponse(
+        'The flags in force',
+        Type.Object({ service: Type.String(), flags: Type.Record(Type.String(), Flag) }, { additionalProperties: false, title: 'FaultFlags' }),
+      ),
+      ...problemResponses(ADMIN_ERRORS, { validates: false }),
+    },
+  },
+  set: {
+    summary: 'Sets a fault flag for every instance of this service (off by itself after durationSeconds)',
+    tags: ['operations'],
+    params: Params,
+    response: {
+      200: jsonResponse(
+        'The flag as set',
+        Type.Object({ service: Type.String(), name: Type.String(), flag: Flag }, { additionalProperties: false, title: 'FaultFlagSet' }),
+      ),
+      ...problemResponses(ADMIN_ERRORS),
+    },
+  },
+  remove: {
+    summary: 'Removes a fault flag',
+    tags: ['operations'],
+    params: Params,
+    response: { 204: { description: 'Removed (or there was none)', type: 'null' }, ...problemResponses(ADMIN_ERRORS) },
+  },
+}
 const Body = Type.Object(
   {
     kind: Type.Union([Type.Literal('error'), Type.Literal('latency'), Type.Literal('unready')]),
@@ -122,7 +166,7 @@ export const faultFlags = fp(
       return new FaultStoreUnavailable()
     }
 
-    app.get('/admin/faults', { onRequest: app.requireAdmin }, async () => {
+    app.get('/admin/faults', { onRequest: app.requireAdmin, schema: SCHEMAS.list }, async () => {
       await refresh().catch((err: unknown) => {
         throw storeDown(err)
       })
@@ -131,7 +175,7 @@ export const faultFlags = fp(
 
     app.put<{ Params: Static<typeof Params>; Body: BodyT }>(
       '/admin/faults/:name',
-      { onRequest: app.requireAdmin, schema: { params: Params, body: Body } },
+      { onRequest: app.requireAdmin, schema: { ...SCHEMAS.set, body: Body } },
       async (request) => {
         const { kind, rate, status, ms, route, durationSeconds } = request.body
         const flag: FaultFlag = {
@@ -152,18 +196,14 @@ export const faultFlags = fp(
       },
     )
 
-    app.delete<{ Params: Static<typeof Params> }>(
-      '/admin/faults/:name',
-      { onRequest: app.requireAdmin, schema: { params: Params } },
-      async (request, reply) => {
-        await redis.hdel(key, request.params.name).catch((err: unknown) => {
-          throw storeDown(err)
-        })
-        await refresh().catch(() => {})
-        request.log.warn({ flag: request.params.name }, 'fault flag removed')
-        return reply.code(204).send()
-      },
-    )
+    app.delete<{ Params: Static<typeof Params> }>('/admin/faults/:name', { onRequest: app.requireAdmin, schema: SCHEMAS.remove }, async (request, reply) => {
+      await redis.hdel(key, request.params.name).catch((err: unknown) => {
+        throw storeDown(err)
+      })
+      await refresh().catch(() => {})
+      request.log.warn({ flag: request.params.name }, 'fault flag removed')
+      return reply.code(204).send()
+    })
   },
   { name: '@flashsale/faults', fastify: '5.x', dependencies: ['@flashsale/auth'] },
 )

@@ -23,14 +23,24 @@ export const ProblemSchema = Type.Object(
     errors: Type.Optional(
       Type.Array(
         Type.Object(
-          { in: Type.String(), path: Type.String(), message: Type.Optional(Type.String()), params: Type.Optional(Type.Object({}, { additionalProperties: true })) },
+          {
+            in: Type.String(),
+            path: Type.String(),
+            message: Type.Optional(Type.String()),
+            params: Type.Optional(Type.Object({}, { additionalProperties: true })),
+          },
           { additionalProperties: true },
         ),
       ),
     ),
   },
-  { additionalProperties: true, title: 'Problem' },
+  // One shared schema (app.addSchema by serviceDefaults), referenced by every error answer: the documents carry
+  // it once, as components.schemas.Problem, and every route's serializer uses the same one.
+  { additionalProperties: true, title: 'Problem', $id: 'Problem' },
 )
+
+/** How a route's response refers to ProblemSchema (Fastify shared schemas: https://fastify.dev/docs/latest/Reference/Validation-and-Serialization/#adding-a-shared-schema). */
+export const PROBLEM_REF = { $ref: 'Problem#' } as const
 
 const RETRY_AFTER = { 'retry-after': { type: 'integer', minimum: 0, description: 'Seconds to wait before trying again (RFC 9110 §10.2.3)' } }
 
@@ -39,7 +49,7 @@ export function problemResponse(description: string, status?: number) {
   return {
     description,
     ...(status === 503 || status === 429 ? { headers: RETRY_AFTER } : {}),
-    content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
   }
 }
 
@@ -49,11 +59,51 @@ export function problemResponse(description: string, status?: number) {
  */
 export function problemResponses(errors: Readonly<Record<number, string>>, { validates = true } = {}) {
   const all: Record<number, string> = { ...errors }
-  if (validates && all[400] === undefined) all[400] = 'The request is not valid (VALIDATION_FAILED; `errors` names each field)'
+  if (validates && all[400] === undefined)
+    all[400] = 'The request is not valid (VALIDATION_FAILED; `errors` names each field), or holds text that cannot be stored (SERVICE_ERR_UNSTORABLE_TEXT)'
   return Object.fromEntries(Object.entries(all).map(([status, description]) => [status, problemResponse(description, Number(status))]))
 }
 
 /** A success answer with a JSON body. */
 export function jsonResponse<T extends TSchema>(description: string, schema: T) {
   return { description, content: { 'application/json': { schema } } }
+}
+
+const CheckResult = Type.Object(
+  { status: Type.Union([Type.Literal('up'), Type.Literal('down')]), error: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+)
+
+/** The health endpoints' answers (not problem+json: a load balancer reads them, and 503 is a state). */
+export const HEALTH_SCHEMAS = {
+  live: {
+    summary: 'Liveness: the process answers',
+    tags: ['operations'],
+    response: { 200: jsonResponse('Alive', Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false, title: 'Liveness' })) },
+  },
+  ready: (() => {
+    const Readiness = Type.Object(
+      {
+        status: Type.Union([Type.Literal('ready'), Type.Literal('not-ready'), Type.Literal('draining')]),
+        checks: Type.Record(Type.String(), CheckResult),
+      },
+      { additionalProperties: false, title: 'Readiness' },
+    )
+    return {
+      summary: 'Readiness: this instance can serve its core route (ADR 0028)',
+      tags: ['operations'],
+      response: { 200: jsonResponse('Ready', Readiness), 503: jsonResponse('Not ready, or draining before shutdown', Readiness) },
+    }
+  })(),
+  deps: (() => {
+    const Dependencies = Type.Object(
+      { status: Type.Union([Type.Literal('up'), Type.Literal('degraded')]), dependencies: Type.Record(Type.String(), CheckResult) },
+      { additionalProperties: false, title: 'Dependencies' },
+    )
+    return {
+      summary: 'Shared dependencies (datastores): reported, never part of readiness',
+      tags: ['operations'],
+      response: { 200: jsonResponse('Every dependency answers', Dependencies), 503: jsonResponse('Some dependency does not answer', Dependencies) },
+    }
+  })(),
 }

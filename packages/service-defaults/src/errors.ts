@@ -44,6 +44,19 @@ export const DependencyUnavailable = defineError(
   'A datastore this request needs is unavailable right now; retry shortly',
 )
 
+/**
+ * The request holds text PostgreSQL cannot store (U+0000: its text types forbid it, SQLSTATE 22021
+ * character_not_in_repertoire; or a character the encoding lacks, 22P05). A schema pattern should refuse it
+ * first; this is the shared handler's safety net for every string no pattern guards (a review's body, a
+ * title), so hostile input is a 400, never a 500. https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+export const UnstorableText = defineError('SERVICE_ERR_UNSTORABLE_TEXT', 400, 'The request holds a character that cannot be stored (such as U+0000)')
+
+export function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return !isServiceError(err) && (code === '22021' || code === '22P05')
+}
+
 export function isServiceError(err: unknown): err is ServiceError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[SERVICE_ERROR] === true
 }

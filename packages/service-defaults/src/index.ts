@@ -20,3 +20,6 @@ export {
 } from './plugin.ts'
 export { startServer, type RunningServer, type StartOptions } from './server.ts'
 export { ProblemSchema, jsonResponse, problemResponse, problemResponses } from './contract.ts'
+export { OPENAPI_PATH, registerOpenApi, type OpenApiInfo } from './openapi.ts'
+export { UnstorableText, isUnstorableText } from './errors.ts'
+export { PROBLEM_REF } from './contract.ts'

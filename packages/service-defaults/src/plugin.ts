@@ -23,7 +23,9 @@ import fp from 'fastify-plugin'
 import { createAccessLogSampler, type AccessLogSampling, type Logger } from '@flashsale/logging'
 import { httpMetrics, type ProcessMetrics } from '@flashsale/metrics'
 import { isDependencyUnavailable, jitteredRetryAfterSeconds } from '@flashsale/resilience'
-import { DependencyUnavailable, isServiceError, PROBLEM_CONTENT_TYPE, sendProblem, toProblem } from './errors.ts'
+import { DependencyUnavailable, isServiceError, isUnstorableText, PROBLEM_CONTENT_TYPE, sendProblem, toProblem, UnstorableText } from './errors.ts'
+import { HEALTH_SCHEMAS, ProblemSchema } from './contract.ts'
+import { registerOpenApi, type OpenApiInfo } from './openapi.ts'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 export const SERVER_TIMING_HEADER = 'server-timing'
@@ -39,6 +41,8 @@ export interface ServiceDefaultsOptions {
   readonly dependencies?: Readonly<Record<string, ReadinessCheck>>
   readonly readinessTimeoutMs?: number
   readonly accessLog?: AccessLogSampling
+  /** The service's OpenAPI document (generated from its routes, served at /openapi.json); none when absent. */
+  readonly openapi?: OpenApiInfo
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -159,9 +163,11 @@ export const serviceDefaults = fp(
       closing = true
     })
 
+    app.addSchema(ProblemSchema)
+    if (opts.openapi) await registerOpenApi(app, opts.openapi)
     await app.register(httpMetrics, { registry: opts.metrics.registry })
 
-    app.get('/health/live', { logLevel: 'silent' }, async () => ({ status: 'ok' }))
+    app.get('/health/live', { logLevel: 'silent', schema: HEALTH_SCHEMAS.live }, async () => ({ status: 'ok' }))
 
     const run = (list: typeof checks) =>
       Promise.all(
@@ -175,14 +181,14 @@ export const serviceDefaults = fp(
         }),
       )
 
-    app.get('/health/ready', { logLevel: 'silent' }, async (_request, reply) => {
+    app.get('/health/ready', { logLevel: 'silent', schema: HEALTH_SCHEMAS.ready }, async (_request, reply) => {
       if (closing) return reply.code(503).send({ status: 'draining', checks: {} })
       const results = await run(checks)
       const ready = results.every(([, r]) => r.status === 'up')
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results) })
     })
 
-    app.get('/health/deps', { logLevel: 'silent' }, async (_request, reply) => {
+    app.get('/health/deps', { logLevel: 'silent', schema: HEALTH_SCHEMAS.deps }, async (_request, reply) => {
       const results = await run(dependencies)
       const up = results.every(([, r]) => r.status === 'up')
       return reply.code(up ? 200 : 503).send({ status: up ? 'up' : 'degraded', dependencies: Object.fromEntries(results) })
@@ -195,6 +201,7 @@ export const serviceDefaults = fp(
         const unavailable = new DependencyUnavailable()
         return sendProblem(reply, toProblem(unavailable, request), jitteredRetryAfterSeconds(1_000))
       }
+      if (isUnstorableText(err)) return sendProblem(reply, toProblem(new UnstorableText(), request))
       const problem = toProblem(err, request)
       if (problem.status >= 500 && !isServiceError(err)) request.log.error({ err }, 'unhandled error')
       else if (problem.status >= 500) problemCodes.set(request, problem.code)

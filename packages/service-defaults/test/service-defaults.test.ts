@@ -321,6 +321,31 @@ describe('graceful shutdown (real socket, real PostgreSQL pool)', () => {
   })
 })
 
+describe('text PostgreSQL cannot store is a 400, never a 500 (real PostgreSQL)', () => {
+  let db: TestDatabase
+  before(async () => {
+    db = await createTestDatabase('unstorable')
+  })
+  after(() => db.cleanup())
+
+  it('a U+0000 that reaches a query answers 400 SERVICE_ERR_UNSTORABLE_TEXT problem+json', async () => {
+    const { app } = await buildApp()
+    const pool = new pg.Pool({ connectionString: db.primaryUrl, max: 1 })
+    app.addHook('onClose', async () => pool.end())
+    app.post<{ Body: { text: string } }>('/echo', async (request) => (await pool.query('SELECT $1::text AS text', [request.body.text])).rows[0].text)
+    try {
+      const bad = await app.inject({ method: 'POST', url: '/echo', payload: { text: 'a\u0000b' } })
+      assert.equal(bad.statusCode, 400, bad.body)
+      assert.equal(bad.headers['content-type'], 'application/problem+json; charset=utf-8')
+      assert.equal(bad.json().code, 'SERVICE_ERR_UNSTORABLE_TEXT')
+      const good = await app.inject({ method: 'POST', url: '/echo', payload: { text: 'ab' } })
+      assert.equal(good.statusCode, 200)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
 describe('Server-Timing: every answer says how long this process spent on it (W3C Server Timing)', () => {
   let app: FastifyInstance
   before(async () => ({ app } = await buildApp()))

@@ -14,6 +14,7 @@ import type { ProcessMetrics } from '@flashsale/metrics'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import { createInventoryClient } from './clients/inventory-client.ts'
 import type { Config } from './config.ts'
+import { OPENAPI_INFO } from './contract.ts'
 import type { CatalogContext, SaleDirectory, SaleSummary } from './domain/ports.ts'
 import type { Product } from './domain/product.ts'
 import { warmProducts } from './domain/warm-cache.ts'
@@ -49,6 +50,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
+    openapi: OPENAPI_INFO,
     // Shared datastores are dependencies, not readiness (ADR 0028): with the primary down, product pages
     // come from the cache and the replicas; every instance would be ejected alike for nothing.
     dependencies: {

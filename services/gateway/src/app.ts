@@ -9,6 +9,7 @@
  *                per-user GCRA (429) → degradation (stale / 503) → upstream.call: concurrency limit with
  *                deadline admission (503) → breaker (503) → balancer → retries
  */
+import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import { authentication, createCachingVerifier, type AuthRouteConfig, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
@@ -23,10 +24,11 @@ import { createBotScorer } from './domain/bot-score.ts'
 import { createDegradation, percentile99, type Degradation, type DegradationState } from './domain/degradation.ts'
 import { createSoldOutEdge, parseStockMessage, type SoldOutEdge } from './domain/sold-out-edge.ts'
 import { createStaleCache } from './domain/stale-cache.ts'
+import { OPENAPI_INFO } from './contract.ts'
 import { Blocked, InvalidToken } from './errors.ts'
 import { intake } from './intake.ts'
 import { createGatewayMetrics } from './metrics.ts'
-import type { RouteTable } from './route-table.ts'
+import { loadRouteResponses, type RouteTable } from './route-table.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { demoTokenRoutes } from './routes/demo-token.ts'
 import { proxyRoutes } from './routes/proxy.ts'
@@ -71,7 +73,13 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   // degradation and the rate-limit timeout judge an upstream by (ADR 0025).
   const stall = processLoopStall()
   metrics.watchLoopStall(stall)
-  await app.register(serviceDefaults, { metrics: deps.metrics })
+  await app.register(serviceDefaults, {
+    metrics: deps.metrics,
+    // The public API: the proxied routes (with what the services behind them answer), and the gateway's own.
+    openapi: OPENAPI_INFO,
+  })
+  // The reference page at /docs: swagger-ui from @fastify/swagger-ui, its assets served by the gateway (no CDN).
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true })
   // 0. The door: a burst is taken first come first served, a bounded number at a time (ADR 0032).
   await app.register(intake, {
     limit: config.INTAKE_LIMIT,
@@ -266,6 +274,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   if (deps.issuer) await app.register(demoTokenRoutes, { issuer: deps.issuer, adminSecret: config.DEMO_ADMIN_SECRET })
   await app.register(proxyRoutes, {
     routes: deps.routeTable.routes,
+    serviceResponses: loadRouteResponses(),
     upstreams,
     rateLimits,
     bots,

@@ -32,6 +32,9 @@ export interface IntakeRouteConfig {
 }
 
 declare module 'fastify' {
+  // Module augmentation: a route's `config` may carry these (typescript-eslint's rule allows no other spelling).
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface FastifyContextConfig extends IntakeRouteConfig {}
   interface FastifyRequest {
     /** When this request's answer is due, on performance.now()'s clock: arrival + the route's budget. */
     deadline: number

@@ -58,6 +58,18 @@ const METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
 const IDEMPOTENT: readonly string[] = ['GET', 'PUT', 'DELETE']
 
 export const BUNDLED_ROUTE_TABLE = new URL('./route-table.json', import.meta.url)
+/** What the service behind each route answers, keyed "METHOD /path" (generated: make route-table). */
+export const BUNDLED_ROUTE_RESPONSES = new URL('./route-responses.json', import.meta.url)
+
+/** The services' responses per public route; {} when the file is absent (the document then has only the gateway's own). */
+export function loadRouteResponses(file: string | URL = BUNDLED_ROUTE_RESPONSES): Readonly<Record<string, Record<string, never>>> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, never>>
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return {}
+    throw err
+  }
+}
 
 /** Reads and checks a route table file; `overrides` replace instance lists by upstream name. */
 export function loadRouteTable(file: string | URL, overrides: Readonly<Record<string, readonly string[]>> = {}): RouteTable {

@@ -11,6 +11,7 @@ import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import type { Config } from './config.ts'
+import { OPENAPI_INFO } from './contract.ts'
 import type { InventoryContext } from './domain/context.ts'
 import { createHotSaleLimiter } from './domain/hot-sale-limiter.ts'
 import { systemClock, type Clock } from './domain/ports.ts'
@@ -49,6 +50,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
+    openapi: OPENAPI_INFO,
     // Shared datastores are dependencies, not readiness (ADR 0028): with Redis down the gate answers 503
     // fail-closed with its own reason on every instance alike; ejecting them all would only hide it.
     dependencies: {

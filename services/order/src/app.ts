@@ -16,6 +16,7 @@ import type { InventoryClient } from './clients/inventory-client.ts'
 import { createOrderEventsPublisher } from './clients/order-events.ts'
 import { createOrderQueue } from './clients/order-queue.ts'
 import type { Config } from './config.ts'
+import { OPENAPI_INFO } from './contract.ts'
 import type { DeadLetterTooling } from './dead-letter-tooling.ts'
 import { adminDlqRoutes } from './routes/admin-dlq.ts'
 import { historyRoutes } from './routes/history.ts'
@@ -45,6 +46,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
+    openapi: OPENAPI_INFO,
     // Nothing shared makes this instance unready (ADR 0028). Not even its circuit to the inventory: the
     // inventory fails every order instance alike, and a circuit only closes through a call, so a readiness
     // tied to it took every instance out for good (make chaos-downstream-500: orders never came back).

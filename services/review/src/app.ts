@@ -15,10 +15,10 @@ import type { ProcessMetrics } from '@flashsale/metrics'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import { createCatalogClient } from './clients/catalog-client.ts'
 import type { Config } from './config.ts'
+import { DEFAULT_PAGE_SIZE, OPENAPI_INFO } from './contract.ts'
 import type { ProductDirectory, ReviewContext } from './domain/ports.ts'
 import type { Rating, ReviewPage } from './domain/review.ts'
 import { reviewRoutes } from './routes/reviews.ts'
-import { DEFAULT_PAGE_SIZE } from './routes/schemas.ts'
 import { createPurchaseStore } from './store/purchase-store.ts'
 import { createReviewStore } from './store/review-store.ts'
 
@@ -39,6 +39,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const app = Fastify(serviceFastifyOptions(deps.logger))
   await app.register(serviceDefaults, {
     metrics: deps.metrics,
+    openapi: OPENAPI_INFO,
     // Shared datastores are dependencies, not readiness (ADR 0028).
     dependencies: {
       postgres: () => deps.db.primary.query('SELECT 1'),

@@ -7,6 +7,8 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { TokenIssuer } from '@flashsale/auth'
+import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
+import { DemoToken, DemoTokenBody } from '../contract.ts'
 import { DemoTokensForbidden } from '../errors.ts'
 
 export interface DemoTokenOptions {
@@ -14,16 +16,15 @@ export interface DemoTokenOptions {
   readonly adminSecret: string
 }
 
-const Body = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['userId'],
-  properties: {
-    userId: { type: 'string', pattern: '^[\\w.:@-]{1,64}$' },
-    role: { type: 'string', enum: ['buyer', 'admin'] },
-    ttlSeconds: { type: 'integer', minimum: 60, maximum: 86_400 },
+const SCHEMA = {
+  summary: 'A token for demos and load tests (registered only with DEMO_TOKENS_ENABLED=true)',
+  tags: ['demo'],
+  body: DemoTokenBody,
+  response: {
+    201: jsonResponse('A signed ES256 token', DemoToken),
+    ...problemResponses({ 403: 'An admin token needs the x-demo-admin-secret header (GATEWAY_ERR_DEMO_ADMIN_FORBIDDEN)' }),
   },
-} as const
+}
 
 function sameSecret(given: unknown, expected: string): boolean {
   if (expected.length === 0 || typeof given !== 'string') return false
@@ -33,14 +34,10 @@ function sameSecret(given: unknown, expected: string): boolean {
 }
 
 export async function demoTokenRoutes(app: FastifyInstance, { issuer, adminSecret }: DemoTokenOptions): Promise<void> {
-  app.post<{ Body: { userId: string; role?: 'buyer' | 'admin'; ttlSeconds?: number } }>(
-    '/auth/demo-token',
-    { schema: { body: Body } },
-    async (request, reply) => {
-      const { userId, role = 'buyer', ttlSeconds = 3600 } = request.body
-      if (role === 'admin' && !sameSecret(request.headers['x-demo-admin-secret'], adminSecret)) throw new DemoTokensForbidden()
-      const token = await issuer.issue({ userId, roles: role === 'admin' ? ['admin', 'buyer'] : ['buyer'] }, ttlSeconds)
-      return reply.code(201).send({ token, tokenType: 'Bearer', expiresIn: ttlSeconds, userId, role })
-    },
-  )
+  app.post<{ Body: { userId: string; role?: 'buyer' | 'admin'; ttlSeconds?: number } }>('/auth/demo-token', { schema: SCHEMA }, async (request, reply) => {
+    const { userId, role = 'buyer', ttlSeconds = 3600 } = request.body
+    if (role === 'admin' && !sameSecret(request.headers['x-demo-admin-secret'], adminSecret)) throw new DemoTokensForbidden()
+    const token = await issuer.issue({ userId, roles: role === 'admin' ? ['admin', 'buyer'] : ['buyer'] }, ttlSeconds)
+    return reply.code(201).send({ token, tokenType: 'Bearer', expiresIn: ttlSeconds, userId, role })
+  })
 }

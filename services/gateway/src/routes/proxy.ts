@@ -12,6 +12,7 @@ import type { Degradation } from '../domain/degradation.ts'
 import type { SoldOutEdge } from '../domain/sold-out-edge.ts'
 import type { IntakeRouteConfig } from '../intake.ts'
 import type { StaleCache } from '../domain/stale-cache.ts'
+import { proxiedResponses } from '../contract.ts'
 import { BotBlocked, Degraded, RateLimited, SoldOutAtEdge } from '../errors.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { RouteDefinition } from '../route-table.ts'
@@ -28,6 +29,8 @@ export interface ProxyRoutesOptions {
   readonly staleCache: StaleCache
   /** Sold out at the edge, for routes with `soldOutEdge` (ADR 0027); undefined = switched off. */
   readonly soldOut?: SoldOutEdge | undefined
+  /** What the service behind each route answers, keyed "METHOD /path" (route-responses.json), for the OpenAPI document. */
+  readonly serviceResponses: Readonly<Record<string, Record<string, never>>>
   /** The 401 for a token that was sent and did not verify (app.ts), for the routes that authenticate late. */
   readonly invalidToken: (request: FastifyRequest, reply: FastifyReply) => Error | undefined
   readonly metrics: GatewayMetrics
@@ -115,7 +118,13 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
     app.route({
       method: route.method,
       url: route.path,
-      ...(route.schema ? { schema: route.schema } : {}),
+      schema: {
+        ...(route.schema ?? {}),
+        summary: `${route.method} ${route.path} (${route.upstream} service)`,
+        tags: [route.upstream],
+        security: route.auth === 'user' ? [{ bearerAuth: [] }] : [],
+        response: proxiedResponses(route, opts.serviceResponses[`${route.method} ${route.path}`]),
+      },
       // A route answered sold out at the edge checks the token's signature only for the buyers it lets through.
       ...(route.auth === 'user' && !edge ? { onRequest: app.requireUser } : {}),
       config: {

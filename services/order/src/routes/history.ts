@@ -3,28 +3,30 @@
  * Non-core: read from the replicas, and the gateway may shed it under load.
  */
 import type { FastifyInstance } from 'fastify'
-import Type, { type Static } from 'typebox'
+import type { Static } from 'typebox'
+import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
+import { HistoryQuery, OrderHistory } from '../contract.ts'
 import { listOrders, type ListOrdersDeps } from '../domain/list-orders.ts'
 import { BadCursor } from '../errors.ts'
 
-export const MAX_PAGE = 100
-
-const HistoryQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 20 }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' })),
+const SCHEMA = {
+  summary: "The buyer's orders, newest first (keyset-paged; read from replicas)",
+  tags: ['order'],
+  querystring: HistoryQuery,
+  response: {
+    200: jsonResponse('One page', OrderHistory),
+    ...problemResponses({
+      400: 'The request is not valid (VALIDATION_FAILED), or the cursor is not one this service handed out (ORDER_ERR_BAD_CURSOR)',
+      401: 'No valid bearer token',
+      503: 'The database is unavailable (SERVICE_ERR_DEPENDENCY_UNAVAILABLE)',
+    }),
   },
-  { additionalProperties: false },
-)
+}
 
 export async function historyRoutes(app: FastifyInstance, { history }: { history: ListOrdersDeps }): Promise<void> {
-  app.get<{ Querystring: Static<typeof HistoryQuery> }>(
-    '/users/me/orders',
-    { onRequest: app.requireUser, schema: { querystring: HistoryQuery } },
-    async (request) => {
-      const result = await listOrders(history, request.user!.userId, { limit: request.query.limit, cursor: request.query.cursor })
-      if (result.kind === 'bad_cursor') throw new BadCursor()
-      return { orders: result.orders.map(({ userId: _owner, ...view }) => view), nextCursor: result.nextCursor }
-    },
-  )
+  app.get<{ Querystring: HistoryQuery }>('/users/me/orders', { onRequest: app.requireUser, schema: SCHEMA }, async (request) => {
+    const result = await listOrders(history, request.user!.userId, { limit: request.query.limit, cursor: request.query.cursor })
+    if (result.kind === 'bad_cursor') throw new BadCursor()
+    return { orders: result.orders.map(({ userId: _owner, ...view }) => view), nextCursor: result.nextCursor } satisfies Static<typeof OrderHistory>
+  })
 }
