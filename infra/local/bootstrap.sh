@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make deps`: installs what the project needs on a bare machine of this kind, idempotently.
 # Each step is skipped when already satisfied; each failure says what is missing and how to get it.
-# Usage: infra/local/bootstrap.sh [node|npm|servers|kafka|gotools|nginx]...   (default: all but nginx, in that order)
+# Usage: infra/local/bootstrap.sh [node|npm|servers|kafka|gotools|python|nginx]...   (default: all but nginx, in that order)
 source "$(dirname "$0")/lib.sh"
 
 BIN_DIR="$TOOLS_DIR/bin"
@@ -115,6 +115,25 @@ step_gotools() {
   go_tool toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server "$TOXIPROXY_VERSION"
 }
 
+# schemathesis (the API fuzzer of make test's end-to-end phase) in a project-local virtualenv, every package
+# pinned in tools/schemathesis/requirements.txt (pip freeze of one schemathesis release); reinstalled only when
+# that file changes.
+step_python() {
+  local venv="$TOOLS_DIR/venv" req="$ROOT/tools/schemathesis/requirements.txt" stamp="$TOOLS_DIR/venv/.requirements"
+  have python3 || apt_install python3
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  if [ -x "$venv/bin/st" ] && cmp -s "$req" "$stamp"; then
+    ok "schemathesis $("$venv/bin/st" --version | awk '{print $NF}') in $venv"
+    return
+  fi
+  say "schemathesis into $venv (pinned: tools/schemathesis/requirements.txt)"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv failed" "install python3-venv (apt-get install python3-venv) and run make deps again"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$req" ||
+    die "pip could not install tools/schemathesis/requirements.txt" "check access to PyPI (pip download schemathesis) and run make deps again"
+  cp "$req" "$stamp"
+  ok "schemathesis $("$venv/bin/st" --version | awk '{print $NF}') in $venv"
+}
+
 # Only for the gateway benchmark (make bench-gateway), not part of the default steps.
 step_nginx() {
   if [ -x /usr/sbin/nginx ]; then ok "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's#.*/##')"; return; fi
@@ -123,9 +142,9 @@ step_nginx() {
 }
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(node npm servers kafka gotools)
+[ ${#steps[@]} -gt 0 ] || steps=(node npm servers kafka gotools python)
 say "bootstrap: ${steps[*]}"
 for s in "${steps[@]}"; do
-  declare -F "step_$s" >/dev/null || die "unknown bootstrap step '$s'" "use one of: node npm servers kafka gotools nginx"
+  declare -F "step_$s" >/dev/null || die "unknown bootstrap step '$s'" "use one of: node npm servers kafka gotools python nginx"
   "step_$s"
 done

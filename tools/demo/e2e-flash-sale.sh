@@ -8,6 +8,8 @@
 # each, for a fresh sale of E2E_BURST_STOCK units, then `verify` again. Broken invariants always fail the
 # build. The burst's thresholds count outcomes, not time (every unit sold, >= 99% definitive answers):
 # a crossed one fails the build too (E2E_BURST_STRICT=1, the default); E2E_BURST_STRICT=0 only reports it.
+# Last, the API fuzzer (tools/schemathesis/run.sh: >= 1,000 generated requests over every public route, no
+# 5xx, every answer as the gateway's OpenAPI document says), and `verify` once more.
 #   E2E_DURATION=20s E2E_USERS=1000 E2E_HOT_UNITS=100 E2E_BURST_BUYERS=500 E2E_BURST_STOCK=50 E2E_BURST_STRICT=1
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
@@ -43,4 +45,9 @@ if [ "$BURST_STATUS" != 0 ]; then
 else
   ok "the burst sold every unit with definitive answers for >= 99% of buyers"
 fi
+# Hostile but well-formed input: the API fuzzer against the gateway's own OpenAPI document (issue: one API
+# contract), then the invariants once more, since the fuzzer places orders too.
+"$ROOT/tools/schemathesis/run.sh"
+run_verify "$DEMO_DIR/e2e-fuzz-verify.json"
+[ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the API fuzzer (listed above)" "read docs/runbooks/verify-failed.md; the fuzzer's requests are in $STATE_DIR/fuzz/events.ndjson"
 ok "end to end: orders went through and every invariant holds"
