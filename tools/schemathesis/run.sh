@@ -35,7 +35,8 @@ say "API fuzzing: schemathesis $("$ST" --version | awk '{print $NF}') against $G
 status=0
 # One worker: hypothesis parses the source of its filters with ast, and two threads doing so at once crashed
 # CPython 3.11 ("AST constructor recursion depth mismatch"); one is fast enough here.
-(cd "$ROOT/tools/schemathesis" && FUZZ_TOKENS="$out/tokens" SCHEMATHESIS_HOOKS=hooks PYTHONPATH=. timeout "${FUZZ_MAX_SECONDS:-300}" "$ST" run "$GATEWAY/openapi.json" \
+# Run from the state dir: schemathesis keeps its cache (.schemathesis/) in the working directory.
+(cd "$out" && FUZZ_TOKENS="$out/tokens" SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/tools/schemathesis" PYTHONDONTWRITEBYTECODE=1 timeout "${FUZZ_MAX_SECONDS:-300}" "$ST" run "$GATEWAY/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing --max-examples "${FUZZ_EXAMPLES:-60}" --seed "${FUZZ_SEED:-20261207}" --workers 1 \
   --request-timeout 10 --no-color --report ndjson --report-ndjson-path "$out/events.ndjson" >"$out/log" 2>&1) || status=$?
