@@ -175,6 +175,7 @@ cat <<EOF
     order worker      http://127.0.0.1:$ORDER_WORKER_PORT   (health and metrics only)
     review            $REVIEW_URL
     review projector  http://127.0.0.1:$REVIEW_PROJECTOR_PORT   (health and metrics only)
+    API               $GATEWAY_URL/docs (browse), $GATEWAY_URL/openapi.json, and /openapi.json of every service above
     metrics           $GATEWAY_URL/metrics, and /metrics of every URL above (Prometheus text)
     logs              $LOG_DIR/svc-<name>.log   (make infra-logs)
     env for scripts   .local/services.env   (GATEWAY_URL, DEMO_ADMIN_SECRET, instance URLs)

@@ -108,7 +108,7 @@ lines.push(
 if (!args.e2e) {
   lines.push('')
   lines.push(bold('The stack is up:'))
-  lines.push(`  gateway             ${gatewayUrl}   (GET /products/..., POST /orders; tokens: POST /auth/demo-token)`)
+  lines.push(`  gateway             ${gatewayUrl}   (GET /products/..., POST /orders; tokens: POST /auth/demo-token; API: /docs)`)
   for (const [k, v] of Object.entries(services).filter(([k]) => k.endsWith('_URLS'))) lines.push(`  ${k.toLowerCase().replace('_urls', '').padEnd(19)} ${v}`)
   lines.push('  metrics             <any service URL>/metrics · make infra-status · make infra-logs')
   lines.push('  next                make verify (re-check) · make load-<scenario> · make down (stop everything)')
