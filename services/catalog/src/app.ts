@@ -92,6 +92,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     redisTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS,
   })
 
+  const ownInventory = deps.sales ? undefined : createInventoryClient({ urls: parseList(config.INVENTORY_URLS), timeoutMs: config.INVENTORY_TIMEOUT_MS })
   const ctx: CatalogContext = {
     products,
     productCache: {
@@ -99,7 +100,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       invalidate: (id) => productCache.invalidate(id),
       remember: (id) => bloom.add(id),
     },
-    sales: deps.sales ?? createInventoryClient({ urls: parseList(config.INVENTORY_URLS), timeoutMs: config.INVENTORY_TIMEOUT_MS }),
+    sales: deps.sales ?? ownInventory!,
     salesCache: { get: (sku, load) => salesCache.get(sku, load) },
     featuredSkus: parseList(config.FEATURED_SKUS),
     now: deps.now ?? Date.now,
@@ -118,6 +119,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   app.addHook('onClose', async () => {
     await productCache.close()
     await salesCache.close()
+    await ownInventory?.close()
   })
 
   await app.register(productRoutes, { ctx })

@@ -71,7 +71,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     negativeTtlMs: 5_000,
     redisTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS,
   })
-  const catalog = deps.products ?? createCatalogClient({ urls: parseList(config.CATALOG_URLS), timeoutMs: config.CATALOG_TIMEOUT_MS })
+  const ownCatalog = deps.products ? undefined : createCatalogClient({ urls: parseList(config.CATALOG_URLS), timeoutMs: config.CATALOG_TIMEOUT_MS })
+  const catalog = deps.products ?? ownCatalog!
 
   const ctx: ReviewContext = {
     reviews: createReviewStore(deps.db),
@@ -83,7 +84,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     log: app.log,
   }
   app.addHook('onClose', async () => {
-    await Promise.all([ratings.close(), firstPages.close(), skus.close()])
+    await Promise.all([ratings.close(), firstPages.close(), skus.close(), ownCatalog?.close()])
   })
 
   await app.register(reviewRoutes, { ctx })

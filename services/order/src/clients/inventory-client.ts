@@ -1,19 +1,16 @@
 /**
- * The inventory service over HTTP: keep-alive connection pools (undici), a latency budget per call, and a
- * circuit breaker, so a slow or dead stock gate costs a fast 503 instead of a pile of waiting requests.
- * The gate's business answers (sold out, limit reached, 404, 429) are not failures for the breaker;
- * 5xx, timeouts and connection errors are. Several instances are used round-robin.
+ * The inventory service over HTTP, through the shared service client (@flashsale/service-client: keep-alive
+ * pools, a balancer over the instances, a latency budget per call, a circuit breaker judged by the
+ * inventory's own time, retries only of what may be sent twice), so a slow or dead stock gate costs a fast
+ * 503 instead of a pile of waiting requests. The gate's business answers (sold out, limit reached, 404, 429)
+ * are answers, not failures; a 503 with Retry-After is a refusal (ADR 0028), not counted by the breaker;
+ * other 5xx, timeouts and connection errors are failures. The answers' types and the refusal codes come
+ * from the inventory's contract.
  */
-import { Agent, request } from 'undici'
-import {
-  circuitBreaker,
-  isBrokenCircuitError,
-  isRefusalAnswer,
-  withTimeout,
-  type BreakerState,
-  type CircuitBreaker,
-  type CircuitBreakerOptions,
-} from '@flashsale/resilience'
+import type { Static } from 'typebox'
+import type { ERROR_CODES, ReservationSteps as StepsAnswer, ReserveAnswer, SaleList } from '@flashsale/inventory/contract'
+import type { BreakerState, CircuitBreaker, CircuitBreakerOptions } from '@flashsale/resilience'
+import { createServiceClient, ServiceUnavailable, type ProblemBody } from '@flashsale/service-client'
 import type { ClaimOutcome, ReservationSteps } from '../domain/persist-orders.ts'
 import type { GateRefusal, ReleaseResult, ReserveResult, SaleDirectory, StockGate } from '../domain/ports.ts'
 
@@ -26,7 +23,7 @@ export interface InventoryClientOptions {
   /** How long the SKU → current sale answer is reused. */
   readonly saleCacheMs?: number
   /** Thresholds of the circuit breaker (defaults: > 5% errors, calls >= 500 ms slow; ADR 0014). */
-  readonly breaker?: Omit<CircuitBreakerOptions, 'isFailure'>
+  readonly breaker?: Omit<CircuitBreakerOptions, 'isFailure' | 'durationOf'>
 }
 
 export interface InventoryClient extends StockGate, SaleDirectory {
@@ -47,22 +44,8 @@ export class GateUnavailableError extends Error {
 /** The inventory's batch endpoints take at most this many order ids per call. */
 const STEP_BATCH = 500
 
-class UpstreamFailure extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'UpstreamFailure'
-  }
-}
-
-/**
- * A 503 with Retry-After: the inventory is up and says a datastore behind it cannot serve right now (ADR
- * 0028). It fails the call like any 5xx, but the breaker does not count it: the instance is answering, fast,
- * and opening the circuit would refuse for seconds the calls it would serve as soon as its datastore is back
- * (a PostgreSQL or Redis failover takes seconds; the circuit's half-open wait is longer).
- */
-class UpstreamRefusal extends UpstreamFailure {}
-
-const REFUSALS: Readonly<Record<string, GateRefusal>> = {
+/** The stock gate's refusals, by the inventory's problem code (a typo here fails the type check). */
+const REFUSALS: Readonly<Partial<Record<(typeof ERROR_CODES)[number], GateRefusal>>> = {
   INVENTORY_ERR_SOLD_OUT: 'sold_out',
   INVENTORY_ERR_LIMIT_REACHED: 'limit_reached',
   INVENTORY_ERR_NOT_OPEN: 'not_open',
@@ -70,13 +53,7 @@ const REFUSALS: Readonly<Record<string, GateRefusal>> = {
   INVENTORY_ERR_PAUSED: 'paused',
   INVENTORY_ERR_UNKNOWN_SALE: 'unknown_sale',
 }
-
-interface SaleJson {
-  readonly id: string
-  readonly startsAt: string
-  readonly endsAt: string
-  readonly state: string
-}
+const refusalOf = (body: ProblemBody): GateRefusal | undefined => REFUSALS[String(body.code) as keyof typeof REFUSALS]
 
 export function createInventoryClient({
   urls,
@@ -86,68 +63,45 @@ export function createInventoryClient({
   saleCacheMs = 1_000,
   breaker: thresholds = {},
 }: InventoryClientOptions): InventoryClient {
-  if (urls.length === 0) throw new Error('at least one inventory URL is needed')
-  const agent = new Agent({ connections, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 })
-  // Only infrastructure failures trip it; a refusal is the gate working.
-  const breaker = circuitBreaker({ ...thresholds, isFailure: (err) => !isBrokenCircuitError(err) && !(err instanceof UpstreamRefusal) })
-  if (onBreakerState) breaker.onStateChange(onBreakerState)
-  let cursor = 0
-  const nextUrl = () => urls[cursor++ % urls.length] as string
-
-  async function call(method: 'GET' | 'POST' | 'DELETE', path: string, bearerToken: string | undefined, body?: unknown) {
-    return breaker.execute(() =>
-      withTimeout(async (signal) => {
-        const res = await request(`${nextUrl()}${path}`, {
-          method,
-          dispatcher: agent,
-          signal,
-          headers: {
-            accept: 'application/json',
-            ...(bearerToken ? { authorization: `Bearer ${bearerToken}` } : {}),
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        })
-        const text = await res.body.text()
-        if (res.statusCode >= 500) {
-          const Failure = isRefusalAnswer(res.statusCode, res.headers['retry-after']) ? UpstreamRefusal : UpstreamFailure
-          throw new Failure(`inventory ${method} ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`)
-        }
-        const json = text ? (JSON.parse(text) as Record<string, unknown>) : {}
-        return { status: res.statusCode, json, retryAfter: Number(res.headers['retry-after'] ?? '1') || 1 }
-      }, timeoutMs),
-    )
-  }
+  const inventory = createServiceClient({
+    service: 'inventory',
+    urls,
+    timeoutMs,
+    connections,
+    breaker: thresholds,
+    ...(onBreakerState ? { onBreakerState } : {}),
+  })
+  const retryAfterOf = (headers: Readonly<Record<string, string | string[] | undefined>>) => Number(headers['retry-after'] ?? '1') || 1
 
   const saleCache = new Map<string, { at: number; value: Promise<{ saleId: string } | undefined> }>()
 
   return {
-    breaker,
+    breaker: inventory.breaker,
 
     async reserve({ saleId, orderId, qty, bearerToken }): Promise<ReserveResult> {
       let res
       try {
-        res = await call('POST', '/reservations', bearerToken, { saleId, orderId, qty })
-      } catch {
+        res = await inventory.call<Static<typeof ReserveAnswer> | ProblemBody>('POST', '/reservations', { token: bearerToken, body: { saleId, orderId, qty } })
+      } catch (err) {
         // Timeout, connection refused, 5xx, breaker open. A timed-out reserve may have reserved: its
         // reservation expires unclaimed (no order will ever claim this order id).
-        return { kind: 'unavailable', retryAfterSeconds: 1 }
+        return { kind: 'unavailable', retryAfterSeconds: (err instanceof ServiceUnavailable && err.retryAfterSeconds) || 1 }
       }
       if (res.status === 201 || res.status === 200) {
-        const reservation = res.json['reservation'] as { expiresAt: string }
+        const { reservation } = res.body as Static<typeof ReserveAnswer>
         return { kind: 'reserved', expiresAt: new Date(reservation.expiresAt) }
       }
-      const refusal = REFUSALS[String(res.json['code'])]
+      const refusal = refusalOf(res.body as ProblemBody)
       if (refusal) return { kind: 'refused', reason: refusal }
-      if (res.status === 429) return { kind: 'unavailable', retryAfterSeconds: res.retryAfter }
-      throw new Error(`inventory refused a reservation unexpectedly: ${res.status} ${JSON.stringify(res.json).slice(0, 200)}`)
+      if (res.status === 429) return { kind: 'unavailable', retryAfterSeconds: retryAfterOf(res.headers) }
+      throw new Error(`inventory refused a reservation unexpectedly: ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`)
     },
 
     async release({ orderId, bearerToken }): Promise<ReleaseResult> {
       try {
-        const res = await call('DELETE', `/reservations/${encodeURIComponent(orderId)}`, bearerToken)
+        const res = await inventory.call<ProblemBody>('DELETE', `/reservations/${encodeURIComponent(orderId)}`, { token: bearerToken })
         if (res.status === 200) return 'released'
-        if (res.json['code'] === 'INVENTORY_ERR_RESERVATION_PERSISTED') return 'persisted'
+        if (res.body.code === 'INVENTORY_ERR_RESERVATION_PERSISTED') return 'persisted'
         return 'failed'
       } catch {
         return 'failed'
@@ -158,9 +112,9 @@ export function createInventoryClient({
       const cached = saleCache.get(sku)
       if (cached && Date.now() - cached.at < saleCacheMs) return cached.value
       // One lookup per SKU per interval, shared by every concurrent request (a hot SKU is one key).
-      const value = call('GET', `/sales?sku=${encodeURIComponent(sku)}`, undefined).then((res) => {
+      const value = inventory.get<Static<typeof SaleList>>(`/sales?sku=${encodeURIComponent(sku)}`).then((res) => {
         if (res.status !== 200) throw new Error(`inventory GET /sales answered ${res.status}`)
-        const sales = (res.json['sales'] ?? []) as SaleJson[]
+        const sales = res.body.sales
         const t = now.getTime()
         const current =
           sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) <= t && t < Date.parse(s.endsAt)) ??
@@ -179,13 +133,12 @@ export function createInventoryClient({
           const chunk = orderIds.slice(i, i + STEP_BATCH)
           let res
           try {
-            res = await call('POST', `/admin/reservations/${name}`, serviceToken, { orderIds: chunk })
+            res = await inventory.call<Static<typeof StepsAnswer>>('POST', `/admin/reservations/${name}`, { token: serviceToken, body: { orderIds: chunk } })
           } catch (err) {
             throw new GateUnavailableError(`inventory ${name} failed: ${(err as Error).message}`, { cause: err })
           }
-          if (res.status === 503) throw new GateUnavailableError(`inventory ${name}: gate unavailable`)
-          if (res.status !== 200) throw new Error(`inventory ${name} answered ${res.status}: ${JSON.stringify(res.json).slice(0, 200)}`)
-          for (const r of res.json['results'] as { orderId: string; outcome: ClaimOutcome }[]) outcomes.set(r.orderId, r.outcome)
+          if (res.status !== 200) throw new Error(`inventory ${name} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 200)}`)
+          for (const r of res.body.results) outcomes.set(r.orderId, r.outcome as ClaimOutcome)
         }
         return outcomes
       }
@@ -197,18 +150,17 @@ export function createInventoryClient({
           for (const orderId of orderIds) {
             let res
             try {
-              res = await call('DELETE', `/reservations/${encodeURIComponent(orderId)}`, serviceToken)
+              res = await inventory.call<ProblemBody>('DELETE', `/reservations/${encodeURIComponent(orderId)}`, { token: serviceToken })
             } catch (err) {
               throw new GateUnavailableError(`inventory release failed: ${(err as Error).message}`, { cause: err })
             }
-            if (res.status === 503) throw new GateUnavailableError('inventory release: gate unavailable')
             if (res.status !== 200 && res.status !== 404)
-              throw new Error(`inventory release of ${orderId} answered ${res.status}: ${JSON.stringify(res.json).slice(0, 200)}`)
+              throw new Error(`inventory release of ${orderId} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 200)}`)
           }
         },
       }
     },
 
-    close: () => agent.close(),
+    close: () => inventory.close(),
   }
 }
