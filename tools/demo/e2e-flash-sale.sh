@@ -49,5 +49,5 @@ fi
 # contract), then the invariants once more, since the fuzzer places orders too.
 "$ROOT/tools/schemathesis/run.sh"
 run_verify "$DEMO_DIR/e2e-fuzz-verify.json"
-[ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the API fuzzer (listed above)" "read docs/runbooks/verify-failed.md; the fuzzer's requests are in $STATE_DIR/fuzz/events.ndjson"
+[ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the API fuzzer (listed above)" "read docs/runbooks/verify-failed.md; the fuzzer's requests are in $STATE_DIR/fuzz/<document>/events.ndjson"
 ok "end to end: orders went through and every invariant holds"
