@@ -13,4 +13,4 @@ export {
   type TokenVerifier,
 } from './tokens.ts'
 export { TOKEN_CACHE_DEFAULTS, createCachingVerifier, tokenExpiryMs, type CachingTokenVerifier, type TokenCacheOptions } from './token-cache.ts'
-export { Forbidden, Unauthenticated, authentication, type AuthRouteConfig, type AuthenticationOptions } from './plugin.ts'
+export { AUTH_ERROR_CODES, Forbidden, Unauthenticated, authentication, type AuthRouteConfig, type AuthenticationOptions } from './plugin.ts'

@@ -17,6 +17,8 @@ import type { Principal, TokenVerifier } from './tokens.ts'
 
 export const Unauthenticated = defineError('AUTH_ERR_UNAUTHENTICATED', 401, 'A valid bearer token is required: %s')
 export const Forbidden = defineError('AUTH_ERR_FORBIDDEN', 403, 'This needs the %s role')
+/** The codes this package answers, for a service's contract. */
+export const AUTH_ERROR_CODES = [Unauthenticated.code, Forbidden.code] as const
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -24,6 +24,8 @@ import { decide, exempt, parseFlag, unready, type FaultFlag } from './flags.ts'
 
 export const FaultInjected = defineError('FAULT_INJECTED', 500, 'A fault flag of this service answered (%s); a drill is running')
 export const FaultStoreUnavailable = defineError('FAULT_ERR_STORE_UNAVAILABLE', 503, 'Fault flags cannot be changed right now (Redis did not answer)')
+/** The codes this package answers (an injected error on any route, /admin/faults without Redis), for a service's contract. */
+export const FAULT_ERROR_CODES = [FaultInjected.code, FaultStoreUnavailable.code] as const
 
 export interface FaultFlagsOptions {
   readonly service: string

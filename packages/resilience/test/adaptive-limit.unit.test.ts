@@ -315,7 +315,7 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
    * A fixed limit whose service time the limiter has learned: requests that each took `serviceMs`, enough
    * of them that the smoothed deviation (RFC 6298's RTTVAR, first set to half the first sample) is ~0.
    */
-  async function deadlineLimiter(limit: number, serviceMs: number) {
+  async function deadlineLimiter(limit: number, serviceMs: number, units?: { left: number }) {
     const decisions: LimitDecision[] = []
     const limiter = createAdaptiveLimit({
       algorithm: createFixedLimit(limit),
@@ -323,6 +323,8 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
       coreQueue: 'deadline',
       maxQueue: 10_000,
       now: Date.now,
+      // With `units`: the waiters of group 'sale' compete for them (a bound the test moves by hand).
+      ...(units ? { groupBound: (group: string) => (group === 'sale' ? units.left : undefined) } : {}),
       onDecision: (d) => decisions.push(d),
     })
     for (let i = 0; i < 24; i++) permitOf(await limiter.acquire('core', { deadline: Date.now() + 1_000 })).release(serviceMs)
@@ -461,28 +463,11 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     assert.equal(limiter.inflight, 1, 'unused slots came back (the other request still holds its own)')
   })
 
-  /** A limiter of `limit` slots whose calls took `serviceMs`, grouped by a bound the test moves by hand. */
-  async function groupedLimiter(limit: number, serviceMs: number, units: { left: number }) {
-    const decisions: LimitDecision[] = []
-    const limiter = createAdaptiveLimit({
-      algorithm: createFixedLimit(limit),
-      window: false,
-      coreQueue: 'deadline',
-      maxQueue: 10_000,
-      now: Date.now,
-      groupBound: (group) => (group === 'sale' ? units.left : undefined),
-      onDecision: (d) => decisions.push(d),
-    })
-    for (let i = 0; i < 24; i++) permitOf(await limiter.acquire('core', { deadline: Date.now() + 1_000 })).release(serviceMs)
-    decisions.length = 0
-    return { limiter, decisions }
-  }
-
   it('waiters beyond what the calls in flight leave of a group stay past the point a call would no longer fit, and get their turn', async () => {
     // 2 units left, 2 calls of the sale in flight (they will take them), 5 more buyers with a 300 ms budget;
     // a call takes 100 ms, so from 200 ms on none of the 5 could still make one. They need none.
     const units = { left: 2 }
-    const { limiter, decisions } = await groupedLimiter(2, 100, units)
+    const { limiter, decisions } = await deadlineLimiter(2, 100, units)
     const start = Date.now()
     const inFlight = [
       permitOf(await limiter.acquire('core', { deadline: start + 10_000, group: 'sale' })),
@@ -507,7 +492,7 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     // 1 unit left, nothing in flight: the first buyer of the sale may need the upstream, the 3 behind it not
     // (so they are queued, not refused on arrival).
     const units = { left: 1 }
-    const { limiter } = await groupedLimiter(1, 100, units)
+    const { limiter } = await deadlineLimiter(1, 100, units)
     const start = Date.now()
     const held = permitOf(await limiter.acquire('core', { deadline: start + 10_000 })) // another route holds the slot
     const answered: { i: number; a: Admission; at: number }[] = []
@@ -528,7 +513,7 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
 
   it('a moot waiter whose sale got units back is sent only if a call still fits; else refused when its turn comes', async () => {
     const units = { left: 1 }
-    const { limiter } = await groupedLimiter(1, 100, units)
+    const { limiter } = await deadlineLimiter(1, 100, units)
     const start = Date.now()
     const call = permitOf(await limiter.acquire('core', { deadline: start + 10_000, group: 'sale' })) // will take the unit
     const waiter = limiter.acquire('core', { deadline: start + 300, group: 'sale' })
@@ -544,7 +529,7 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
 
   it('a moot waiter nobody serves is refused at its deadline', async () => {
     const units = { left: 0 }
-    const { limiter } = await groupedLimiter(1, 100, units)
+    const { limiter } = await deadlineLimiter(1, 100, units)
     const start = Date.now()
     const held = permitOf(await limiter.acquire('core', { deadline: start + 10_000 }))
     const seen: { a?: Admission; at?: number } = {}

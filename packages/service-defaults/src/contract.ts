@@ -5,7 +5,26 @@
  * with what sendProblem writes.
  */
 import Type, { type TSchema } from 'typebox'
-import { PROBLEM_CONTENT_TYPE } from './errors.ts'
+import { DependencyUnavailable, isServiceErrorConstructor, PROBLEM_CONTENT_TYPE, UnstorableText, type ServiceErrorConstructor } from './errors.ts'
+
+/**
+ * The codes every service answers through this package, for each service's `ERROR_CODES`: a request that
+ * fails its schema (400), text PostgreSQL cannot store (400), a datastore outage (503 + Retry-After). Not
+ * listed: NOT_FOUND, FST_* and INTERNAL, which are HTTP-level (`type: about:blank`).
+ */
+export const SHARED_ERROR_CODES = ['VALIDATION_FAILED', UnstorableText.code, DependencyUnavailable.code] as const
+
+type CodeOf<T> = T extends ServiceErrorConstructor<infer Code> ? Code : never
+
+/**
+ * The codes of every error a module defines (`import * as errors from './errors.ts'`), typed by their
+ * literals: a service's contract lists what it defined, and can never list a code it did not.
+ */
+export function errorCodesOf<M extends Record<string, unknown>>(module: M): CodeOf<M[keyof M]>[] {
+  return Object.values(module)
+    .filter(isServiceErrorConstructor)
+    .map((ctor) => ctor.code) as CodeOf<M[keyof M]>[]
+}
 
 /**
  * RFC 9457 problem details as toProblem builds them. Extension members (a sale id, a refusal reason, the

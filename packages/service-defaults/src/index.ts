@@ -2,6 +2,7 @@ export {
   PROBLEM_CONTENT_TYPE,
   defineError,
   isServiceError,
+  isServiceErrorConstructor,
   problemType,
   sendProblem,
   toProblem,
@@ -23,3 +24,4 @@ export { ProblemSchema, jsonResponse, problemResponse, problemResponses } from '
 export { OPENAPI_PATH, registerOpenApi, type OpenApiInfo } from './openapi.ts'
 export { UnstorableText, isUnstorableText } from './errors.ts'
 export { PROBLEM_REF } from './contract.ts'
+export { SHARED_ERROR_CODES, errorCodesOf } from './contract.ts'

@@ -17,10 +17,13 @@
  *   PATCH /admin/products/:id    → 200 ProductAnswer                 (400, 401, 403, 404, 503)
  *   POST  /admin/cache/warm      → 200 CacheWarmed                   (400, 401, 403, 503)
  */
+import { AUTH_ERROR_CODES } from '@flashsale/auth'
+import { FAULT_ERROR_CODES } from '@flashsale/faults'
+import { SHARED_ERROR_CODES, errorCodesOf } from '@flashsale/service-defaults'
+import * as errors from './errors.ts'
 import Type, { type Static } from 'typebox'
 import type { ActiveSale as ActiveSaleRecord } from './domain/active-sales.ts'
 import { SORT_FIELDS, type Product as ProductRecord } from './domain/product.ts'
-import { InvalidCursor, InventoryUnavailable, ProductExists, ProductNotFound, SkuExists } from './errors.ts'
 
 /** The service's OpenAPI document: its title and description (the routes come from the code). */
 export const OPENAPI_INFO = {
@@ -198,19 +201,10 @@ type _ActiveSaleAgrees = Assert<Agree<Static<typeof ActiveSale>, Omit<ActiveSale
 // ----------------------------------------------------------------------------------------------- errors
 
 /**
- * Every problem code the routes above answer with (problem+json, RFC 9457; docs/errors.md). Besides
- * these, any route can answer what every service does (NOT_FOUND for an unknown path, FST_* 4xx for an
- * unparseable body, INTERNAL 500), and the fault-flag drill plugin (@flashsale/faults) adds its own.
+ * Every `code` of a problem this service answers: its own (every error src/errors.ts defines), those of the
+ * shared layers (@flashsale/service-defaults: a request that fails its schema, text that cannot be stored, a
+ * datastore outage; @flashsale/auth's 401/403; @flashsale/faults': a drill's injected error, /admin/faults
+ * without Redis). HTTP-level answers that carry `type: about:blank` (NOT_FOUND for an unknown route, FST_*
+ * such as 413 body too large, INTERNAL) are not service codes and are not listed.
  */
-export const ERROR_CODES: readonly string[] = Object.freeze([
-  'VALIDATION_FAILED', // 400: params, query or body fail the route's schema
-  'AUTH_ERR_UNAUTHENTICATED', // 401: admin routes without a valid bearer token (@flashsale/auth)
-  'AUTH_ERR_FORBIDDEN', // 403: admin routes with a token that lacks the admin role (@flashsale/auth)
-  'SERVICE_ERR_DEPENDENCY_UNAVAILABLE', // 503 + Retry-After: PostgreSQL or Redis did not answer (@flashsale/service-defaults)
-  'SERVICE_ERR_UNSTORABLE_TEXT', // 400: text PostgreSQL cannot store (U+0000) that no pattern refused (@flashsale/service-defaults)
-  ProductNotFound.code, // 404
-  ProductExists.code, // 409
-  SkuExists.code, // 409
-  InvalidCursor.code, // 400
-  InventoryUnavailable.code, // 503 + Retry-After
-])
+export const ERROR_CODES = [...errorCodesOf(errors), ...SHARED_ERROR_CODES, ...AUTH_ERROR_CODES, ...FAULT_ERROR_CODES] as const

@@ -23,6 +23,10 @@
  *   POST   /admin/sales/:id/rebuild?force=     → 200 GateRebuilt                                (400, 401, 403, 404, 409, 503)
  *   POST   /admin/reconcile                    → 200 ReconcileReport                            (401, 403, 503)
  */
+import { AUTH_ERROR_CODES } from '@flashsale/auth'
+import { FAULT_ERROR_CODES } from '@flashsale/faults'
+import { SHARED_ERROR_CODES, errorCodesOf } from '@flashsale/service-defaults'
+import * as errors from './errors.ts'
 import Type, { type Static } from 'typebox'
 import type { Reservation as ReservationRecord } from './domain/reservation.ts'
 import type { Sale as SaleRecord } from './domain/sale.ts'
@@ -317,39 +321,10 @@ export function saleJson(s: Omit<SaleRecord, 'createdAt' | 'updatedAt'> & Partia
 // ------------------------------------------------------------------------------------------------ errors
 
 /**
- * Every `code` of a problem this service answers: its own (src/errors.ts), VALIDATION_FAILED (a request that
- * fails its schema), @flashsale/auth's 401/403, the shared handler's 503 for a datastore outage, and
- * @flashsale/faults' (a drill's injected error, /admin/faults without Redis). HTTP-level answers that carry
- * `type: about:blank` (NOT_FOUND for an unknown route, FST_* such as 413 body too large, INTERNAL) are not
- * service codes and are not listed.
+ * Every `code` of a problem this service answers: its own (every error src/errors.ts defines), those of the
+ * shared layers (@flashsale/service-defaults: a request that fails its schema, text that cannot be stored, a
+ * datastore outage; @flashsale/auth's 401/403; @flashsale/faults': a drill's injected error, /admin/faults
+ * without Redis). HTTP-level answers that carry `type: about:blank` (NOT_FOUND for an unknown route, FST_*
+ * such as 413 body too large, INTERNAL) are not service codes and are not listed.
  */
-export const ERROR_CODES = [
-  // src/errors.ts
-  'INVENTORY_ERR_SOLD_OUT',
-  'INVENTORY_ERR_LIMIT_REACHED',
-  'INVENTORY_ERR_NOT_OPEN',
-  'INVENTORY_ERR_CLOSED',
-  'INVENTORY_ERR_PAUSED',
-  'INVENTORY_ERR_UNKNOWN_SALE',
-  'INVENTORY_ERR_ORDER_ID_CONFLICT',
-  'INVENTORY_ERR_HOT_SALE_THROTTLED',
-  'INVENTORY_ERR_GATE_UNAVAILABLE',
-  'INVENTORY_ERR_UNKNOWN_RESERVATION',
-  'INVENTORY_ERR_NOT_RESERVATION_OWNER',
-  'INVENTORY_ERR_RESERVATION_PERSISTED',
-  'INVENTORY_ERR_SALE_EXISTS',
-  'INVENTORY_ERR_INVALID_WINDOW',
-  'INVENTORY_ERR_SALE_CLOSED',
-  'INVENTORY_ERR_TOTAL_BELOW_TAKEN',
-  'INVENTORY_ERR_REBUILD_IN_PROGRESS',
-  // @flashsale/service-defaults: a request that fails its schema; a datastore outage (DependencyUnavailable)
-  'VALIDATION_FAILED',
-  'SERVICE_ERR_DEPENDENCY_UNAVAILABLE',
-  'SERVICE_ERR_UNSTORABLE_TEXT',
-  // @flashsale/auth
-  'AUTH_ERR_UNAUTHENTICATED',
-  'AUTH_ERR_FORBIDDEN',
-  // @flashsale/faults: a drill's injected error (any route while a flag is set), /admin/faults without Redis
-  'FAULT_INJECTED',
-  'FAULT_ERR_STORE_UNAVAILABLE',
-] as const
+export const ERROR_CODES = [...errorCodesOf(errors), ...SHARED_ERROR_CODES, ...AUTH_ERROR_CODES, ...FAULT_ERROR_CODES] as const

@@ -19,6 +19,10 @@
  *   POST /admin/dlq/replay             → 200 DeadLettersReplayed       (400, 401, 403, 404, 413, 503)
  *   POST /admin/dlq/discard            → 200 DeadLettersDiscarded      (400, 401, 403, 404, 413, 503)
  */
+import { AUTH_ERROR_CODES } from '@flashsale/auth'
+import { FAULT_ERROR_CODES } from '@flashsale/faults'
+import { SHARED_ERROR_CODES, errorCodesOf } from '@flashsale/service-defaults'
+import * as errors from './errors.ts'
 import Type, { type Static } from 'typebox'
 
 /** The service's OpenAPI document: its title and description (the routes come from the code). */
@@ -202,40 +206,10 @@ export const DeadLettersDiscarded = Type.Object(
 // ------------------------------------------------------------------------------------------------ errors
 
 /**
- * Every `code` of a problem this service answers: its own (src/errors.ts), VALIDATION_FAILED (a request that
- * fails its schema), @flashsale/auth's 401/403, the shared handler's 503 for a datastore outage, and
- * @flashsale/faults' (a drill's injected error, /admin/faults without Redis). HTTP-level answers that carry
- * `type: about:blank` (NOT_FOUND for an unknown route, FST_* such as 413 body too large, INTERNAL) are not
- * service codes and are not listed.
+ * Every `code` of a problem this service answers: its own (every error src/errors.ts defines), those of the
+ * shared layers (@flashsale/service-defaults: a request that fails its schema, text that cannot be stored, a
+ * datastore outage; @flashsale/auth's 401/403; @flashsale/faults': a drill's injected error, /admin/faults
+ * without Redis). HTTP-level answers that carry `type: about:blank` (NOT_FOUND for an unknown route, FST_*
+ * such as 413 body too large, INTERNAL) are not service codes and are not listed.
  */
-export const ERROR_CODES = [
-  // src/errors.ts
-  'ORDER_ERR_IDEMPOTENCY_KEY_MISSING',
-  'ORDER_ERR_IDEMPOTENCY_KEY_REUSED',
-  'ORDER_ERR_REQUEST_IN_PROGRESS',
-  'ORDER_ERR_SOLD_OUT',
-  'ORDER_ERR_LIMIT_REACHED',
-  'ORDER_ERR_SALE_NOT_OPEN',
-  'ORDER_ERR_SALE_CLOSED',
-  'ORDER_ERR_SALE_PAUSED',
-  'ORDER_ERR_UNKNOWN_SALE',
-  'ORDER_ERR_NOT_FOUND',
-  'ORDER_ERR_STOCK_GATE_UNAVAILABLE',
-  'ORDER_ERR_IDEMPOTENCY_UNAVAILABLE',
-  'ORDER_ERR_QUEUE_UNAVAILABLE',
-  'ORDER_ERR_NOT_PAYABLE',
-  'ORDER_ERR_PAYMENT_WINDOW_CLOSED',
-  'ORDER_ERR_BAD_CURSOR',
-  'ORDER_ERR_DEAD_LETTER_NOT_FOUND',
-  'ORDER_ERR_DEAD_LETTER_TARGET',
-  // @flashsale/service-defaults: a request that fails its schema; a datastore outage (DependencyUnavailable)
-  'VALIDATION_FAILED',
-  'SERVICE_ERR_DEPENDENCY_UNAVAILABLE',
-  'SERVICE_ERR_UNSTORABLE_TEXT',
-  // @flashsale/auth
-  'AUTH_ERR_UNAUTHENTICATED',
-  'AUTH_ERR_FORBIDDEN',
-  // @flashsale/faults: a drill's injected error (any route while a flag is set), /admin/faults without Redis
-  'FAULT_INJECTED',
-  'FAULT_ERR_STORE_UNAVAILABLE',
-] as const
+export const ERROR_CODES = [...errorCodesOf(errors), ...SHARED_ERROR_CODES, ...AUTH_ERROR_CODES, ...FAULT_ERROR_CODES] as const
