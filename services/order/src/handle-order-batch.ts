@@ -60,11 +60,31 @@ export function createOrderBatchHandler(options: OrderBatchOptions): (batch: Bat
     options.onDeadLetter?.(err.name)
   }
 
-  // One order alone: retried, then dead-lettered with the error that beat it.
+  /**
+   * Persists `events`, waiting out an outage for as long as it lasts (a dependency that is down is never a
+   * reason to dead-letter an order); anything else is thrown to the caller's retries. Outage waits count
+   * apart: they spend none of the caller's attempts at a transient error.
+   */
+  async function persistThroughOutages(events: OrderRequested[]): Promise<void> {
+    for (let outages = 0; ; outages++) {
+      try {
+        // The summary first: `onPersisted?.(await persistOrders(…))` skips its argument, the whole persist,
+        // when no observer is given (found by the unit tests).
+        const summary = await persistOrders(deps, events)
+        options.onPersisted?.(summary, events.length)
+        return
+      } catch (err) {
+        if (signal?.aborted || !isOutage(err)) throw err
+        options.onRetry?.('outage')
+        log.warn({ err, attempt: outages }, 'dependency down; retrying the batch until it is back')
+        await sleep(fullJitterDelay(Math.min(outages, 10), backoff), signal)
+      }
+    }
+  }
+
+  // One order alone: retried, then dead-lettered with the error that beat it (an outage is waited out first).
   const alone = createRetryingHandler({
-    handle: async (msg) => {
-      options.onPersisted?.(await persistOrders(deps, [parseEvent(OrderRequestedV1, msg.value)]), 1)
-    },
+    handle: (msg) => persistThroughOutages([parseEvent(OrderRequestedV1, msg.value)]),
     maxAttempts,
     backoff,
     isRetryable: () => true,
@@ -88,22 +108,10 @@ export function createOrderBatchHandler(options: OrderBatchOptions): (batch: Bat
 
     for (let attempt = 0; ; attempt++) {
       try {
-        options.onPersisted?.(
-          await persistOrders(
-            deps,
-            valid.map((v) => v.event),
-          ),
-          valid.length,
-        )
+        await persistThroughOutages(valid.map((v) => v.event))
         return
       } catch (err) {
         if (signal?.aborted) throw err
-        if (isOutage(err)) {
-          options.onRetry?.('outage')
-          log.warn({ err, attempt }, 'dependency down; retrying the batch until it is back')
-          await sleep(fullJitterDelay(Math.min(attempt, 10), backoff), signal)
-          continue
-        }
         if (attempt + 1 >= maxAttempts) {
           log.error({ err, size: valid.length }, 'batch failed repeatedly; persisting its orders one by one')
           for (const { msg } of valid) await alone(msg)
