@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseDeadLetter, type Batch, type IncomingMessage, type OrderRequested, type OutgoingMessage, type Producer } from '@flashsale/kafka'
+import { orderRequested } from './fixtures/order-requested.ts'
 import { GateUnavailableError } from '../src/clients/inventory-client.ts'
 import type { PersistOrdersDeps, PersistSummary, ToPersist } from '../src/domain/persist-orders.ts'
 import type { OrderStatusView } from '../src/domain/ports.ts'
@@ -84,21 +85,6 @@ function setup(
   return { handle: createOrderBatchHandler(handlerOptions), world }
 }
 
-function event(orderId: string): OrderRequested {
-  return {
-    type: 'order.requested',
-    v: 1,
-    orderId,
-    userId: `user-${orderId}`,
-    saleId: 'sale-1',
-    sku: 'SKU-1',
-    qty: 1,
-    idempotencyKey: `key-${orderId}`,
-    reservationExpiresAt: '2026-12-07T12:10:00.000Z',
-    requestedAt: '2026-12-07T12:00:00.000Z',
-  }
-}
-
 let nextOffset = 100
 function message(value: string | OrderRequested, key: string | null = 'user-1'): IncomingMessage {
   return {
@@ -121,7 +107,7 @@ describe('order batch handler (in-memory ports)', () => {
   it('persists the valid messages of a batch together, in one transaction, and dead-letters nothing', async () => {
     const { handle, world } = setup()
 
-    await handle(batch(message(event('o1')), message(event('o2')), message(event('o3'))))
+    await handle(batch(message(orderRequested('o1')), message(orderRequested('o2')), message(orderRequested('o3'))))
 
     assert.deepEqual(world.persistCalls, [['o1', 'o2', 'o3']])
     assert.deepEqual([...world.orders.keys()], ['o1', 'o2', 'o3'])
@@ -133,10 +119,10 @@ describe('order batch handler (in-memory ports)', () => {
   it('dead-letters a message that is not JSON or breaks the contract, with its key, value, headers and reason, and persists the others', async () => {
     const { handle, world } = setup()
     const notJson = message('{"orderId": ')
-    const badQty = message({ ...event('o9'), qty: 0 }, null)
+    const badQty = message({ ...orderRequested('o9'), qty: 0 }, null)
     const started = Date.now()
 
-    await handle(batch(message(event('o1')), notJson, badQty, message(event('o2'))))
+    await handle(batch(message(orderRequested('o1')), notJson, badQty, message(orderRequested('o2'))))
 
     assert.deepEqual(world.persistCalls, [['o1', 'o2']])
     assert.deepEqual(world.deadLettered, ['InvalidEventError', 'InvalidEventError'])
@@ -162,7 +148,7 @@ describe('order batch handler (in-memory ports)', () => {
   it('a batch of poison messages only is dead-lettered without asking the database anything; an empty batch does nothing', async () => {
     const { handle, world } = setup()
 
-    await handle(batch(message('nope'), message({ ...event('o1'), type: 'order.paid' } as unknown as OrderRequested)))
+    await handle(batch(message('nope'), message({ ...orderRequested('o1'), type: 'order.paid' } as unknown as OrderRequested)))
     await handle(batch())
 
     assert.equal(world.dlq.length, 2)
@@ -174,7 +160,7 @@ describe('order batch handler (in-memory ports)', () => {
     const kafkaDown = new Error('KafkaJSNumberOfRetriesExceeded')
     const { handle, world } = setup({ dlqFault: () => kafkaDown })
 
-    await assert.rejects(handle(batch(message(event('o1')), message('nope'), message(event('o2')))), (err) => err === kafkaDown)
+    await assert.rejects(handle(batch(message(orderRequested('o1')), message('nope'), message(orderRequested('o2')))), (err) => err === kafkaDown)
     assert.deepEqual(world.persistCalls, [])
     assert.deepEqual(world.deadLettered, [])
   })
@@ -182,7 +168,7 @@ describe('order batch handler (in-memory ports)', () => {
   it('an outage is retried past maxAttempts until the dependency is back: never split, never dead-lettered', async () => {
     const { handle, world } = setup({ maxAttempts: 2, persistFault: (_orders, call) => (call <= 5 ? gateDown() : undefined) })
 
-    await handle(batch(message(event('o1')), message(event('o2'))))
+    await handle(batch(message(orderRequested('o1')), message(orderRequested('o2'))))
 
     assert.equal(world.persistCalls.length, 6)
     assert.ok(
@@ -200,7 +186,7 @@ describe('order batch handler (in-memory ports)', () => {
     shutdown.abort(new Error('shutting down'))
     const { handle, world } = setup({ signal: shutdown.signal, persistFault: () => gateDown() })
 
-    await assert.rejects(handle(batch(message(event('o1')))), GateUnavailableError)
+    await assert.rejects(handle(batch(message(orderRequested('o1')))), GateUnavailableError)
     assert.equal(world.persistCalls.length, 1)
     assert.deepEqual(world.dlq, [])
 
@@ -213,7 +199,7 @@ describe('order batch handler (in-memory ports)', () => {
         return gateDown()
       },
     })
-    await assert.rejects(waiting.handle(batch(message(event('o1')))), GateUnavailableError, 'the second failure sees the abort')
+    await assert.rejects(waiting.handle(batch(message(orderRequested('o1')))), GateUnavailableError, 'the second failure sees the abort')
     assert.equal(waiting.world.persistCalls.length, 2)
     assert.deepEqual(waiting.world.dlq, [])
   })
@@ -221,7 +207,7 @@ describe('order batch handler (in-memory ports)', () => {
   it('a transient failure is retried with the whole batch, and succeeds without a duplicate', async () => {
     const { handle, world } = setup({ persistFault: (_orders, call) => (call === 1 ? new Error('deadlock detected') : undefined) })
 
-    await handle(batch(message(event('o1')), message(event('o2'))))
+    await handle(batch(message(orderRequested('o1')), message(orderRequested('o2'))))
 
     assert.deepEqual(world.retries, ['transient'])
     assert.deepEqual(world.persistCalls, [
@@ -238,9 +224,9 @@ describe('order batch handler (in-memory ports)', () => {
       maxAttempts,
       persistFault: (orders) => (orders.some((o) => o.orderId === 'o2') ? new PoisonOrderError('violates check constraint') : undefined),
     })
-    const poison = message(event('o2'), 'user-2')
+    const poison = message(orderRequested('o2'), 'user-2')
 
-    await handle(batch(message(event('o1')), poison, message(event('o3'))))
+    await handle(batch(message(orderRequested('o1')), poison, message(orderRequested('o3'))))
 
     assert.deepEqual(world.retries, ['transient', 'transient'], 'maxAttempts − 1 retries of the whole batch')
     assert.equal(world.errors.length, 1, 'the split is logged as an error')
@@ -265,7 +251,7 @@ describe('order batch handler (in-memory ports)', () => {
     // `onPersisted?.(await persistOrders(…))` once skipped the whole persist when no observer was given.
     const { handle, world } = setup({ noObserver: true })
 
-    await handle(batch(message(event('o1')), message(event('o2'))))
+    await handle(batch(message(orderRequested('o1')), message(orderRequested('o2'))))
 
     assert.deepEqual(world.persistCalls, [['o1', 'o2']])
     assert.equal(world.orders.size, 2)
@@ -279,7 +265,7 @@ describe('order batch handler (in-memory ports)', () => {
       persistFault: (orders, call) => (call <= 3 ? new Error('deadlock detected') : call <= 5 ? gateDown() : undefined),
     })
 
-    await handle(batch(message(event('o1')), message(event('o2'))))
+    await handle(batch(message(orderRequested('o1')), message(orderRequested('o2'))))
 
     assert.deepEqual(world.dlq, [], 'an outage is no reason to dead-letter an order')
     assert.deepEqual([...world.orders.keys()], ['o1', 'o2'])
@@ -294,7 +280,7 @@ describe('order batch handler (in-memory ports)', () => {
       persistFault: (_orders, call) => (call <= 5 ? gateDown() : call === 6 ? new Error('deadlock detected') : undefined),
     })
 
-    await handle(batch(message(event('o1')), message(event('o2'))))
+    await handle(batch(message(orderRequested('o1')), message(orderRequested('o2'))))
 
     assert.equal(world.persistCalls.length, 7)
     assert.ok(

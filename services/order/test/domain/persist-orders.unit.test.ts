@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { OrderRequested } from '@flashsale/kafka'
+import { orderRequested } from '../fixtures/order-requested.ts'
 import { GateUnavailableError } from '../../src/clients/inventory-client.ts'
 import { persistOrders, type ClaimOutcome, type PersistOrdersDeps, type ToPersist } from '../../src/domain/persist-orders.ts'
 import type { OrderStatusView } from '../../src/domain/ports.ts'
@@ -126,31 +126,13 @@ function fakes(seed: { stock?: Record<string, number>; reserved?: string[] } = {
   return { deps, world }
 }
 
-let minute = 0
-function requested(orderId: string, overrides: Partial<OrderRequested> = {}): OrderRequested {
-  minute++
-  return {
-    type: 'order.requested',
-    v: 1,
-    orderId,
-    userId: `user-${orderId}`,
-    saleId: 'sale-1',
-    sku: 'SKU-1',
-    qty: 1,
-    idempotencyKey: `key-${orderId}`,
-    reservationExpiresAt: '2026-12-07T12:10:00.000Z',
-    requestedAt: `2026-12-07T12:${String(minute % 60).padStart(2, '0')}:00.000Z`,
-    ...overrides,
-  }
-}
-
 const gateDown = () => new GateUnavailableError('inventory claim failed: connect ECONNREFUSED')
 const statuses = (world: World) => Object.fromEntries([...world.orders].map(([id, o]) => [id, o.status]))
 const gateStates = (world: World) => Object.fromEntries(world.gate)
 
 describe('persistOrders (in-memory ports)', () => {
   it('persists a batch of new orders once each, with the event fields minus type and v, and reports them confirmed', async () => {
-    const events = [requested('o1'), requested('o2', { qty: 3, userId: 'u-9', sku: 'SKU-2' })]
+    const events = [orderRequested('o1'), orderRequested('o2', { qty: 3, userId: 'u-9', sku: 'SKU-2' })]
     const { deps, world } = fakes({ reserved: ['o1', 'o2'] })
 
     const summary = await persistOrders(deps, events)
@@ -189,14 +171,14 @@ describe('persistOrders (in-memory ports)', () => {
   it('runs the steps in order: claim → persist → commit → release → status cache → publish', async () => {
     const { deps, world } = fakes({ stock: { 'sale-1': 1 }, reserved: ['o1', 'o2'] })
 
-    const summary = await persistOrders(deps, [requested('o1'), requested('o2')])
+    const summary = await persistOrders(deps, [orderRequested('o1'), orderRequested('o2')])
 
     assert.deepEqual(summary, { confirmed: 1, rejected: 1, other: 0 })
     assert.deepEqual(world.calls, ['claim o1,o2', 'persist o1,o2', 'commit o1', 'release o2', 'cache o1', 'cache o2', 'publish o1,o2'])
   })
 
   it('a redelivered batch creates no duplicates, takes no stock twice, releases nothing twice, and reports the same outcome', async () => {
-    const events = [requested('o1'), requested('o2'), requested('o3')]
+    const events = [orderRequested('o1'), orderRequested('o2'), orderRequested('o3')]
     const { deps, world } = fakes({ stock: { 'sale-1': 2 }, reserved: ['o1', 'o2', 'o3'] })
 
     const first = await persistOrders(deps, events)
@@ -221,7 +203,7 @@ describe('persistOrders (in-memory ports)', () => {
     world.gate.set('o2', 'released')
     world.gate.set('o3', 'expired')
 
-    const summary = await persistOrders(deps, [requested('o1'), requested('o2'), requested('o3')])
+    const summary = await persistOrders(deps, [orderRequested('o1'), orderRequested('o2'), orderRequested('o3')])
 
     assert.deepEqual(summary, { confirmed: 1, rejected: 2, other: 0 })
     assert.deepEqual(
@@ -249,7 +231,7 @@ describe('persistOrders (in-memory ports)', () => {
     // o1 and o2 are unknown to the gate; the database has stock for one of them.
     const { deps, world } = fakes({ stock: { 'sale-1': 1 } })
 
-    const summary = await persistOrders(deps, [requested('o1'), requested('o2')])
+    const summary = await persistOrders(deps, [orderRequested('o1'), orderRequested('o2')])
 
     assert.deepEqual(summary, { confirmed: 1, rejected: 1, other: 0 })
     assert.deepEqual(
@@ -262,7 +244,7 @@ describe('persistOrders (in-memory ports)', () => {
 
     // A claim answer that leaves an order out is read as not_found too.
     const partial = fakes({ stock: { 'sale-1': 1 }, reserved: ['o3', 'o4'] }, { claimAnswers: () => new Map([['o3', 'ok']]) })
-    assert.deepEqual(await persistOrders(partial.deps, [requested('o3'), requested('o4')]), { confirmed: 1, rejected: 1, other: 0 })
+    assert.deepEqual(await persistOrders(partial.deps, [orderRequested('o3'), orderRequested('o4')]), { confirmed: 1, rejected: 1, other: 0 })
     assert.equal(partial.world.persisted[0]?.[1]?.rejectReason, undefined)
     assert.ok(!partial.world.calls.some((c) => c.startsWith('release')), 'o4 was not claimed, so it is not released')
   })
@@ -270,7 +252,7 @@ describe('persistOrders (in-memory ports)', () => {
   it('an order the database refuses after a claim (sold out) is released at the gate, not committed', async () => {
     const { deps, world } = fakes({ stock: { 'sale-1': 2 }, reserved: ['o1', 'o2'] })
 
-    const summary = await persistOrders(deps, [requested('o1', { qty: 2 }), requested('o2')])
+    const summary = await persistOrders(deps, [orderRequested('o1', { qty: 2 }), orderRequested('o2')])
 
     assert.deepEqual(summary, { confirmed: 1, rejected: 1, other: 0 })
     assert.deepEqual(world.orders.get('o2')?.reason, 'sold_out')
@@ -280,10 +262,10 @@ describe('persistOrders (in-memory ports)', () => {
   })
 
   it('one order twice in a batch is claimed and persisted once', async () => {
-    const event = requested('o1')
+    const event = orderRequested('o1')
     const { deps, world } = fakes({ reserved: ['o1', 'o2'] })
 
-    const summary = await persistOrders(deps, [event, requested('o2'), { ...event }])
+    const summary = await persistOrders(deps, [event, orderRequested('o2'), { ...event }])
 
     assert.deepEqual(summary, { confirmed: 2, rejected: 0, other: 0 })
     assert.equal(world.calls[0], 'claim o1,o2')
@@ -303,7 +285,7 @@ describe('persistOrders (in-memory ports)', () => {
   it('the gate is down at the claim: the batch fails with the outage error, before anything is persisted, committed or published', async () => {
     let down = true
     const { deps, world } = fakes({ reserved: ['o1', 'o2'] }, { claim: () => (down ? gateDown() : undefined) })
-    const events = [requested('o1'), requested('o2')]
+    const events = [orderRequested('o1'), orderRequested('o2')]
 
     await assert.rejects(persistOrders(deps, events), GateUnavailableError)
     assert.deepEqual(world.calls, ['claim o1,o2'])
@@ -322,7 +304,7 @@ describe('persistOrders (in-memory ports)', () => {
     let down = true
     const dbDown = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
     const { deps, world } = fakes({ reserved: ['o1', 'o2'] }, { persist: () => (down ? dbDown : undefined) })
-    const events = [requested('o1'), requested('o2')]
+    const events = [orderRequested('o1'), orderRequested('o2')]
 
     await assert.rejects(persistOrders(deps, events), (err) => err === dbDown)
     assert.deepEqual(world.calls, ['claim o1,o2', 'persist o1,o2'])
@@ -341,7 +323,7 @@ describe('persistOrders (in-memory ports)', () => {
       { stock: { 'sale-1': 1 }, reserved: ['o1', 'o2'] },
       { commit: () => (commitDown ? gateDown() : undefined), release: () => (releaseDown ? gateDown() : undefined) },
     )
-    const events = [requested('o1'), requested('o2')]
+    const events = [orderRequested('o1'), orderRequested('o2')]
 
     await assert.rejects(persistOrders(deps, events), GateUnavailableError)
     assert.deepEqual(statuses(world), { o1: 'confirmed', o2: 'rejected' }, 'the transaction itself is done')
@@ -366,13 +348,13 @@ describe('persistOrders (in-memory ports)', () => {
 
   it('a failing status cache is ignored, but a failing publish fails the batch (so it is redelivered and published again)', async () => {
     const cacheDown = fakes({ reserved: ['o1'] }, { cachePut: () => new Error('Connection is closed.') })
-    assert.deepEqual(await persistOrders(cacheDown.deps, [requested('o1')]), { confirmed: 1, rejected: 0, other: 0 })
+    assert.deepEqual(await persistOrders(cacheDown.deps, [orderRequested('o1')]), { confirmed: 1, rejected: 0, other: 0 })
     assert.equal(cacheDown.world.published.length, 1)
 
     const broken = new Error('publish failed')
     let publishDown = true
     const { deps, world } = fakes({ reserved: ['o2'] }, { publish: () => (publishDown ? broken : undefined) })
-    const events = [requested('o2')]
+    const events = [orderRequested('o2')]
     await assert.rejects(persistOrders(deps, events), (err) => err === broken)
     publishDown = false
     await persistOrders(deps, events)
@@ -384,8 +366,8 @@ describe('persistOrders (in-memory ports)', () => {
   })
 
   it('orders already paid or cancelled when a batch is redelivered: paid counts as confirmed (committed again), cancelled as other (neither committed nor released)', async () => {
-    const paidEvent = requested('o1')
-    const cancelledEvent = requested('o2')
+    const paidEvent = orderRequested('o1')
+    const cancelledEvent = orderRequested('o2')
     const { deps, world } = fakes({ reserved: ['o1', 'o2'] })
     await persistOrders(deps, [paidEvent, cancelledEvent])
     // Meanwhile: o1 was paid (gate: confirmed), o2 was cancelled by the sweeper (gate: released).
