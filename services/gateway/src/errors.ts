@@ -3,6 +3,7 @@
  * handler of @flashsale/service-defaults turns them into RFC 9457 problem+json; `details` become extra
  * members (`reason`, `degraded`), `retryAfterSeconds` a Retry-After header.
  */
+import { jitteredRetryAfterSeconds, type RejectionReason } from '@flashsale/resilience'
 import { defineError } from '@flashsale/service-defaults'
 
 export const Blocked = defineError('GATEWAY_ERR_BLOCKED', 403, 'Requests from this address are blocked')
@@ -23,3 +24,15 @@ export const BlocklistUnavailable = defineError('GATEWAY_ERR_BLOCKLIST_UNAVAILAB
 // The order service's own code and message, on purpose: a buyer gets the same answer whether the gateway
 // (sold out at the edge, ADR 0027) or the order service said it. One meaning, one code.
 export const SoldOutAtEdge = defineError('ORDER_ERR_SOLD_OUT', 409, 'Sale %s is sold out')
+
+/**
+ * A limiter's refusal as the 503 the buyer gets: Retry-After from how long the queue needs to drain,
+ * jittered, so refused buyers do not come back as one wave. `upstream` names the queue that refused (an
+ * upstream, or the gateway's door).
+ */
+export function overloaded(service: string, upstream: string, refusal: { reason: RejectionReason; expectedWaitMs?: number }) {
+  const err = new Overloaded(service, refusal.reason)
+  err.retryAfterSeconds = jitteredRetryAfterSeconds(refusal.expectedWaitMs)
+  err.details = { reason: refusal.reason, upstream }
+  return err
+}

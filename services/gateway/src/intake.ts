@@ -19,8 +19,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { createAdaptiveLimit, createFixedLimit, jitteredRetryAfterSeconds, type Permit, type Priority } from '@flashsale/resilience'
-import { ClientClosed, Overloaded } from './errors.ts'
+import { createAdaptiveLimit, createFixedLimit, type Permit, type Priority } from '@flashsale/resilience'
+import { ClientClosed, overloaded } from './errors.ts'
 import type { GatewayMetrics } from './metrics.ts'
 
 /** What a route tells the door (Fastify route `config`); routes without it are core, with the default budget. */
@@ -100,10 +100,7 @@ export const intake = fp(
           }
           return done()
         }
-        const err = new Overloaded('gateway', admission.reason)
-        err.retryAfterSeconds = jitteredRetryAfterSeconds(admission.expectedWaitMs)
-        err.details = { reason: admission.reason, upstream: INTAKE }
-        done(err)
+        done(overloaded('gateway', INTAKE, admission))
       }, done)
     })
     app.addHook('onResponse', (request, _reply, done) => {

@@ -35,7 +35,7 @@ import {
 } from '@flashsale/resilience'
 import { SERVER_TIMING_HEADER, serverTimingDuration } from '@flashsale/service-defaults'
 import type { Config } from '../config.ts'
-import { CircuitOpen, NoInstance, Overloaded, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts'
+import { CircuitOpen, NoInstance, overloaded, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { UpstreamDefinition } from '../route-table.ts'
 
@@ -293,13 +293,7 @@ export function createUpstream(
       request.priority,
       request.admitByDeadline ? { deadline: request.deadline, ...(request.group === undefined ? {} : { group: request.group }) } : {},
     )
-    if (!admission.admitted) {
-      const err = new Overloaded(name, admission.reason)
-      // From how long the queue needs to drain, jittered, so refused buyers do not come back as one wave.
-      err.retryAfterSeconds = jitteredRetryAfterSeconds(admission.expectedWaitMs)
-      err.details = { reason: admission.reason, upstream: name }
-      throw err
-    }
+    if (!admission.admitted) throw overloaded(name, name, admission)
     const { permit } = admission
     try {
       request.admitted?.()
