@@ -23,23 +23,28 @@ if [ "$(id -u)" = 0 ] && [ -w "$reserved" ]; then
   echo "${current:+$current,}$ours" >"$reserved" 2>/dev/null || warn "could not reserve the stack's ports ($reserved)"
 fi
 
+# ---------------------------------------------------------------- one dataset
+# PostgreSQL, Redis and Kafka hold one dataset between them, and a part made afresh beside the others' old data
+# contradicts them (every order of an old Kafka log "lost" to a new PostgreSQL). Each part's dir carries the id of
+# its dataset (infra/local/dataset.sh); a state dir whose parts disagree (made before those ids, or a part deleted
+# by hand) is stopped, set aside whole and started over. CI keeps the state dir of its fixed path between runs,
+# so this must happen by itself. Nothing is deleted: make infra-clean removes what was set aside.
+dataset=$("$ROOT/infra/local/dataset.sh" verdict "$STATE_DIR")
+case "$dataset" in
+  fresh) ok "a new dataset ($("$ROOT/infra/local/dataset.sh" mark "$STATE_DIR"))" ;;
+  same\ *) ;;
+  *)
+    warn "PostgreSQL, Redis and Kafka hold data of different datasets (${dataset#mixed }): starting over with new data"
+    "$ROOT/infra/local/down.sh"
+    aside=$("$ROOT/infra/local/dataset.sh" set-aside "$STATE_DIR")
+    "$ROOT/infra/local/dataset.sh" mark "$STATE_DIR" >/dev/null
+    warn "the old data is in $aside, not used any more; make infra-clean deletes it with the rest of the stack's data"
+    ;;
+esac
+
 # ---------------------------------------------------------------- PostgreSQL
 # A formation under pg_auto_failover: a monitor and one keeper per node; the first node starts as the primary,
 # the others as hot standbys, and the monitor fails over by itself (infra/local/pg-formation.sh, ADR 0031).
-# A state dir made before automatic failover holds plain data dirs (pg/primary, pg/replica*). A checkout that
-# pulls this change must still come up by itself (CI keeps the state dir of its fixed path between runs), so
-# those are stopped and set aside, never deleted: make infra-clean removes them with the rest.
-if [ -d "$STATE_DIR/pg/primary" ]; then
-  for dir in "$STATE_DIR"/pg/replica* "$STATE_DIR/pg/primary"; do
-    [ -f "$dir/postmaster.pid" ] || continue
-    as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w -t 60 stop >/dev/null 2>&1 || true
-  done
-  aside="$STATE_DIR/pg-before-failover.$(date +%Y%m%d%H%M%S)"
-  mv "$STATE_DIR/pg" "$aside" || die "could not move the PostgreSQL data made before automatic failover aside" \
-    "make infra-clean (it deletes the stack's data), then make infra-up"
-  warn "the state dir held a PostgreSQL stack made before automatic failover: moved to $aside, a new formation starts"
-  warn "its data is not used any more; make infra-clean deletes it with the rest of the stack's data"
-fi
 # shellcheck disable=SC2086 # PG_PORTS is a list
 read -r -a pg_ports <<<"$PG_PORTS"
 [ "${#pg_ports[@]}" -ge 2 ] || die "PG_PORTS must name at least 2 ports (a primary and a standby), got '$PG_PORTS'" "e.g. PG_PORTS='55432 55433 55434'"
