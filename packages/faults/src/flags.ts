@@ -5,17 +5,21 @@
  * the system cope (breakers, retries, shedding, degradation):
  * - `error`: answer `status` (default 500) to `rate` of the matching requests;
  * - `latency`: add `ms` before handling `rate` of the matching requests;
+ * - `hang`: `rate` of the matching requests get no answer while the flag is in force: to the service's callers it
+ *   is a hung dependency (a process stuck on a lock, a peer that accepted the connection and went silent), the
+ *   failure only their own timeouts end. A request still waiting when the flag ends is then handled;
  * - `unready`: `/health/ready` answers 503 (load balancers take the instance out).
- * `route` scopes error and latency flags to one route, as "METHOD /path/pattern" (Fastify's pattern, e.g.
+ * `route` scopes error, latency and hang flags to one route, as "METHOD /path/pattern" (Fastify's pattern, e.g.
  * "POST /reservations"); without it every route but the service's own health, metrics and fault routes
  * (which must keep working to turn a fault off). Every flag ends at `until` by itself.
  */
 
-export type FaultKind = 'error' | 'latency' | 'unready'
+export type FaultKind = 'error' | 'latency' | 'hang' | 'unready'
+export const FAULT_KINDS: readonly FaultKind[] = ['error', 'latency', 'hang', 'unready']
 
 export interface FaultFlag {
   readonly kind: FaultKind
-  /** Share of matching requests affected, 0..1 (error and latency). */
+  /** Share of matching requests affected, 0..1 (error, latency and hang). */
   readonly rate: number
   /** The status of an `error` flag's answers, 500..599. */
   readonly status?: number
@@ -29,8 +33,10 @@ export interface FaultFlag {
   readonly setBy: string
 }
 
-/** What the request gets: added latency, and an error status to answer instead of handling it. */
+/** What the request gets: no answer until a time, added latency, and an error status to answer instead of handling it. */
 export interface FaultDecision {
+  /** Hold the request, unanswered, until this time (ms since the epoch): the last `until` of the hang flags that fired. */
+  readonly hangUntil?: number
   readonly latencyMs: number
   readonly errorStatus?: number
   /** Names of the flags that fired, for metrics. */
@@ -51,6 +57,7 @@ export function decide(
 ): FaultDecision {
   let latencyMs = 0
   let errorStatus: number | undefined
+  let hangUntil: number | undefined
   const fired: { name: string; kind: FaultKind }[] = []
   const route = `${method} ${routeUrl}`
   for (const [name, flag] of flags) {
@@ -58,9 +65,10 @@ export function decide(
     if (random() >= flag.rate) continue
     fired.push({ name, kind: flag.kind })
     if (flag.kind === 'latency') latencyMs += flag.ms ?? 0
+    else if (flag.kind === 'hang') hangUntil = Math.max(hangUntil ?? 0, flag.until)
     else errorStatus ??= flag.status ?? 500
   }
-  return errorStatus === undefined ? { latencyMs, fired } : { latencyMs, errorStatus, fired }
+  return { latencyMs, fired, ...(errorStatus === undefined ? {} : { errorStatus }), ...(hangUntil === undefined ? {} : { hangUntil }) }
 }
 
 /** An `unready` flag is in force. */
@@ -78,11 +86,11 @@ export function parseFlag(raw: string): FaultFlag | undefined {
     return undefined
   }
   const f = (v ?? {}) as Record<string, unknown>
-  if (f['kind'] !== 'error' && f['kind'] !== 'latency' && f['kind'] !== 'unready') return undefined
+  if (!FAULT_KINDS.includes(f['kind'] as FaultKind)) return undefined
   if (typeof f['rate'] !== 'number' || !(f['rate'] >= 0 && f['rate'] <= 1)) return undefined
   if (typeof f['until'] !== 'number' || typeof f['setBy'] !== 'string') return undefined
   return {
-    kind: f['kind'],
+    kind: f['kind'] as FaultKind,
     rate: f['rate'],
     until: f['until'],
     setBy: f['setBy'],

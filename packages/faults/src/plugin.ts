@@ -6,8 +6,9 @@
  * - Stored in one Redis hash per service (`faults:<service>`), so every instance of the service sees the same
  *   flags: each re-reads it every `refreshMs` (1 s) and drops the expired ones. A Redis outage keeps the last
  *   read flags until they expire: a fault never outlives its `until`.
- * - Applied in an onRequest hook: latency first, then the error (a problem+json `FAULT_INJECTED`); health,
- *   metrics and these routes are exempt. `unready` turns `/health/ready` into a 503.
+ * - Applied in an onRequest hook: a hang first (no answer while the flag is in force; a request whose caller
+ *   gave up is dropped, never handled late), then latency, then the error (a problem+json `FAULT_INJECTED`);
+ *   health, metrics and these routes are exempt. `unready` turns `/health/ready` into a 503.
  * - Metrics: `fault_flags_active{flag,kind}` (1 while in force), `fault_injections_total{kind}`.
  * Why not OpenFeature: it standardises evaluating flags in code (a provider and a client), not injecting
  * faults into a request path; what is needed here is the store, the expiry and the hook, ~150 lines.
@@ -20,7 +21,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import Type, { type Static } from 'typebox'
 import '@flashsale/auth'
 import { defineError, jsonResponse, problemResponses } from '@flashsale/service-defaults'
-import { decide, exempt, parseFlag, unready, type FaultFlag } from './flags.ts'
+import { FAULT_KINDS, decide, exempt, parseFlag, unready, type FaultFlag } from './flags.ts'
 
 export const FaultInjected = defineError('FAULT_INJECTED', 500, 'A fault flag of this service answered (%s); a drill is running')
 export const FaultStoreUnavailable = defineError('FAULT_ERR_STORE_UNAVAILABLE', 503, 'Fault flags cannot be changed right now (Redis did not answer)')
@@ -38,10 +39,11 @@ export interface FaultFlagsOptions {
 }
 
 const FLAG_NAME = '^[a-z0-9][a-z0-9_-]{0,63}$'
+const Kind = Type.Union(FAULT_KINDS.map((k) => Type.Literal(k)))
 const Params = Type.Object({ name: Type.String({ pattern: FLAG_NAME }) })
 const Flag = Type.Object(
   {
-    kind: Type.Union([Type.Literal('error'), Type.Literal('latency'), Type.Literal('unready')]),
+    kind: Kind,
     rate: Type.Number(),
     status: Type.Optional(Type.Integer()),
     ms: Type.Optional(Type.Integer()),
@@ -85,7 +87,7 @@ const SCHEMAS = {
 }
 const Body = Type.Object(
   {
-    kind: Type.Union([Type.Literal('error'), Type.Literal('latency'), Type.Literal('unready')]),
+    kind: Kind,
     rate: Type.Number({ minimum: 0, maximum: 1, default: 1 }),
     status: Type.Optional(Type.Integer({ minimum: 500, maximum: 599 })),
     ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
@@ -116,7 +118,7 @@ export const faultFlags = fp(
     })
     const injected = new Counter({
       name: 'fault_injections_total',
-      help: 'Requests a fault flag changed, by kind (error, latency)',
+      help: 'Requests a fault flag changed, by kind (error, latency, hang)',
       labelNames: ['kind'] as const,
       registers: [registry],
     })
@@ -151,6 +153,16 @@ export const faultFlags = fp(
       }
       if (exempt(url)) return
       const d = decide(flags, request.method, url, now(), random)
+      if (d.hangUntil !== undefined) {
+        injected.inc({ kind: 'hang' })
+        const hung = d.fired.filter((f) => f.kind === 'hang').map((f) => f.name)
+        // Until the flag ends or is removed, looked at every refresh; a caller that gave up meanwhile is gone,
+        // and handling its request now (a reservation nobody waits for) would be a fault of another kind.
+        while (now() < d.hangUntil && hung.some((name) => flags.get(name)?.kind === 'hang') && request.raw.socket?.destroyed !== true) {
+          await sleep(Math.min(d.hangUntil - now(), refreshMs))
+        }
+        if (request.raw.socket?.destroyed === true) return reply.hijack()
+      }
       if (d.latencyMs > 0) {
         injected.inc({ kind: 'latency' })
         await sleep(d.latencyMs)

@@ -28,6 +28,22 @@ describe('fault flags (pure)', () => {
     )
   })
 
+  it('a hang holds its share of requests on its route until the last hang flag that fired ends', () => {
+    const flags = new Map([
+      ['stuck', flag({ kind: 'hang', rate: 0.5, route: 'POST /reservations', until: 3_000 })],
+      ['stuck-longer', flag({ kind: 'hang', rate: 0.5, until: 5_000 })],
+      ['slow', flag({ kind: 'latency', ms: 20 })],
+    ])
+    const d = decide(flags, 'POST', '/reservations', 0, () => 0.4)
+    assert.equal(d.hangUntil, 5_000)
+    assert.equal(d.latencyMs, 20, 'latency still adds up after the hang')
+    assert.equal(d.errorStatus, undefined)
+    assert.equal(decide(flags, 'POST', '/reservations', 0, () => 0.6).hangUntil, undefined, 'outside every rate')
+    assert.equal(decide(flags, 'GET', '/products', 4_000, () => 0).hangUntil, 5_000, 'the unscoped one only, until it ends')
+    assert.equal(decide(flags, 'GET', '/products', 5_000, () => 0).hangUntil, undefined)
+    assert.equal(decide(new Map([['x', flag({ kind: 'error' })]]), 'GET', '/', 0).hangUntil, undefined)
+  })
+
   it('unready is in force until it ends; health, metrics and the fault routes are exempt', () => {
     const flags = new Map([['out', flag({ kind: 'unready', until: 5 })]])
     assert.equal(unready(flags, 4), true)

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { request } from 'undici'
 import { authentication, createTokenIssuer, createTokenVerifier, generateSigningKeys, type TokenIssuer } from '@flashsale/auth'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
@@ -22,6 +23,8 @@ describe('fault flags on two instances of a service (real Redis)', () => {
   let admin = ''
   let buyer = ''
   let keys: Awaited<ReturnType<typeof generateSigningKeys>>
+  /** POST /reservations handled, on any instance. */
+  let handled = 0
 
   async function instance(): Promise<FastifyInstance> {
     const { logger } = createLogger({ service: 'faults-test', level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) })
@@ -30,7 +33,10 @@ describe('fault flags on two instances of a service (real Redis)', () => {
     await app.register(serviceDefaults, { metrics })
     await app.register(authentication, { verifier: await createTokenVerifier(keys.publicJwk) })
     await app.register(faultFlags, { service: 'svc', redis: redis.redis, registry: metrics.registry, refreshMs: 100 })
-    app.post('/reservations', async () => ({ ok: true }))
+    app.post('/reservations', async () => {
+      handled++
+      return { ok: true }
+    })
     app.get('/products', async () => ({ ok: true }))
     app.addHook('onClose', async () => metrics.stop())
     await app.ready()
@@ -111,5 +117,38 @@ describe('fault flags on two instances of a service (real Redis)', () => {
     for (const name of ['slow', 'out'])
       assert.equal((await a.inject({ method: 'DELETE', url: `/admin/faults/${name}`, headers: { authorization: `Bearer ${admin}` } })).statusCode, 204)
     assert.equal((await a.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200)
+  })
+
+  it('hang: its route gets no answer, the caller times out and its request is never handled late; other routes answer; off by itself', async () => {
+    const [a] = apps as [FastifyInstance]
+    const url = await a.listen({ host: '127.0.0.1', port: 0 })
+    assert.equal((await put(a, 'stuck', { kind: 'hang', route: 'POST /reservations', durationSeconds: 2 }, admin)).statusCode, 200)
+    const before = handled
+    await assert.rejects(
+      request(`${url}/reservations`, { method: 'POST', signal: AbortSignal.timeout(300) }),
+      { name: 'TimeoutError' },
+      'no answer before the caller gives up',
+    )
+    assert.equal((await request(`${url}/products`, { signal: AbortSignal.timeout(1_000) })).statusCode, 200, 'other routes answer')
+    const metrics = await (await request(`${url}/metrics`)).body.text()
+    assert.match(metrics, /fault_injections_total\{[^}]*kind="hang"[^}]*\} 1/)
+    await sleep(2_200) // the flag has ended
+    assert.equal(handled, before, 'the request whose caller left was dropped, not handled when the hang ended')
+    const res = await request(`${url}/reservations`, { method: 'POST', signal: AbortSignal.timeout(1_000) })
+    assert.equal(res.statusCode, 200, 'off by itself')
+    await res.body.dump()
+    assert.equal(handled, before + 1)
+  })
+
+  it('hang: a request still waiting when the flag is removed is then handled', async () => {
+    const [a] = apps as [FastifyInstance]
+    assert.equal((await put(a, 'stuck2', { kind: 'hang', route: 'POST /reservations', durationSeconds: 60 }, admin)).statusCode, 200)
+    const t = performance.now()
+    const waiting = a.inject({ method: 'POST', url: '/reservations' })
+    await sleep(300)
+    const del = await a.inject({ method: 'DELETE', url: '/admin/faults/stuck2', headers: { authorization: `Bearer ${admin}` } })
+    assert.equal(del.statusCode, 204)
+    assert.equal((await waiting).statusCode, 200)
+    assert.ok(performance.now() - t < 30_000, 'answered after the removal, not at the end of the 60 s flag')
   })
 })

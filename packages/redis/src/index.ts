@@ -2,8 +2,11 @@
  * One way to open a Redis connection, so that every process of the stack follows a Redis failover the same
  * way. `REDIS_URL` is either a plain `redis://` / `rediss://` URL, or a Sentinel-managed master:
  *
- *   redis+sentinel://[user:password@]host1:port1,host2:port2,host3:port3/<master name>[?db=N]
+ *   redis+sentinel://[user:password@]host1:port1,host2:port2,host3:port3/<master name>[?db=N][&natMap=A>B,...]
  *
+ * `natMap` maps the address a Sentinel names (`host:port>host:port`, comma-separated) to the one to dial: for a
+ * master reached through a proxy or a NAT (ioredis's `natMap`, https://github.com/redis/ioredis#nat-mapping);
+ * the chaos drills route the services through Toxiproxy this way.
  * (the scheme some clients use for Sentinel, e.g. Spring Data Redis and Celery; ioredis has no URL form for
  * it, so it is parsed here). With Sentinel, ioredis asks the Sentinels for the master and re-asks after a
  * disconnect (https://github.com/redis/ioredis#sentinel). On top, the options its issues show a failover needs:
@@ -29,6 +32,8 @@ export type RedisTarget =
       readonly username?: string
       readonly password?: string
       readonly db?: number
+      /** "host:port" a Sentinel names -> where to connect instead. */
+      readonly natMap?: Readonly<Record<string, { readonly host: string; readonly port: number }>>
     }
 
 const SENTINEL_SCHEME = 'redis+sentinel:'
@@ -58,14 +63,27 @@ export function parseRedisUrl(url: string): RedisTarget {
     username = decodeURIComponent(colon < 0 ? credentials : credentials.slice(0, colon)) || undefined
     password = colon < 0 ? undefined : decodeURIComponent(credentials.slice(colon + 1))
   }
-  const sentinels = authority.split(',').map((hostPort) => {
-    const m = /^([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(hostPort)
+  const hostPort = (text: string, what: string) => {
+    const m = /^([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(text)
     const port = m ? Number(m[2]) : NaN
-    if (!m || !(port > 0 && port < 65_536)) throw new Error(`REDIS_URL: each Sentinel must be host:port, got ${JSON.stringify(hostPort)}`)
+    if (!m || !(port > 0 && port < 65_536)) throw new Error(`REDIS_URL: ${what} must be host:port, got ${JSON.stringify(text)}`)
     return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
-  })
-  const db = new URLSearchParams(query).get('db')
+  }
+  const sentinels = authority.split(',').map((s) => hostPort(s, 'each Sentinel'))
+  const params = new URLSearchParams(query)
+  const db = params.get('db')
   if (db !== null && !/^\d+$/.test(db)) throw new Error(`REDIS_URL: db must be a number, got ${JSON.stringify(db)}`)
+  const nat = params.get('natMap')
+  let natMap: Record<string, { host: string; port: number }> | undefined
+  if (nat !== null) {
+    natMap = {}
+    for (const pair of nat.split(',')) {
+      const [from = '', to = '', extra] = pair.split('>')
+      if (extra !== undefined || !to) throw new Error(`REDIS_URL: natMap must be host:port>host:port[,...], got ${JSON.stringify(pair)}`)
+      const f = hostPort(from, 'a natMap address')
+      natMap[`${f.host}:${f.port}`] = hostPort(to, 'a natMap address')
+    }
+  }
   return {
     kind: 'sentinel',
     masterName,
@@ -73,6 +91,7 @@ export function parseRedisUrl(url: string): RedisTarget {
     ...(username === undefined ? {} : { username }),
     ...(password === undefined ? {} : { password }),
     ...(db === null ? {} : { db: Number(db) }),
+    ...(natMap === undefined ? {} : { natMap }),
   }
 }
 
@@ -89,6 +108,7 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     ...(target.username === undefined ? {} : { username: target.username, sentinelUsername: target.username }),
     ...(target.password === undefined ? {} : { password: target.password, sentinelPassword: target.password }),
     ...(target.db === undefined ? {} : { db: target.db }),
+    ...(target.natMap === undefined ? {} : { natMap: { ...target.natMap } }),
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
     ...options,
   })
@@ -97,7 +117,14 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
 /** A description of where the client points, without credentials, for logs. */
 export function describeRedisUrl(url: string): string {
   const t = parseRedisUrl(url)
-  if (t.kind === 'sentinel') return `sentinel master ${t.masterName} via ${t.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
+  if (t.kind === 'sentinel') {
+    const via = `sentinel master ${t.masterName} via ${t.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
+    return t.natMap === undefined
+      ? via
+      : `${via}, dialled through ${Object.values(t.natMap)
+          .map((a) => `${a.host}:${a.port}`)
+          .join(',')}`
+  }
   const u = new URL(t.url)
   return `${u.protocol}//${u.host}`
 }

@@ -28,6 +28,21 @@ describe('REDIS_URL', () => {
     })
   })
 
+  it('natMap: the addresses the Sentinels name are dialled through others (a proxy)', () => {
+    const t = parseRedisUrl('redis+sentinel://127.0.0.1:26379/m?natMap=127.0.0.1:56379>127.0.0.1:58490,127.0.0.1:56380>127.0.0.1:58491&db=1')
+    assert.deepEqual(t, {
+      kind: 'sentinel',
+      masterName: 'm',
+      sentinels: [{ host: '127.0.0.1', port: 26379 }],
+      db: 1,
+      natMap: { '127.0.0.1:56379': { host: '127.0.0.1', port: 58490 }, '127.0.0.1:56380': { host: '127.0.0.1', port: 58491 } },
+    })
+    assert.equal(describeRedisUrl('redis+sentinel://a:1/m?natMap=a:5>b:6'), 'sentinel master m via a:1, dialled through b:6')
+    assert.throws(() => parseRedisUrl('redis+sentinel://a:1/m?natMap=a:5'), /natMap must be host:port>host:port/)
+    assert.throws(() => parseRedisUrl('redis+sentinel://a:1/m?natMap=a:5>b'), /a natMap address must be host:port, got "b"/)
+    assert.throws(() => parseRedisUrl('redis+sentinel://a:1/m?natMap=a:5>b:6>c:7'), /natMap must be/)
+  })
+
   it('refuses what it cannot use, naming the problem', () => {
     assert.throws(() => parseRedisUrl('http://x'), /must start with redis:\/\/, rediss:\/\/ or redis\+sentinel:\/\//)
     assert.throws(() => parseRedisUrl('redis+sentinel://h:1'), /needs the master name/)
