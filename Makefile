@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency \
+.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency chaos-latency-postgres chaos-hang chaos-pool-exhaustion chaos-retry-storm \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -129,6 +129,18 @@ chaos-downstream-500: ## drill: the inventory answers 500 to every reservation (
 
 chaos-latency: ## drill: +300 ms on every reservation at the inventory (a fault flag) from 10 s to 30 s; budgets hold, load is shed rather than queued past them, then verify
 	@tools/chaos/drill.sh latency $(ARGS)
+
+chaos-latency-postgres: ## drill: +300 ms on every PostgreSQL reply to the services (Toxiproxy; restarts the services with CHAOS_PROXIES=on), then verify
+	@tools/chaos/drill.sh latency-postgres $(ARGS)
+
+chaos-hang: ## drill: the inventory never answers a reservation (a hung dependency, a fault flag) from 10 s to 30 s; timeouts and breakers, then verify
+	@tools/chaos/drill.sh hang $(ARGS)
+
+chaos-pool-exhaustion: ## drill: a session holds a lock on orders.orders (a slow migration) from 10 s to 30 s; pools fill, the order API sheds, then verify
+	@tools/chaos/drill.sh pool-exhaustion $(ARGS)
+
+chaos-retry-storm: ## drill: the inventory answers 500 while buyers retry every refusal at once, no backoff; rate limits and retry budgets bound the amplification, then verify
+	@tools/chaos/drill.sh retry-storm $(ARGS)
 
 bench-worker: deps ## benchmark: worker persistence, batched vs one transaction per order (ratio to bench/results/)
 	@infra/local/with-stack.sh node --env-file=.local/stack.env bench/worker-batching.ts

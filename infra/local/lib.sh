@@ -44,6 +44,12 @@ KAFKA_PORT=${KAFKA_PORT:-59092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-59093}
 KAFKA_HEAP=${KAFKA_HEAP:-512m}
 TOXIPROXY_PORT=${TOXIPROXY_PORT:-58474}
+# With CHAOS_PROXIES=on, services-up routes the services' connections to each PostgreSQL node, each Redis node
+# and the order service's calls to the inventory through Toxiproxy proxies on these ports (in the same order as
+# PG_PORTS, then REDIS_PORT and REDIS_REPLICA_PORT): pass-through until a drill adds a toxic (tools/chaos).
+PG_PROXY_PORTS=${PG_PROXY_PORTS:-"58480 58481 58482"}
+REDIS_PROXY_PORTS=${REDIS_PROXY_PORTS:-"58490 58491"}
+INVENTORY_PROXY_PORT=${INVENTORY_PROXY_PORT:-58499}
 
 KAFKA_LIBS="$TOOLS_DIR/kafka-$KAFKA_VERSION/libs"
 
@@ -131,4 +137,17 @@ svc_alive() {
   [ -f "$1" ] || return 1
   pid=$(cat "$1")
   kill -0 "$pid" 2>/dev/null && grep -qa 'services/.*/src/' "/proc/$pid/cmdline" 2>/dev/null
+}
+
+# Toxiproxy's HTTP API (https://github.com/Shopify/toxiproxy#http-api), for services-up's proxies and the drills.
+toxi() { # METHOD PATH [JSON BODY]: prints the answer; fails on an HTTP error
+  curl -fsS -X "$1" "http://127.0.0.1:$TOXIPROXY_PORT$2" ${3:+-H 'content-type: application/json' -d "$3"}
+}
+# A proxy NAME listening on 127.0.0.1:LISTEN_PORT for 127.0.0.1:UPSTREAM_PORT, made when missing; one that
+# exists is left as it is (recreating it would cut the connections through it).
+toxi_proxy() { # NAME LISTEN_PORT UPSTREAM_PORT
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TOXIPROXY_PORT/proxies/$1") || return 1
+  [ "$code" = 200 ] && return 0
+  toxi POST /proxies "{\"name\":\"$1\",\"listen\":\"127.0.0.1:$2\",\"upstream\":\"127.0.0.1:$3\",\"enabled\":true}" >/dev/null
 }

@@ -43,6 +43,50 @@ SERVICE_TOKEN=$(cd "$ROOT" && node --env-file="$AUTH_ENV" packages/auth/src/bin/
   die "could not mint the order service's inventory token" "check AUTH_JWT_PRIVATE_JWK in $AUTH_ENV (make infra-up writes it)"
 
 INVENTORY_URL="http://127.0.0.1:$INVENTORY_PORT"
+
+# ---------------------------------------------------------------- chaos proxies (CHAOS_PROXIES=on)
+# The services' connections to every PostgreSQL node and Redis node, and the order service's calls to the
+# inventory, pass through Toxiproxy proxies, so a drill can slow, hang or reset one real path (tools/chaos).
+# Off by default: each hop costs a little CPU. A change of mode needs the services restarted.
+CHAOS_PROXIES=${CHAOS_PROXIES:-off}
+case "$CHAOS_PROXIES" in on | off) ;; *) die "CHAOS_PROXIES must be on or off, got '$CHAOS_PROXIES'" "e.g. make services-up CHAOS_PROXIES=on" ;; esac
+running_mode=$([ ! -f "$SERVICES_ENV" ] || sed -n 's/^CHAOS_PROXIES=//p' "$SERVICES_ENV")
+some_running=false
+for pidfile in "$RUN_DIR"/svc-*.pid; do [ -e "$pidfile" ] && svc_alive "$pidfile" && some_running=true; done
+if [ "$some_running" = true ] && [ "${running_mode:-off}" != "$CHAOS_PROXIES" ]; then
+  die "the services run with CHAOS_PROXIES=${running_mode:-off}, not $CHAOS_PROXIES" "make services-down, then make services-up CHAOS_PROXIES=$CHAOS_PROXIES"
+fi
+PG_PRIMARY_URL=$(sed -n 's/^PG_PRIMARY_URL=//p' "$STACK_ENV")
+PG_REPLICA_URLS=$(sed -n 's/^PG_REPLICA_URLS=//p' "$STACK_ENV")
+SERVICE_REDIS_URL=${REDIS_SENTINEL_URL:-$REDIS_DIRECT_URL}
+ORDER_INVENTORY_URL=$INVENTORY_URL
+if [ "$CHAOS_PROXIES" = on ]; then
+  port_open "$TOXIPROXY_PORT" || die "Toxiproxy is not listening on :$TOXIPROXY_PORT" "run make infra-up"
+  [ -n "$REDIS_SENTINEL_URL" ] || die "CHAOS_PROXIES=on needs the Sentinels (REDIS_SENTINEL_URL in $STACK_ENV)" "run make infra-up"
+  read -r -a pg_proxies <<<"$PG_PROXY_PORTS"
+  read -r -a redis_proxies <<<"$REDIS_PROXY_PORTS"
+  i=0
+  for port in $PG_PORTS; do
+    proxy=${pg_proxies[$i]:-}
+    [ -n "$proxy" ] || die "PG_PROXY_PORTS names fewer ports than PG_PORTS ($PG_PORTS)" "set PG_PROXY_PORTS with one port per node"
+    toxi_proxy "postgres-$port" "$proxy" "$port" || die "could not make the Toxiproxy proxy for PostgreSQL :$port" "read $LOG_DIR/toxiproxy.log"
+    PG_PRIMARY_URL=${PG_PRIMARY_URL//127.0.0.1:$port/127.0.0.1:$proxy}
+    PG_REPLICA_URLS=${PG_REPLICA_URLS//127.0.0.1:$port/127.0.0.1:$proxy}
+    i=$((i + 1))
+  done
+  nat="" i=0
+  for port in $REDIS_PORT $REDIS_REPLICA_PORT; do
+    proxy=${redis_proxies[$i]:-}
+    [ -n "$proxy" ] || die "REDIS_PROXY_PORTS must name two ports (master, replica)" "unset it, or set two free ports"
+    toxi_proxy "redis-$port" "$proxy" "$port" || die "could not make the Toxiproxy proxy for Redis :$port" "read $LOG_DIR/toxiproxy.log"
+    nat="${nat:+$nat,}127.0.0.1:$port>127.0.0.1:$proxy"
+    i=$((i + 1))
+  done
+  SERVICE_REDIS_URL="$REDIS_SENTINEL_URL?natMap=$nat"
+  toxi_proxy inventory "$INVENTORY_PROXY_PORT" "$INVENTORY_PORT" || die "could not make the Toxiproxy proxy for the inventory" "read $LOG_DIR/toxiproxy.log"
+  ORDER_INVENTORY_URL="http://127.0.0.1:$INVENTORY_PROXY_PORT"
+  ok "chaos proxies: PostgreSQL via :${PG_PROXY_PORTS// /, :}, Redis via :${REDIS_PROXY_PORTS// /, :}, order -> inventory via :$INVENTORY_PROXY_PORT (Toxiproxy, pass-through)"
+fi
 CATALOG_URLS=$(instance_urls "$CATALOG_PORT" "$CATALOG_INSTANCES")
 ORDER_URLS=$(instance_urls "$ORDER_PORT" "$ORDER_INSTANCES")
 REVIEW_URL="http://127.0.0.1:$REVIEW_PORT"
@@ -75,13 +119,14 @@ launch() { # NAME
 
   # Per-process settings win over the env files (node --env-file never overrides the environment). Only the
   # gateway reads auth.env, for AUTH_JWT_PRIVATE_JWK (it signs demo tokens); stack.env has the public key only.
-  local -a env=(HOST=127.0.0.1 SHUTDOWN_DRAIN_MS="$DRAIN_MS" REDIS_URL="${REDIS_SENTINEL_URL:-$REDIS_DIRECT_URL}") env_files=(--env-file="$STACK_ENV")
+  local -a env=(HOST=127.0.0.1 SHUTDOWN_DRAIN_MS="$DRAIN_MS" REDIS_URL="$SERVICE_REDIS_URL" PG_PRIMARY_URL="$PG_PRIMARY_URL" PG_REPLICA_URLS="$PG_REPLICA_URLS")
+  local -a env_files=(--env-file="$STACK_ENV")
   [ "$name" != gateway ] || env_files+=(--env-file="$AUTH_ENV")
   case "$name" in
   inventory) env+=(PORT="$port") ;;
   catalog-*) env+=(PORT="$port" INVENTORY_URLS="$INVENTORY_URL") ;;
-  order-worker) env+=(WORKER_PORT="$port" INVENTORY_URLS="$INVENTORY_URL" INVENTORY_SERVICE_TOKEN="$SERVICE_TOKEN") ;;
-  order-*) env+=(PORT="$port" INVENTORY_URLS="$INVENTORY_URL" INVENTORY_SERVICE_TOKEN="$SERVICE_TOKEN" DRAIN_DELAY_MS="$DRAIN_MS") ;;
+  order-worker) env+=(WORKER_PORT="$port" INVENTORY_URLS="$ORDER_INVENTORY_URL" INVENTORY_SERVICE_TOKEN="$SERVICE_TOKEN") ;;
+  order-*) env+=(PORT="$port" INVENTORY_URLS="$ORDER_INVENTORY_URL" INVENTORY_SERVICE_TOKEN="$SERVICE_TOKEN" DRAIN_DELAY_MS="$DRAIN_MS") ;;
   review-projector) env+=(PROJECTOR_PORT="$port" CATALOG_URLS="$CATALOG_URLS") ;;
   review) env+=(PORT="$port" PROJECTOR_PORT="$REVIEW_PROJECTOR_PORT" CATALOG_URLS="$CATALOG_URLS") ;;
   gateway)
@@ -161,6 +206,7 @@ ORDER_URLS=$ORDER_URLS
 ORDER_WORKER_URL=http://127.0.0.1:$ORDER_WORKER_PORT
 REVIEW_URLS=$REVIEW_URL
 REVIEW_PROJECTOR_URL=http://127.0.0.1:$REVIEW_PROJECTOR_PORT
+CHAOS_PROXIES=$CHAOS_PROXIES
 EOF
 chmod 600 "$SERVICES_ENV.tmp"
 mv "$SERVICES_ENV.tmp" "$SERVICES_ENV"

@@ -18,7 +18,7 @@ ln -sfn "$STATE_DIR" "$LOCAL_DIR/state"
 # https://docs.kernel.org/networking/ip-sysctl.html (ip_local_reserved_ports)
 reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
 if [ "$(id -u)" = 0 ] && [ -w "$reserved" ]; then
-  ours="$PG_MONITOR_PORT,${PG_PORTS// /,},$REDIS_PORT,$REDIS_REPLICA_PORT,${REDIS_SENTINEL_PORTS// /,},$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,$TOXIPROXY_PORT"
+  ours="$PG_MONITOR_PORT,${PG_PORTS// /,},$REDIS_PORT,$REDIS_REPLICA_PORT,${REDIS_SENTINEL_PORTS// /,},$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,$TOXIPROXY_PORT,${PG_PROXY_PORTS// /,},${REDIS_PROXY_PORTS// /,},$INVENTORY_PROXY_PORT"
   current=$(cat "$reserved")
   echo "${current:+$current,}$ours" >"$reserved" 2>/dev/null || warn "could not reserve the stack's ports ($reserved)"
 fi

@@ -11,11 +11,20 @@
 #        downstream-500 (a fault flag: the inventory answers 500 to every reservation, on every instance;
 #                        recover: the flag is deleted; it would also end by itself after 15 minutes)
 #        latency        (a fault flag: +300 ms on every reservation at the inventory; recover: deleted)
+#        hang           (a fault flag: the inventory never answers a reservation, a hung dependency; recover: deleted)
+#        latency-postgres (+300 ms on every reply of every PostgreSQL node to the services: a Toxiproxy latency
+#                        toxic on their proxies, so the services must run with CHAOS_PROXIES=on; recover: removed)
+#        pool-exhaustion (a session on the primary holds an ACCESS EXCLUSIVE lock on orders.orders, as a slow
+#                        migration would: every query on the table waits, on the primary and, once the lock is
+#                        replayed, on the standbys; the pools of the order API and worker fill with waiting
+#                        queries; recover: the session ends and the lock goes; it also ends by itself after 15 min)
+#        retry-storm    (the downstream-500 fault, while the drill's buyers retry every refusal at once, without
+#                        backoff; recover: the flag is deleted)
 # A hard kill, not a clean stop: that is the failure the design has to survive.
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
 action=${1:-} drill=${2:-}
-usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|primary|redis|downstream-500|latency"
+usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|primary|redis|downstream-500|latency|hang|latency-postgres|pool-exhaustion|retry-storm"
 case "$action" in inject | recover) ;; *) die "unknown action '${action}'" "$usage" ;; esac
 
 kill_pidfile() { # PIDFILE NAME
@@ -39,6 +48,22 @@ inventory_flag() { # NAME METHOD [BODY]
     die "the inventory did not take the fault flag ($1)" "is it up? make infra-status"
 }
 
+# The services' proxies to PostgreSQL (services-up with CHAOS_PROXIES=on).
+pg_proxies() {
+  [ "$(sed -n 's/^CHAOS_PROXIES=//p' "$SERVICES_ENV")" = on ] ||
+    die "the services do not reach PostgreSQL through Toxiproxy" "make services-down, then make services-up CHAOS_PROXIES=on (tools/chaos/drill.sh does it for the drills that need it)"
+  local port
+  for port in $PG_PORTS; do echo "postgres-$port"; done
+}
+
+drill_sql() { # PORT SQL: one value
+  "$(pg_bin)/psql" -X -q -At -h 127.0.0.1 -p "$1" -U postgres -d "$PG_DATABASE" -v ON_ERROR_STOP=1 -c "$2"
+}
+lock_held() { # PORT
+  [ "$(drill_sql "$1" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+    WHERE a.application_name = 'chaos-pool-exhaustion' AND l.mode = 'AccessExclusiveLock' AND l.granted")" != 0 ]
+}
+
 case "$drill:$action" in
 order-instance:inject) kill_pidfile "$RUN_DIR/svc-order-${ORDER_INSTANCE:-1}.pid" "order-${ORDER_INSTANCE:-1}" ;;
 order-instance:recover) "$ROOT/infra/local/services-up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "services-up failed" "read $LOG_DIR/chaos-recover.log"; ok "services-up: order-${ORDER_INSTANCE:-1} restarted" ;;
@@ -58,10 +83,10 @@ redis:inject)
   port=$(redis-cli -p "$sentinel" sentinel get-master-addr-by-name "$REDIS_MASTER_NAME" 2>/dev/null | tail -1)
   [ -n "$port" ] || die "the Sentinel on :$sentinel does not name a master for $REDIS_MASTER_NAME" "make infra-status; make infra-up starts the Sentinels"
   kill_pidfile "$RUN_DIR/redis-$port.pid" "the Redis master (:$port)" ;;
-downstream-500:inject)
+downstream-500:inject | retry-storm:inject)
   inventory_flag drill-downstream-500 PUT '{"kind":"error","rate":1,"status":500,"route":"POST /reservations","durationSeconds":900}'
   ok "fault flag set: the inventory answers 500 to every POST /reservations" ;;
-downstream-500:recover)
+downstream-500:recover | retry-storm:recover)
   inventory_flag drill-downstream-500 DELETE
   ok "fault flag removed: the inventory reserves again" ;;
 latency:inject)
@@ -70,6 +95,39 @@ latency:inject)
 latency:recover)
   inventory_flag drill-latency DELETE
   ok "fault flag removed: the inventory answers at its own pace again" ;;
+hang:inject)
+  inventory_flag drill-hang PUT '{"kind":"hang","rate":1,"route":"POST /reservations","durationSeconds":900}'
+  ok "fault flag set: the inventory holds every POST /reservations unanswered" ;;
+hang:recover)
+  inventory_flag drill-hang DELETE
+  ok "fault flag removed: the inventory answers reservations again" ;;
+latency-postgres:inject)
+  for proxy in $(pg_proxies); do
+    toxi POST "/proxies/$proxy/toxics" '{"name":"drill-latency","type":"latency","stream":"downstream","attributes":{"latency":300}}' >/dev/null ||
+      die "Toxiproxy did not take the latency toxic on $proxy" "make infra-status; read $LOG_DIR/toxiproxy.log"
+  done
+  ok "Toxiproxy: +300 ms on every reply of every PostgreSQL node to the services" ;;
+latency-postgres:recover)
+  for proxy in $(pg_proxies); do toxi DELETE "/proxies/$proxy/toxics/drill-latency" >/dev/null || die "could not remove the latency toxic of $proxy" "read $LOG_DIR/toxiproxy.log"; done
+  ok "Toxiproxy: the latency toxics are removed" ;;
+pool-exhaustion:inject)
+  primary=$("$ROOT/infra/local/pg-formation.sh" primary "$STATE_DIR/pg")
+  [ -n "$primary" ] || die "the pg_auto_failover monitor names no primary" "make infra-status; make infra-up"
+  # In the background, for at most 15 minutes; its pid is kept so recover can end it. The lock is WAL-logged and
+  # replayed on the standbys, where it blocks reads of the table too; the first commit of anyone flushes it there,
+  # and with the worker blocked nothing may commit for a while: pg_switch_wal() flushes it at once.
+  setsid "$(pg_bin)/psql" -X -q -h 127.0.0.1 -p "$primary" -U postgres -d "$PG_DATABASE" -v ON_ERROR_STOP=1 \
+    -c "SET application_name = 'chaos-pool-exhaustion'" \
+    -c "BEGIN; LOCK TABLE orders.orders IN ACCESS EXCLUSIVE MODE; SELECT pg_switch_wal(); SELECT pg_sleep(900); COMMIT;" >"$LOG_DIR/chaos-lock.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/chaos-lock.pid"
+  wait_for 10 "the lock" lock_held "$primary" || die "the lock was not taken" "read $LOG_DIR/chaos-lock.log"
+  ok "a session on the primary (:$primary) holds an ACCESS EXCLUSIVE lock on orders.orders" ;;
+pool-exhaustion:recover)
+  primary=$("$ROOT/infra/local/pg-formation.sh" primary "$STATE_DIR/pg")
+  drill_sql "$primary" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chaos-pool-exhaustion'" >/dev/null ||
+    die "could not end the locking session" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chaos-pool-exhaustion'"
+  rm -f "$RUN_DIR/chaos-lock.pid"
+  ok "the locking session is ended: orders.orders is free" ;;
 kafka:recover | replica:recover | primary:recover | redis:recover) "$ROOT/infra/local/up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "infra-up failed" "read $LOG_DIR/chaos-recover.log"; ok "infra-up: $drill started again" ;;
 *) die "unknown drill '${drill}'" "$usage" ;;
 esac

@@ -54,6 +54,9 @@ export async function migrate(pool: ConnectionSource, { dir, schema }: MigrateOp
   try {
     // Session-level lock held across all files, taken before CREATE SCHEMA IF NOT EXISTS (which races
     // with itself): concurrent callers queue here, then see what the first one recorded.
+    // Waiting for another instance's migration, or a lock of a busy table, is not a slow request: the pool's
+    // statement_timeout (a request budget) does not apply here. RESET below gives the connection its own back.
+    await client.query('SET statement_timeout = 0')
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`flashsale.migrate:${schema}`])
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`)
     await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
@@ -87,6 +90,7 @@ export async function migrate(pool: ConnectionSource, { dir, schema }: MigrateOp
       done.push({ version: f.version, name: f.name, file: f.file })
     }
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`flashsale.migrate:${schema}`])
+    await client.query('RESET statement_timeout')
     return done
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err))

@@ -9,7 +9,8 @@
  * - PostgreSQL SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html): class 08
  *   (connection exception), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting
  *   up or in recovery), 53300 too_many_connections, 25006 read_only_sql_transaction (a write reached a
- *   standby: the primary moved);
+ *   standby: the primary moved), 57014 query_canceled (statement_timeout: the server could not answer within
+ *   the budget, e.g. behind a lock; `make chaos-pool-exhaustion`), 55P03 lock_not_available (lock_timeout);
  * - node-postgres without a code: "Connection terminated unexpectedly", "timeout exceeded when trying to
  *   connect" (pg-pool), "Client has encountered a connection error and is not queryable";
  * - ioredis: MaxRetriesPerRequestError, "Connection is closed.", "Stream isn't writeable and
@@ -17,7 +18,7 @@
  *   replica after a failover), LOADING (the server is loading its dataset), MASTERDOWN.
  */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED'])
-const PG_CODES = new Set(['57P01', '57P02', '57P03', '53300', '25006'])
+const PG_CODES = new Set(['57P01', '57P02', '57P03', '53300', '25006', '57014', '55P03'])
 const MESSAGES = [
   /^Connection terminated/,
   /timeout exceeded when trying to connect/,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { freePort } from '@flashsale/testkit'
+import { createTestDatabase, freePort } from '@flashsale/testkit'
 import { isDependencyUnavailable } from '../src/index.ts'
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code })
@@ -35,11 +35,36 @@ describe('isDependencyUnavailable', () => {
     assert.equal(isDependencyUnavailable(redisError), true, String(redisError))
   })
 
-  it('PostgreSQL: connection exceptions, shutdowns, too many connections, a write on a standby', () => {
-    for (const code of ['08006', '08001', '08P01', '57P01', '57P02', '57P03', '53300', '25006'])
+  it('a real query stuck behind a lock, cancelled by statement_timeout or lock_timeout (make chaos-pool-exhaustion)', async () => {
+    const db = await createTestDatabase('stuck')
+    const holder = new pg.Client({ connectionString: db.primaryUrl })
+    await holder.connect()
+    try {
+      await holder.query('CREATE TABLE t (id int)')
+      await holder.query('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE')
+      for (const setting of ['statement_timeout', 'lock_timeout']) {
+        const pool = new pg.Pool({ connectionString: db.primaryUrl, max: 1, options: `-c ${setting}=100` })
+        const err = await pool.query('SELECT * FROM t').then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        await pool.end()
+        assert.ok(err, `${setting}: the query failed`)
+        assert.equal((err as { code?: string }).code, setting === 'statement_timeout' ? '57014' : '55P03')
+        assert.equal(isDependencyUnavailable(err), true, `${setting}: ${String(err)}`)
+      }
+    } finally {
+      await holder.end()
+      await db.cleanup()
+    }
+  })
+
+  it('PostgreSQL: connection exceptions, shutdowns, too many connections, a write on a standby, a cancelled statement', () => {
+    for (const code of ['08006', '08001', '08P01', '57P01', '57P02', '57P03', '53300', '25006', '57014', '55P03'])
       assert.equal(isDependencyUnavailable(withCode(code)), true, code)
     assert.equal(isDependencyUnavailable(new Error('Connection terminated unexpectedly')), true)
     assert.equal(isDependencyUnavailable(new Error('timeout exceeded when trying to connect')), true)
+    assert.equal(isDependencyUnavailable(withCode('23505')), false, 'a unique violation is a bug or a race, not an outage')
   })
 
   it('ioredis: retries exhausted, closed connection, no offline queue, command timeout, READONLY, LOADING', () => {

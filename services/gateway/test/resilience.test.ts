@@ -129,6 +129,21 @@ describe('retries', () => {
     assert.ok((await gw.metric('gateway_retry_give_ups_total', { upstream: 'order', reason: 'not_idempotent' })) >= 1)
   })
 
+  test("a GET answered 503 + Retry-After is not retried: the service's refusal goes back at once, within the budget", async () => {
+    // The order API behind a lock (make chaos-pool-exhaustion) answered its history reads 503 after ~600 ms;
+    // retried on its sibling, which waits on the same database, each read ran past the gateway's 1 s budget:
+    // a 504, counted by the breaker, whose opening then refused POST /orders too.
+    catalog.setHandler((_req, res) => {
+      res.setHeader('retry-after', '1')
+      json(res, 503, { code: 'SERVICE_ERR_DEPENDENCY_UNAVAILABLE', status: 503 })
+    })
+    const res = await gw.request({ method: 'GET', url: '/products/p-1' })
+    assert.equal(res.statusCode, 503)
+    assert.equal(res.json().code, 'SERVICE_ERR_DEPENDENCY_UNAVAILABLE')
+    assert.ok(res.headers['retry-after'], 'the Retry-After reaches the client')
+    assert.equal(catalog.total(), 1)
+  })
+
   test('a 4xx is never retried', async () => {
     catalog.setHandler((_req, res) => json(res, 404, { code: 'NOT_FOUND', status: 404 }))
     const res = await gw.request({ method: 'GET', url: '/products/p-404' })

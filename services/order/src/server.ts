@@ -32,7 +32,8 @@ const db = createDatabase({
   replicaUrls: parseList(config.PG_REPLICA_URLS),
   recentWrites: createRedisRecentWrites(redis, { windowMs: config.READ_YOUR_WRITES_MS }),
   registry: metrics.registry,
-  poolOptions: { name: 'order' },
+  // A pool that cannot serve in time sheds (503 + Retry-After) rather than queue past the caller's budget.
+  poolOptions: { name: 'order', connectionTimeoutMillis: config.PG_ACQUIRE_TIMEOUT_MS, statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS },
 })
 for (const m of await migrateOrders(db.primary)) logger.info({ migration: m.file }, 'migration applied')
 const kafka = createKafka({ brokers: parseList(config.KAFKA_BROKERS), clientId: 'order-api', logger })

@@ -10,7 +10,11 @@
  *
  * Load is open-loop (sent on schedule whatever the answers, as buyers arrive), each order a fresh
  * Idempotency-Key of one of the drill's buyers on a sale of its own (stock no run exhausts), each buyer
- * with an address of its own (the demo gateway trusts X-Forwarded-For, ADR 0023).
+ * with an address of its own (the demo gateway trusts X-Forwarded-For, ADR 0023). The reads are product
+ * pages, or for pool-exhaustion the buyer's order history (the order API's PostgreSQL pool). In retry-storm
+ * every buyer retries a refusal or an error at once, without backoff, up to RETRIES times with the same
+ * Idempotency-Key: the client the article warns about; the report gives the amplification it caused at
+ * each tier (requests per order attempt at the gateway, the order API and the inventory).
  *
  *   node --env-file=.local/stack.env --env-file=.local/auth.env --env-file=.local/services.env \
  *     tools/chaos/src/drill.ts DRILL [--seconds 60] [--fault-at 10] [--recover-at 30] [--rate 20]
@@ -27,7 +31,19 @@ import { createTokenIssuer } from '@flashsale/auth'
 import { Type, loadConfig } from '@flashsale/config'
 import { createPrimaryPool } from '@flashsale/db'
 
-const DRILLS = ['order-instance', 'kafka', 'replica', 'primary', 'redis', 'downstream-500', 'latency'] as const
+const DRILLS = [
+  'order-instance',
+  'kafka',
+  'replica',
+  'primary',
+  'redis',
+  'downstream-500',
+  'latency',
+  'hang',
+  'latency-postgres',
+  'pool-exhaustion',
+  'retry-storm',
+] as const
 type Drill = (typeof DRILLS)[number]
 const ROOT = join(import.meta.dirname, '..', '..', '..')
 
@@ -37,7 +53,8 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '60' },
     'fault-at': { type: 'string', default: '10' },
     'recover-at': { type: 'string', default: '30' },
-    rate: { type: 'string', default: '20' },
+    /** Order attempts per second (default 20; pool-exhaustion 60, so that its 30 reads/s fill the order API's pools). */
+    rate: { type: 'string' },
     /**
      * The sale's payment window (its reservation TTL), seconds. The drill never pays, so its orders are
      * cancelled by the payment-timeout sweeper this long after they were placed. The redis drill uses 10:
@@ -53,7 +70,7 @@ if (!DRILLS.includes(drill)) throw new Error(`unknown drill '${positionals[0] ??
 const SECONDS = Number(values.seconds)
 const FAULT_AT = Number(values['fault-at'])
 const RECOVER_AT = Number(values['recover-at'])
-const RATE = Number(values.rate)
+const RATE = Number(values.rate ?? (drill === 'pool-exhaustion' ? 60 : 20))
 const PAYMENT_WINDOW = values['payment-window'] === undefined ? (drill === 'redis' ? 10 : undefined) : Number(values['payment-window'])
 if (PAYMENT_WINDOW !== undefined && !(Number.isInteger(PAYMENT_WINDOW) && PAYMENT_WINDOW >= 10)) {
   throw new Error(`--payment-window must be a whole number of seconds >= 10 (the inventory's minimum), got ${values['payment-window']}`)
@@ -103,6 +120,11 @@ const buyers = await Promise.all(
   })),
 )
 
+/** retry-storm: retries per refusal or error, at once, without backoff. */
+const RETRIES = 5
+const stormy = drill === 'retry-storm'
+const historyReads = drill === 'pool-exhaustion'
+
 type Kind = 'order' | 'read'
 type Outcome = 'served' | 'refused' | 'error'
 interface Answer {
@@ -113,6 +135,8 @@ interface Answer {
   readonly code?: string
   readonly outcome: Outcome
   readonly ms: number
+  /** Requests this attempt sent (1, or more when a retry-storm buyer retried). */
+  readonly sent: number
 }
 
 function classify(kind: Kind, status: number, code: string | undefined): Outcome {
@@ -133,46 +157,71 @@ async function send(kind: Kind, i: number, scheduled: number): Promise<Answer> {
     'x-forwarded-for': buyer.ip,
     authorization: `Bearer ${buyer.token}`,
   }
-  try {
-    const res =
-      kind === 'order'
-        ? await request(new URL('/orders', env.GATEWAY_URL), {
-            method: 'POST',
-            dispatcher: agent,
-            headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
-            body: JSON.stringify({ sku, qty: 1 }),
-            signal: AbortSignal.timeout(5_000),
-          })
-        : await request(new URL(`/products/prod-${String(i % 10_000).padStart(6, '0')}`, env.GATEWAY_URL), {
-            dispatcher: agent,
-            headers,
-            signal: AbortSignal.timeout(5_000),
-          })
-    const text = await res.body.text()
-    let code: string | undefined
+  const idempotencyKey = randomUUID()
+  const once = async (): Promise<{ status: number; code?: string }> => {
     try {
-      code = (JSON.parse(text) as { code?: string }).code
-    } catch {
-      /* not JSON */
+      const res =
+        kind === 'order'
+          ? await request(new URL('/orders', env.GATEWAY_URL), {
+              method: 'POST',
+              dispatcher: agent,
+              headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+              body: JSON.stringify({ sku, qty: 1 }),
+              signal: AbortSignal.timeout(5_000),
+            })
+          : await request(new URL(historyReads ? '/users/me/orders?limit=5' : `/products/prod-${String(i % 10_000).padStart(6, '0')}`, env.GATEWAY_URL), {
+              dispatcher: agent,
+              headers,
+              signal: AbortSignal.timeout(5_000),
+            })
+      const text = await res.body.text()
+      let code: string | undefined
+      try {
+        code = (JSON.parse(text) as { code?: string }).code
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.statusCode, ...(code ? { code } : {}) }
+    } catch (err) {
+      return { status: 0, code: (err as Error).name }
     }
-    return { kind, at, status: res.statusCode, ...(code ? { code } : {}), outcome: classify(kind, res.statusCode, code), ms: performance.now() - scheduled }
-  } catch (err) {
-    return { kind, at, status: 0, code: (err as Error).name, outcome: 'error', ms: performance.now() - scheduled }
+  }
+  let sent = 0
+  for (;;) {
+    const { status, code } = await once()
+    sent++
+    const outcome = classify(kind, status, code)
+    if (outcome === 'served' || !stormy || kind !== 'order' || sent > RETRIES) {
+      return { kind, at, status, ...(code ? { code } : {}), outcome, ms: performance.now() - scheduled, sent }
+    }
   }
 }
 
+/** One counter of a service's /metrics, summed over the series whose labels include every one of `labels`. */
+async function counter(url: string, name: string, labels: readonly string[]): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', url))).text()
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+}
+/** Requests at each tier so far: the order API (from the gateway), and the inventory's reservations (from its metrics). */
+async function tiers(): Promise<{ orderApi: number; inventory: number }> {
+  const [orderApi, inventory] = await Promise.all([
+    counter(env.GATEWAY_URL, 'gateway_upstream_request_duration_seconds_count', ['upstream="order"']),
+    counter(inventoryUrl, 'http_server_request_duration_seconds_count', ['method="POST"', 'route="/reservations"']),
+  ])
+  return { orderApi, inventory }
+}
+const tiersAtStart = await tiers()
+
 /** Order attempts the gateway has sent to each order instance so far, by instance number (1-based, ORDER_URLS order). */
 async function ordersByInstance(): Promise<number[]> {
-  const text = await (await fetch(new URL('/metrics', env.GATEWAY_URL))).text()
-  return env.ORDER_URLS.split(',').map((url) => {
-    const host = new URL(url).host
-    return text
-      .split('\n')
-      .filter(
-        (l) => l.startsWith('gateway_upstream_request_duration_seconds_count{') && l.includes('upstream="order"') && l.includes(`upstream_instance="${host}"`),
-      )
-      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
-  })
+  return Promise.all(
+    env.ORDER_URLS.split(',').map((url) =>
+      counter(env.GATEWAY_URL, 'gateway_upstream_request_duration_seconds_count', ['upstream="order"', `upstream_instance="${new URL(url).host}"`]),
+    ),
+  )
 }
 const ordersAtStart = drill === 'order-instance' ? await ordersByInstance() : []
 
@@ -237,7 +286,35 @@ const sampler = (async () => {
   }
 })()
 
-console.log(`drill ${drill}: ${RATE} order attempts/s and ${RATE / 2} product reads/s for ${SECONDS} s; fault at ${FAULT_AT} s, recovery at ${RECOVER_AT} s`)
+/**
+ * The order API's PostgreSQL pools, every second: callers waiting for a connection (summed over its pools, the
+ * largest of its instances) and the acquisitions that waited longer than 250 ms (the order API's acquire
+ * timeout), from the metrics PgPoolSaturated and PgPoolAcquireSlow alert on.
+ */
+const poolSamples: { at: number; waiting: number }[] = []
+const slowAcquires = async () =>
+  (
+    await Promise.all(
+      env.ORDER_URLS.split(',').map(async (url) => {
+        const all = await counter(url, 'pg_pool_acquire_seconds_count', ['service="order"'])
+        const fast = await counter(url, 'pg_pool_acquire_seconds_bucket', ['service="order"', 'le="0.25"'])
+        return all - fast
+      }),
+    )
+  ).reduce((a, b) => a + b, 0)
+const slowAcquiresAtStart = await slowAcquires().catch(() => 0)
+const poolSampler = (async () => {
+  while (sampling) {
+    const at = (performance.now() - t0) / 1000
+    const waiting = await Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'pg_pool_connections', ['state="waiting"']).catch(() => 0)))
+    poolSamples.push({ at, waiting: Math.max(...waiting) })
+    await sleep(1_000)
+  }
+})()
+
+console.log(
+  `drill ${drill}: ${RATE} order attempts/s${stormy ? ` (each refusal retried at once, up to ${RETRIES} times)` : ''} and ${RATE / 2} ${historyReads ? 'order-history' : 'product'} reads/s for ${SECONDS} s; fault at ${FAULT_AT} s, recovery at ${RECOVER_AT} s`,
+)
 const pending: Promise<Answer>[] = []
 const events: Promise<{ at: number; ok: boolean }>[] = []
 let faultStarted = false
@@ -262,9 +339,11 @@ for (let i = 0; i < total; i++) {
 }
 const answers = await Promise.all(pending)
 const [injected, recovered] = await Promise.all(events)
+const tiersAtEnd = await tiers()
 await agent.close()
 sampling = false
-await sampler
+await Promise.all([sampler, poolSampler])
+const slowAcquiresDuringDrill = (await slowAcquires().catch(() => slowAcquiresAtStart)) - slowAcquiresAtStart
 // The payment-timeout sweeper's work on the drill's sale: how many of its orders it cancelled.
 const cancelled = await store
   .query<{ n: number }>("SELECT count(*)::int AS n FROM orders.orders WHERE sku = $1 AND status = 'cancelled'", [sku])
@@ -343,6 +422,8 @@ const persistingAgainSeconds = persistingAgain()
 const MONTH_SECONDS = 30 * 24 * 3_600
 /** Time to restore service: buyers' orders answered again and, where the store stopped, being persisted again. */
 const mttrSeconds = Math.max(timeToRecover(orders), persistingAgainSeconds ?? 0)
+const orderAttempts = answers.filter((a) => a.kind === 'order').length
+const sentRequests = answers.filter((a) => a.kind === 'order').reduce((n, a) => n + a.sent, 0)
 const result = {
   drill,
   date: new Date().toISOString(),
@@ -370,6 +451,20 @@ const result = {
     latencyMs: phases('order'),
     answers: byAnswer('order'),
     servedBySecond: orders.map(round3),
+  },
+  /**
+   * Requests per order attempt at each tier: what the buyers sent (retries included), what reached the order API
+   * (every request the gateway sent it, reads of the order history included), and the inventory's reservations.
+   */
+  amplification: {
+    clientRequestsPerOrderAttempt: round3(sentRequests / Math.max(1, orderAttempts)),
+    orderApiRequestsPerOrderAttempt: round3((tiersAtEnd.orderApi - tiersAtStart.orderApi) / Math.max(1, orderAttempts)),
+    inventoryReservationsPerOrderAttempt: round3((tiersAtEnd.inventory - tiersAtStart.inventory) / Math.max(1, orderAttempts)),
+  },
+  /** The order API's PostgreSQL pools: the most callers waiting for a connection in one instance, and the waits past 250 ms. */
+  orderApiPools: {
+    peakWaiting: Math.max(0, ...poolSamples.map((p) => p.waiting)),
+    acquiresOver250ms: slowAcquiresDuringDrill,
   },
   reads: {
     attempts: answers.filter((a) => a.kind === 'read').length,
@@ -404,9 +499,11 @@ drill ${drill}: fault at ${result.faultAt} s, recovery started at ${result.recov
   orders   availability ${(result.orders.availability * 100).toFixed(1)}% · accepted ${result.orders.accepted} · refused ${result.orders.refused} · errors ${result.orders.errors} · time to recover ${result.orders.timeToRecoverSeconds} s
            ${fmt(result.orders.answers)}
            ${lat(result.orders.latencyMs)}
+           per order attempt: ${result.amplification.clientRequestsPerOrderAttempt} requests sent by buyers · ${result.amplification.orderApiRequestsPerOrderAttempt} reached the order API · ${result.amplification.inventoryReservationsPerOrderAttempt} reservations at the inventory
   reads    availability ${(result.reads.availability * 100).toFixed(1)}% · refused ${result.reads.refused} · errors ${result.reads.errors} · time to recover ${result.reads.timeToRecoverSeconds} s
            ${fmt(result.reads.answers)}
            ${lat(result.reads.latencyMs)}
+  pools    order API: at most ${result.orderApiPools.peakWaiting} callers waiting for a PostgreSQL connection in one instance · ${result.orderApiPools.acquiresOver250ms} waits past 250 ms
   store    ${failoverSeconds === null ? '' : `the monitor named a new primary ${failoverSeconds} s after the fault · `}${persistingAgainSeconds === 0 ? 'the store never stopped taking orders' : `orders persisted again ${persistingAgainSeconds ?? 'never'}${persistingAgainSeconds === null ? '' : ' s after the fault'}`}
 ${PAYMENT_WINDOW === undefined ? '' : `  sweeper  payment window ${PAYMENT_WINDOW} s: ${cancelled ?? '?'} unpaid orders cancelled during the drill (their gate releases are checked by verify's stock-agreement)\n`}  SLA      MTTR ${mttrSeconds} s (orders answered and persisted again) → ${(result.slaAtOneFailurePerMonth * 100).toFixed(4)}% at one such failure a month (SLA = MTBF / (MTBF + MTTR))
   results  ${file}`)

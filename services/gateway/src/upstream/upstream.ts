@@ -275,7 +275,10 @@ export function createUpstream(
         maxAttempts: config.RETRY_MAX_ATTEMPTS,
         // What is left of the route's budget after the wait for a slot (never less than 1 ms).
         timeoutMs: Math.max(1, request.deadline - performance.now()),
-        isRetryable: (e) => !isNoInstance(e),
+        // A 503 + Retry-After is the service saying when to come back (a datastore behind it cannot serve now):
+        // a sibling shares that datastore, and the retry would spend the rest of the budget to end in a 504,
+        // a failure to the breaker (make chaos-pool-exhaustion). The refusal goes back to the client as it is.
+        isRetryable: (e) => !isNoInstance(e) && !isRefusal(e),
         onRetry: () => metrics.retries.inc({ upstream: name }),
         onGiveUp: (reason) => metrics.retryGiveUps.inc({ upstream: name, reason }),
       })
