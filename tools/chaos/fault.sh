@@ -10,9 +10,9 @@
 #                        recover: make infra-up starts the old master again, as the new master's replica)
 #        downstream-500 (a fault flag: the inventory answers 500 to every reservation, on every instance;
 #                        recover: the flag is deleted; it would also end by itself after 15 minutes)
-#        latency        (a fault flag: +300 ms on every reservation at the inventory; recover: deleted)
+#        latency        (a fault flag: +LATENCY_MS (300) ms on every reservation at the inventory; recover: deleted)
 #        hang           (a fault flag: the inventory never answers a reservation, a hung dependency; recover: deleted)
-#        latency-postgres (+300 ms on every reply of every PostgreSQL node to the services: a Toxiproxy latency
+#        latency-postgres (+LATENCY_MS (300) ms on every reply of every PostgreSQL node to the services: a Toxiproxy latency
 #                        toxic on their proxies, so the services must run with CHAOS_PROXIES=on; recover: removed)
 #        pool-exhaustion (a session on the primary holds an ACCESS EXCLUSIVE lock on orders.orders, as a slow
 #                        migration would: every query on the table waits, on the primary and, once the lock is
@@ -26,6 +26,10 @@ source "$(dirname "$0")/../../infra/local/lib.sh"
 action=${1:-} drill=${2:-}
 usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|primary|redis|downstream-500|latency|hang|latency-postgres|pool-exhaustion|retry-storm"
 case "$action" in inject | recover) ;; *) die "unknown action '${action}'" "$usage" ;; esac
+# The latency drills' added milliseconds (default 300, the articles' example), e.g. LATENCY_MS=1000 make chaos-latency.
+LATENCY_MS=${LATENCY_MS:-300}
+[[ "$LATENCY_MS" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$LATENCY_MS" -le 60000 ] ||
+  die "LATENCY_MS must be a whole number of milliseconds, 1-60000, got '$LATENCY_MS'" "e.g. LATENCY_MS=1000 make chaos-latency"
 
 kill_pidfile() { # PIDFILE NAME
   [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null || die "$2 is not running (no live pid in $1)" "bring the stack up first: make services-up (or make demo)"
@@ -90,8 +94,8 @@ downstream-500:recover | retry-storm:recover)
   inventory_flag drill-downstream-500 DELETE
   ok "fault flag removed: the inventory reserves again" ;;
 latency:inject)
-  inventory_flag drill-latency PUT '{"kind":"latency","rate":1,"ms":300,"route":"POST /reservations","durationSeconds":900}'
-  ok "fault flag set: +300 ms on every POST /reservations at the inventory" ;;
+  inventory_flag drill-latency PUT "{\"kind\":\"latency\",\"rate\":1,\"ms\":$LATENCY_MS,\"route\":\"POST /reservations\",\"durationSeconds\":900}"
+  ok "fault flag set: +$LATENCY_MS ms on every POST /reservations at the inventory" ;;
 latency:recover)
   inventory_flag drill-latency DELETE
   ok "fault flag removed: the inventory answers at its own pace again" ;;
@@ -103,10 +107,10 @@ hang:recover)
   ok "fault flag removed: the inventory answers reservations again" ;;
 latency-postgres:inject)
   for proxy in $(pg_proxies); do
-    toxi POST "/proxies/$proxy/toxics" '{"name":"drill-latency","type":"latency","stream":"downstream","attributes":{"latency":300}}' >/dev/null ||
+    toxi POST "/proxies/$proxy/toxics" "{\"name\":\"drill-latency\",\"type\":\"latency\",\"stream\":\"downstream\",\"attributes\":{\"latency\":$LATENCY_MS}}" >/dev/null ||
       die "Toxiproxy did not take the latency toxic on $proxy" "make infra-status; read $LOG_DIR/toxiproxy.log"
   done
-  ok "Toxiproxy: +300 ms on every reply of every PostgreSQL node to the services" ;;
+  ok "Toxiproxy: +$LATENCY_MS ms on every reply of every PostgreSQL node to the services" ;;
 latency-postgres:recover)
   for proxy in $(pg_proxies); do toxi DELETE "/proxies/$proxy/toxics/drill-latency" >/dev/null || die "could not remove the latency toxic of $proxy" "read $LOG_DIR/toxiproxy.log"; done
   ok "Toxiproxy: the latency toxics are removed" ;;

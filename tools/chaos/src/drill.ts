@@ -120,8 +120,8 @@ const buyers = await Promise.all(
   })),
 )
 
-/** retry-storm: retries per refusal or error, at once, without backoff. */
-const RETRIES = 5
+/** retry-storm: retries per attempt, each at once after the last answer, ignoring Retry-After: 20, so that buyers reach the per-user rate limit (10/s, burst 20). */
+const RETRIES = 20
 const stormy = drill === 'retry-storm'
 const historyReads = drill === 'pool-exhaustion'
 
