@@ -2,7 +2,8 @@
  * Prints every Prometheus metric name our processes can export, as JSON {name: type}, for the
  * cross-check of alert rules and dashboards (infra/compose/check.py):
  * - Node's default metrics and the event-loop gauge, read from a real registry of @flashsale/metrics;
- * - every prom-client metric declared in services/* and packages/* sources (`name: '...', help:`).
+ * - every prom-client metric declared in services/* and packages/* sources (`new Gauge({ name: '...'`), and
+ *   those made by a helper named after its type with the name first (`limiterGauge('gateway_...', ...)`).
  * Histograms also export <name>_bucket, _sum and _count; the checker adds those.
  *   node infra/compose/metric-names.ts > metrics.json
  */
@@ -18,6 +19,7 @@ for (const m of await metrics.registry.getMetricsAsJSON()) names[m.name] = Strin
 metrics.stop()
 
 const DECLARED = /new (Counter|Gauge|Histogram|Summary)\s*\(\s*\{\s*name:\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g
+const BY_HELPER = /\b[a-z]\w*(Counter|Gauge|Histogram|Summary)\(\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)'/g
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
     const path = join(dir, entry)
@@ -28,7 +30,8 @@ function walk(dir: string): string[] {
 }
 for (const top of ['services', 'packages']) {
   for (const file of walk(join(root, top))) {
-    for (const [, kind, name] of readFileSync(file, 'utf8').matchAll(DECLARED)) names[name!] = kind!.toLowerCase()
+    const source = readFileSync(file, 'utf8')
+    for (const [, kind, name] of [...source.matchAll(DECLARED), ...source.matchAll(BY_HELPER)]) names[name!] = kind!.toLowerCase()
   }
 }
 process.stdout.write(JSON.stringify(names, null, 1) + '\n')
