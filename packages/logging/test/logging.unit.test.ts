@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { describe, it } from 'node:test'
 import { Writable } from 'node:stream'
 import { DEFAULT_ACCESS_LOG_SAMPLING as S, createAccessLogSampler, createLogger, shouldLogAccess } from '../src/index.ts'
@@ -83,5 +84,31 @@ describe('createAccessLogSampler', () => {
     )
     assert.equal(sampled(409, 1), true, 'a sampled 4xx that the dice keep is not capped')
     assert.equal(sampled(200, 1), true)
+  })
+
+  it('a quiet process writes its last lines within the flush interval, not only at exit', async () => {
+    // A real process writing to its stdout (fd 1), killed with SIGKILL: only what was flushed before is seen.
+    const entry = new URL('../src/index.ts', import.meta.url).href
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createLogger } from ${JSON.stringify(entry)}
+         const { logger } = createLogger({ service: 'quiet', flushIntervalMs: 100 })
+         logger.warn('circuit to inventory changed: closed')
+         setTimeout(() => process.stderr.write('checkpoint\\n'), 600)
+         setTimeout(() => {}, 60_000)`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => (c.toString().includes('checkpoint') ? resolve() : undefined))
+      child.once('exit', (code) => reject(new Error(`the child exited early (${code}): ${out}`)))
+    })
+    child.kill('SIGKILL')
+    assert.match(out, /"msg":"circuit to inventory changed: closed"/)
   })
 })

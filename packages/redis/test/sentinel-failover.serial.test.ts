@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { freePort } from '@flashsale/testkit'
+import { createTestProxy, freePort } from '@flashsale/testkit'
 import { createRedis } from '../src/index.ts'
 
 async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -94,6 +94,26 @@ describe('createRedis through Sentinel: a real failover', () => {
   after(() => {
     for (const p of processes) p.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('natMap: the master the Sentinels name is dialled through a proxy (the chaos drills route it through Toxiproxy)', async () => {
+    const proxy = await createTestProxy('redis_master', `redis://127.0.0.1:${masterPort}`)
+    const client = createRedis(
+      `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/testmaster?natMap=127.0.0.1:${masterPort}>${proxy.listen}`,
+      { maxRetriesPerRequest: 0, commandTimeout: 500, enableOfflineQueue: false },
+    )
+    client.on('error', () => {})
+    try {
+      await until('the client through the proxy', async () => (await client.set('nat', 'through-the-proxy')) === 'OK', 10_000)
+      assert.equal(await client.get('nat'), 'through-the-proxy')
+      const via = (await client.client('LIST')) as string
+      assert.match(via, new RegExp(`laddr=127\\.0\\.0\\.1:${masterPort}`), 'it reached the master')
+      await proxy.disable()
+      await assert.rejects(client.get('nat'), 'with the proxy down, the master is out of reach: the traffic went through it')
+    } finally {
+      client.disconnect()
+      await proxy.cleanup()
+    }
   })
 
   it('keeps writing, reading and running a Lua script across the failover', async () => {

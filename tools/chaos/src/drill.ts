@@ -291,7 +291,7 @@ const sampler = (async () => {
  * largest of its instances) and the acquisitions that waited longer than 250 ms (the order API's acquire
  * timeout), from the metrics PgPoolSaturated and PgPoolAcquireSlow alert on.
  */
-const poolSamples: { at: number; waiting: number }[] = []
+const poolSamples: { at: number; waiting: number; orderBreaker: number; gatewayBreaker: number }[] = []
 const slowAcquires = async () =>
   (
     await Promise.all(
@@ -306,8 +306,13 @@ const slowAcquiresAtStart = await slowAcquires().catch(() => 0)
 const poolSampler = (async () => {
   while (sampling) {
     const at = (performance.now() - t0) / 1000
-    const waiting = await Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'pg_pool_connections', ['state="waiting"']).catch(() => 0)))
-    poolSamples.push({ at, waiting: Math.max(...waiting) })
+    const [waiting, orderBreaker, gatewayBreaker] = await Promise.all([
+      Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'pg_pool_connections', ['state="waiting"']).catch(() => 0))),
+      // The breakers' states (0 closed, 1 open, 2 half-open): the order API's to the inventory, the gateway's to the order service.
+      Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'order_inventory_breaker_state', []).catch(() => 0))),
+      counter(env.GATEWAY_URL, 'gateway_breaker_state', ['upstream="order"']).catch(() => 0),
+    ])
+    poolSamples.push({ at, waiting: Math.max(...waiting), orderBreaker: Math.max(...orderBreaker), gatewayBreaker })
     await sleep(1_000)
   }
 })()
@@ -422,6 +427,21 @@ const persistingAgainSeconds = persistingAgain()
 const MONTH_SECONDS = 30 * 24 * 3_600
 /** Time to restore service: buyers' orders answered again and, where the store stopped, being persisted again. */
 const mttrSeconds = Math.max(timeToRecover(orders), persistingAgainSeconds ?? 0)
+/** A breaker's story from the samples: seconds from the fault to its first opening, and from the recovery to when it stayed closed. */
+function breakerStory(state: (p: (typeof poolSamples)[number]) => number): {
+  openedAfterFaultSeconds: number | null
+  closedAfterRecoverySeconds: number | null
+} {
+  const opened = poolSamples.find((p) => p.at >= injected!.at && state(p) !== 0)
+  if (!opened) return { openedAfterFaultSeconds: null, closedAfterRecoverySeconds: null }
+  const lastNotClosed = poolSamples.findLastIndex((p) => state(p) !== 0)
+  const closed = lastNotClosed >= 0 ? poolSamples[lastNotClosed + 1] : undefined
+  const round1 = (x: number) => Math.round(x * 10) / 10
+  return {
+    openedAfterFaultSeconds: round1(opened.at - injected!.at),
+    closedAfterRecoverySeconds: closed ? round1(Math.max(0, closed.at - recovered!.at)) : null,
+  }
+}
 const orderAttempts = answers.filter((a) => a.kind === 'order').length
 const sentRequests = answers.filter((a) => a.kind === 'order').reduce((n, a) => n + a.sent, 0)
 const result = {
@@ -460,6 +480,11 @@ const result = {
     clientRequestsPerOrderAttempt: round3(sentRequests / Math.max(1, orderAttempts)),
     orderApiRequestsPerOrderAttempt: round3((tiersAtEnd.orderApi - tiersAtStart.orderApi) / Math.max(1, orderAttempts)),
     inventoryReservationsPerOrderAttempt: round3((tiersAtEnd.inventory - tiersAtStart.inventory) / Math.max(1, orderAttempts)),
+  },
+  /** Sampled once a second: null = never opened (opened) or still not closed at the end (closed). */
+  breakers: {
+    orderToInventory: breakerStory((p) => p.orderBreaker),
+    gatewayToOrder: breakerStory((p) => p.gatewayBreaker),
   },
   /** The order API's PostgreSQL pools: the most callers waiting for a connection in one instance, and the waits past 250 ms. */
   orderApiPools: {
@@ -503,6 +528,15 @@ drill ${drill}: fault at ${result.faultAt} s, recovery started at ${result.recov
   reads    availability ${(result.reads.availability * 100).toFixed(1)}% · refused ${result.reads.refused} · errors ${result.reads.errors} · time to recover ${result.reads.timeToRecoverSeconds} s
            ${fmt(result.reads.answers)}
            ${lat(result.reads.latencyMs)}
+  breakers ${(['orderToInventory', 'gatewayToOrder'] as const)
+    .map((b) => {
+      const x = result.breakers[b]
+      const name = b === 'orderToInventory' ? 'order → inventory' : 'gateway → order'
+      return x.openedAfterFaultSeconds === null
+        ? `${name} never opened`
+        : `${name} opened ${x.openedAfterFaultSeconds} s after the fault, ${x.closedAfterRecoverySeconds === null ? 'still not closed at the end' : `closed ${x.closedAfterRecoverySeconds} s after the recovery`}`
+    })
+    .join(' · ')}
   pools    order API: at most ${result.orderApiPools.peakWaiting} callers waiting for a PostgreSQL connection in one instance · ${result.orderApiPools.acquiresOver250ms} waits past 250 ms
   store    ${failoverSeconds === null ? '' : `the monitor named a new primary ${failoverSeconds} s after the fault · `}${persistingAgainSeconds === 0 ? 'the store never stopped taking orders' : `orders persisted again ${persistingAgainSeconds ?? 'never'}${persistingAgainSeconds === null ? '' : ' s after the fault'}`}
 ${PAYMENT_WINDOW === undefined ? '' : `  sweeper  payment window ${PAYMENT_WINDOW} s: ${cancelled ?? '?'} unpaid orders cancelled during the drill (their gate releases are checked by verify's stock-agreement)\n`}  SLA      MTTR ${mttrSeconds} s (orders answered and persisted again) → ${(result.slaAtOneFailurePerMonth * 100).toFixed(4)}% at one such failure a month (SLA = MTBF / (MTBF + MTTR))
