@@ -82,4 +82,17 @@ export const stackEnv = {
     description: 'Redis: redis://host:port, or a Sentinel-managed master redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)',
   }),
   KAFKA_BROKERS: Type.String({ minLength: 1, description: 'comma-separated Kafka bootstrap brokers, host:port' }),
+  /** A request's budget at PostgreSQL, for the services that answer requests (@flashsale/db requestBudget, ADR 0034). */
+  PG_ACQUIRE_TIMEOUT_MS: Type.Integer({
+    default: 250,
+    minimum: 10,
+    description:
+      'a request waits at most this long for a connection of a PostgreSQL pool; past it the request is answered 503 + Retry-After (shed), inside the gateway budget',
+  }),
+  PG_QUERY_TIMEOUT_MS: Type.Integer({
+    default: 500,
+    minimum: 10,
+    description:
+      "a request's statement runs at most this long (statement_timeout on the server, query_timeout in the client for a slow network); past it 503 + Retry-After. With PG_ACQUIRE_TIMEOUT_MS it stays under the gateway's 800 ms for reads",
+  }),
 } as const

@@ -13,6 +13,27 @@ const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '53'])
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '25006'])
 
 /**
+ * Every connection of a pool was in use when the wait for one ran out: this process is saturated, the node
+ * behind it may be fine. Not a node failure (the router neither marks the node down nor tries another: the
+ * request's budget is spent), but an outage to the caller: the message keeps pg-pool's, which
+ * `isDependencyUnavailable` answers 503 + Retry-After (`make chaos-pool-exhaustion`).
+ */
+export class PoolSaturatedError extends Error {
+  constructor(pool: string, options?: ErrorOptions) {
+    super(`timeout exceeded when trying to connect: every connection of ${pool} is in use`, options)
+    this.name = 'PoolSaturatedError'
+  }
+}
+
+/** pg-pool's acquire timeout on a pool whose every connection was in use. */
+export function saturationOf(pool: unknown, err: unknown, name: string): PoolSaturatedError | undefined {
+  const p = pool as { totalCount?: unknown; idleCount?: unknown; options?: { max?: unknown } }
+  if (!(err instanceof Error) || !/^timeout exceeded when trying to connect$/.test(err.message)) return undefined
+  if (typeof p.totalCount !== 'number' || typeof p.options?.max !== 'number' || p.totalCount < p.options.max || p.idleCount !== 0) return undefined
+  return new PoolSaturatedError(name, { cause: err })
+}
+
+/**
  * True when a query failed because of the connection or the server's state, so running it on another
  * server may succeed. False for errors the server reported about the statement (syntax, constraint,
  * statement timeout, serialization) and for programming errors: those fail the same way anywhere.
@@ -25,6 +46,9 @@ export function isConnectionError(err: unknown): boolean {
   }
   // TypeError/RangeError come from our own arguments (e.g. a value pg cannot serialize).
   if (err instanceof TypeError || err instanceof RangeError) return false
+  // The query's own budget (query_timeout) is spent, or our own pool is full: another node would start a
+  // second attempt past the request's budget.
+  if (err instanceof PoolSaturatedError || (err instanceof Error && err.message === 'Query read timeout')) return false
   // Everything else that pg raises without a SQLSTATE is about the socket: ECONNREFUSED/ECONNRESET,
   // "Connection terminated unexpectedly", connect and read timeouts.
   return err instanceof Error

@@ -1,7 +1,7 @@
-export { isConnectionError } from './errors.ts'
+export { isConnectionError, PoolSaturatedError } from './errors.ts'
 export { migrate, MigrationError, type AppliedMigration, type MigrateOptions, type MigrationErrorCode } from './migrate.ts'
 export { parseHosts, PostgresUrlError, redact, type PostgresHost } from './hosts.ts'
-export { createPool, poolSize, type PoolOptions, type PoolRole } from './pool.ts'
+export { createPool, poolSize, requestBudget, type PoolOptions, type PoolRole } from './pool.ts'
 export {
   createPrimaryPool,
   nodeRoles,

@@ -43,25 +43,47 @@ interface MigrationFile extends AppliedMigration {
   readonly checksum: string
 }
 
+/** A migration's statements may wait long (another instance's migration, a lock); not forever. */
+const MIGRATION_QUERY_TIMEOUT_MS = 15 * 60_000
+
+/**
+ * A connection for the migration, tried a few times: the pool's acquire timeout is a request's budget (a
+ * quarter of a second with requestBudget), and a busy machine starting every service at once may take
+ * longer than that to open the first connection.
+ */
+async function connectForMigration(pool: ConnectionSource): Promise<pg.PoolClient> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pool.connect()
+    } catch (err) {
+      if (attempt >= 20 || !(err instanceof Error) || !/timeout exceeded when trying to connect/.test(err.message)) throw err
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
+}
+
 /** Applies the pending migrations of `dir`; returns those applied by this call, in order. */
 export async function migrate(pool: ConnectionSource, { dir, schema }: MigrateOptions): Promise<AppliedMigration[]> {
   const files = await readMigrations(dir) // bad names fail before touching the database
   const table = `${pg.escapeIdentifier(schema)}.schema_migrations`
-  const client = await pool.connect()
+  const client = await connectForMigration(pool)
   let failure: Error | undefined
   const onError = (err: Error) => void (failure = err) // a dropped connection must not be an uncaught 'error'
   client.on('error', onError)
+  const run = <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) =>
+    client.query<R>({ text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as pg.QueryConfig)
   try {
     // Session-level lock held across all files, taken before CREATE SCHEMA IF NOT EXISTS (which races
     // with itself): concurrent callers queue here, then see what the first one recorded.
     // Waiting for another instance's migration, or a lock of a busy table, is not a slow request: the pool's
-    // statement_timeout (a request budget) does not apply here. RESET below gives the connection its own back.
-    await client.query('SET statement_timeout = 0')
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`flashsale.migrate:${schema}`])
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
+    // budget (requestBudget: statement_timeout on the server, query_timeout in the client) does not apply here.
+    // RESET below gives the connection its own statement_timeout back; query_timeout is per query (timed below).
+    await run('SET statement_timeout = 0')
+    await run('SELECT pg_advisory_lock(hashtext($1))', [`flashsale.migrate:${schema}`])
+    await run(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(schema)}`)
+    await run(`CREATE TABLE IF NOT EXISTS ${table} (
       version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
-    const { rows } = await client.query<{ version: number; checksum: string }>(`SELECT version, checksum FROM ${table}`)
+    const { rows } = await run<{ version: number; checksum: string }>(`SELECT version, checksum FROM ${table}`)
     const applied = new Map(rows.map((r) => [r.version, r.checksum]))
 
     // An edited migration means the databases that ran it differ from those that will: refuse.
@@ -76,21 +98,21 @@ export async function migrate(pool: ConnectionSource, { dir, schema }: MigrateOp
 
     const done: AppliedMigration[] = []
     for (const f of files.filter((f) => !applied.has(f.version))) {
-      await client.query('BEGIN')
+      await run('BEGIN')
       try {
-        await client.query(f.sql)
-        await client.query(`INSERT INTO ${table} (version, name, checksum) VALUES ($1, $2, $3)`, [f.version, f.name, f.checksum])
-        await client.query('COMMIT')
+        await run(f.sql)
+        await run(`INSERT INTO ${table} (version, name, checksum) VALUES ($1, $2, $3)`, [f.version, f.name, f.checksum])
+        await run('COMMIT')
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {}) // the connection is destroyed below anyway
+        await run('ROLLBACK').catch(() => {}) // the connection is destroyed below anyway
         throw new MigrationError('DB_ERR_MIGRATION_FAILED', [f.file], `Migration ${f.file} failed: ${err instanceof Error ? err.message : String(err)}`, {
           cause: err,
         })
       }
       done.push({ version: f.version, name: f.name, file: f.file })
     }
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`flashsale.migrate:${schema}`])
-    await client.query('RESET statement_timeout')
+    await run('SELECT pg_advisory_unlock(hashtext($1))', [`flashsale.migrate:${schema}`])
+    await run('RESET statement_timeout')
     return done
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err))

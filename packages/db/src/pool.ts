@@ -39,6 +39,11 @@ export interface PoolOptions {
   readonly connectionTimeoutMillis?: number
   /** Server-side statement_timeout for every statement on these connections. Default: the server's. */
   readonly statementTimeoutMs?: number
+  /**
+   * Client-side bound on each query (pg's query_timeout): also ends a wait the server does not see, a slow or
+   * hung network. The connection is discarded. A query may set its own (`{ text, query_timeout }`). Default none.
+   */
+  readonly queryTimeoutMs?: number
   /** Where the pool's metrics go. No registry, no metrics: never prom-client's global one implicitly. */
   readonly registry?: Registry
 }
@@ -64,6 +69,20 @@ class MeteredPool extends pg.Pool {
   }
 }
 
+/**
+ * The pool options of a process that answers requests: a connection waited for at most PG_ACQUIRE_TIMEOUT_MS,
+ * a statement run for at most PG_QUERY_TIMEOUT_MS (on the server and in the client), so that past them the
+ * request is answered 503 + Retry-After inside the caller's budget instead of queueing past it (ADR 0034).
+ * Not for workers and projectors: their batches wait out an outage instead.
+ */
+export function requestBudget(config: { readonly PG_ACQUIRE_TIMEOUT_MS: number; readonly PG_QUERY_TIMEOUT_MS: number }) {
+  return {
+    connectionTimeoutMillis: config.PG_ACQUIRE_TIMEOUT_MS,
+    statementTimeoutMs: config.PG_QUERY_TIMEOUT_MS,
+    queryTimeoutMs: config.PG_QUERY_TIMEOUT_MS,
+  } satisfies Partial<PoolOptions>
+}
+
 export function createPool(url: string, options: PoolOptions): pg.Pool {
   const max = options.max ?? poolSize({ cores: availableParallelism() })
   const pool = new MeteredPool({
@@ -74,6 +93,7 @@ export function createPool(url: string, options: PoolOptions): pg.Pool {
     idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
     ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+    ...(options.queryTimeoutMs === undefined ? {} : { query_timeout: options.queryTimeoutMs }),
   })
   const labels = { pool: options.name, role: options.role }
   const metrics = options.registry ? poolMetrics(options.registry) : undefined

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { Counter, Gauge, Registry } from 'prom-client'
-import { describeError, isConnectionError } from './errors.ts'
+import { describeError, isConnectionError, saturationOf } from './errors.ts'
 import { perRegistry } from './per-registry.ts'
 import { createPool, type PoolOptions } from './pool.ts'
 import { createPrimaryPool, type PrimaryPool } from './primary.ts'
@@ -195,6 +195,11 @@ export function createDatabase(options: DatabaseOptions): Database {
     try {
       return await choice.pool.query<R>(sql, params)
     } catch (err) {
+      // Our pool was full, not the node down: shed this read rather than mark a healthy node down.
+      if (choice.replica) {
+        const saturated = saturationOf(choice.pool, err, `the pool of ${choice.replica.state.replica}`)
+        if (saturated) throw saturated
+      }
       if (choice.replica && isConnectionError(err)) {
         // Mark it down now, not at the next health check: every read until then would fail the same way.
         choice.replica.failedAt = Date.now()

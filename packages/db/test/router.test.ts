@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { createTestDatabase, type TestDatabase } from '@flashsale/testkit'
 import pg from 'pg'
 import { Registry } from 'prom-client'
-import { createDatabase, type Database } from '../src/index.ts'
+import { PoolSaturatedError, createDatabase, type Database } from '../src/index.ts'
 import { metricValue, portOf, readServedBy, waitFor, writeServedBy } from './helpers.ts'
 
 describe('read router on the real primary and its two streaming replicas', () => {
@@ -99,6 +99,37 @@ describe('read router on the real primary and its two streaming replicas', () =>
     assert.equal(await metricValue(registry, 'db_reads_total', { target: 'replica', reason: 'replica_error' }), retriesBefore)
     assert.equal(await metricValue(registry, 'db_reads_total', { target: 'primary', reason: 'replica_error' }), 0)
     assert.ok(db.replicaStates().every((s) => s.healthy))
+  })
+
+  it('a read that finds its pool full is shed at once: no other node tried, no node marked down', async () => {
+    // One connection per pool, held: this process is saturated, the standbys are fine (make chaos-pool-exhaustion).
+    const own = new Registry()
+    const busy = createDatabase({
+      primaryUrl: testDb.primaryUrl,
+      replicaUrls: testDb.replicaUrls,
+      maxReplicaLagMs: 60_000,
+      registry: own,
+      poolOptions: { name: 'router-saturated', max: 1, connectionTimeoutMillis: 100 },
+    })
+    const held: pg.PoolClient[] = []
+    try {
+      await waitFor('both replicas checked', () => busy.replicaStates().every((s) => s.checkedAt !== undefined && s.healthy))
+      for (let i = 0; i < 2; i++) held.push(await (await busy.readPool()).pool.connect())
+      await assert.rejects(busy.read('SELECT 1'), (err: unknown) => {
+        assert.ok(err instanceof PoolSaturatedError, String(err))
+        assert.match(err.message, /^timeout exceeded when trying to connect/, 'answered 503 by isDependencyUnavailable')
+        return true
+      })
+      assert.ok(
+        busy.replicaStates().every((s) => s.healthy),
+        'no standby marked down',
+      )
+      assert.equal(await metricValue(own, 'db_reads_total', { target: 'replica', reason: 'replica_error' }), 0, 'no second replica tried')
+      assert.equal(await metricValue(own, 'db_reads_total', { target: 'primary', reason: 'replica_error' }), 0, 'nor the primary')
+    } finally {
+      for (const c of held) c.release()
+      await busy.close()
+    }
   })
 
   it('reads from the primary when no replica is configured', async () => {

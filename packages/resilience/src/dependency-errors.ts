@@ -12,7 +12,8 @@
  *   standby: the primary moved), 57014 query_canceled (statement_timeout: the server could not answer within
  *   the budget, e.g. behind a lock; `make chaos-pool-exhaustion`), 55P03 lock_not_available (lock_timeout);
  * - node-postgres without a code: "Connection terminated unexpectedly", "timeout exceeded when trying to
- *   connect" (pg-pool), "Client has encountered a connection error and is not queryable";
+ *   connect" (pg-pool), "Client has encountered a connection error and is not queryable", "Query read timeout"
+ *   (query_timeout: the answer did not come within the request's budget);
  * - ioredis: MaxRetriesPerRequestError, "Connection is closed.", "Stream isn't writeable and
  *   enableOfflineQueue options is false", "Command timed out" (commandTimeout), READONLY (a write reached a
  *   replica after a failover), LOADING (the server is loading its dataset), MASTERDOWN.
@@ -22,6 +23,7 @@ const PG_CODES = new Set(['57P01', '57P02', '57P03', '53300', '25006', '57014', 
 const MESSAGES = [
   /^Connection terminated/,
   /timeout exceeded when trying to connect/,
+  /^Query read timeout$/,
   /is not queryable/,
   /^Connection is closed/,
   /enableOfflineQueue options is false/,

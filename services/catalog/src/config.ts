@@ -11,6 +11,8 @@ export const ConfigSchema = Type.Object({
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
   PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
   PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,
+  PG_ACQUIRE_TIMEOUT_MS: stackEnv.PG_ACQUIRE_TIMEOUT_MS,
+  PG_QUERY_TIMEOUT_MS: stackEnv.PG_QUERY_TIMEOUT_MS,
   REDIS_URL: stackEnv.REDIS_URL,
   INVENTORY_URLS: Type.String({ default: 'http://127.0.0.1:3002', description: 'comma-separated inventory instances, for GET /sales/active' }),
   INVENTORY_TIMEOUT_MS: Type.Integer({ default: 300, minimum: 10, description: 'latency budget of one inventory call' }),

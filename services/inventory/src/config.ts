@@ -11,6 +11,8 @@ export const ConfigSchema = Type.Object({
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
   PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
   PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,
+  PG_ACQUIRE_TIMEOUT_MS: stackEnv.PG_ACQUIRE_TIMEOUT_MS,
+  PG_QUERY_TIMEOUT_MS: stackEnv.PG_QUERY_TIMEOUT_MS,
   REDIS_URL: stackEnv.REDIS_URL,
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
     default: 500,

@@ -5,7 +5,7 @@
 import { createRedis } from '@flashsale/redis'
 import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
-import { createDatabase } from '@flashsale/db'
+import { createDatabase, requestBudget } from '@flashsale/db'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
 import { startServer } from '@flashsale/service-defaults'
@@ -34,7 +34,7 @@ const db = createDatabase({
   primaryUrl: config.PG_PRIMARY_URL,
   replicaUrls: parseList(config.PG_REPLICA_URLS),
   registry: metrics.registry,
-  poolOptions: { name: 'inventory' },
+  poolOptions: { name: 'inventory', ...requestBudget(config) },
 })
 for (const m of await migrateInventory(db.primary)) logger.info({ migration: m.file }, 'migration applied')
 

@@ -31,17 +31,6 @@ export const ConfigSchema = Type.Object({
   }),
   IDEMPOTENCY_TTL_SECONDS: Type.Integer({ default: 86_400, minimum: 60, description: 'how long a response is replayed for a repeated Idempotency-Key' }),
   ORDER_STATUS_TTL_SECONDS: Type.Integer({ default: 3_600, minimum: 10, description: 'TTL of the order status cache in Redis' }),
-  PG_ACQUIRE_TIMEOUT_MS: Type.Integer({
-    default: 250,
-    minimum: 10,
-    description:
-      "the order API's wait for a connection of its PostgreSQL pools; past it the request is answered 503 + Retry-After (shed) instead of queueing past the gateway's budget (1 s for the order history)",
-  }),
-  PG_STATEMENT_TIMEOUT_MS: Type.Integer({
-    default: 600,
-    minimum: 10,
-    description: "statement_timeout of the order API's PostgreSQL connections (a query stuck behind a lock is cancelled and answered 503); 0 = none",
-  }),
   READ_YOUR_WRITES_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'after a write, the user reads from the primary this long' }),
   DRAIN_DELAY_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'on SIGTERM, time between readiness 503 and closing' }),
   INVENTORY_SERVICE_TOKEN: Type.String({

@@ -5,7 +5,7 @@
 import { createRedis } from '@flashsale/redis'
 import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
-import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
+import { createDatabase, createRedisRecentWrites, requestBudget } from '@flashsale/db'
 import { createKafka } from '@flashsale/kafka'
 import { createLogger } from '@flashsale/logging'
 import { Gauge, createProcessMetrics } from '@flashsale/metrics'
@@ -32,8 +32,7 @@ const db = createDatabase({
   replicaUrls: parseList(config.PG_REPLICA_URLS),
   recentWrites: createRedisRecentWrites(redis, { windowMs: config.READ_YOUR_WRITES_MS }),
   registry: metrics.registry,
-  // A pool that cannot serve in time sheds (503 + Retry-After) rather than queue past the caller's budget.
-  poolOptions: { name: 'order', connectionTimeoutMillis: config.PG_ACQUIRE_TIMEOUT_MS, statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS },
+  poolOptions: { name: 'order', ...requestBudget(config) },
 })
 for (const m of await migrateOrders(db.primary)) logger.info({ migration: m.file }, 'migration applied')
 const kafka = createKafka({ brokers: parseList(config.KAFKA_BROKERS), clientId: 'order-api', logger })

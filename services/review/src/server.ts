@@ -5,7 +5,7 @@
 import { createRedis } from '@flashsale/redis'
 import { TOKEN_CACHE_DEFAULTS, createCachingVerifier, createTokenVerifier } from '@flashsale/auth'
 import { parseList } from '@flashsale/config'
-import { createDatabase, createRedisRecentWrites } from '@flashsale/db'
+import { createDatabase, createRedisRecentWrites, requestBudget } from '@flashsale/db'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
 import { startServer } from '@flashsale/service-defaults'
@@ -29,7 +29,7 @@ const db = createDatabase({
   replicaUrls: parseList(config.PG_REPLICA_URLS),
   recentWrites: createRedisRecentWrites(redis, { windowMs: config.READ_YOUR_WRITES_MS }),
   registry: metrics.registry,
-  poolOptions: { name: 'review' },
+  poolOptions: { name: 'review', ...requestBudget(config) },
 })
 for (const m of await migrateReview(db.primary)) logger.info({ migration: m.file }, 'migration applied')
 

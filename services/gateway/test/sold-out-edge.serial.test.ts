@@ -2,6 +2,8 @@
  * Sold out at the edge (ADR 0027), on real Redis: the gateway learns from the inventory's stock channel
  * (both ways) and from a sold-out answer it proxies, and answers POST /orders 409 ORDER_ERR_SOLD_OUT itself
  * meanwhile: no limiter slot, no upstream call. It never keeps answering sold out once units are back.
+ * Serial: the deadline-admission crowds measure time (a 40 ms service behind a 1 s budget); beside the other
+ * suites on 2 cores, the gateway's own event loop spent the budget and refused buyers the rules admit.
  */
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
