@@ -22,12 +22,6 @@ export interface InventoryClientOptions {
   readonly onBreakerState?: (state: BreakerState) => void
   /** How long the SKU → current sale answer is reused. */
   readonly saleCacheMs?: number
-  /**
-   * When a lookup fails (the inventory slow or down), the last answer it gave is used if it is younger than
-   * this (stale-if-error, RFC 5861 §4): the reservation checks the sale again, so a stale answer can only be
-   * refused there, never over-admit. Default 60 s.
-   */
-  readonly saleStaleIfErrorMs?: number
   /** SKUs whose answers are kept (the oldest goes first): the SKU comes from buyers' requests. Default 10,000. */
   readonly saleCacheSkus?: number
   /** Thresholds of the circuit breaker (defaults: > 5% errors, calls >= 500 ms slow; ADR 0014). */
@@ -69,7 +63,6 @@ export function createInventoryClient({
   connections = 64,
   onBreakerState,
   saleCacheMs = 1_000,
-  saleStaleIfErrorMs = 60_000,
   saleCacheSkus = 10_000,
   breaker: thresholds = {},
 }: InventoryClientOptions): InventoryClient {
@@ -90,7 +83,6 @@ export function createInventoryClient({
 
   type Sale = { saleId: string } | undefined
   const saleCache = new Map<string, { at: number; value: Promise<Sale> }>()
-  const lastGoodSale = new Map<string, { at: number; sale: Sale }>()
   /** Map.set that keeps at most saleCacheSkus keys, dropping the least recently set. */
   const setBounded = <V>(map: Map<string, V>, key: string, value: V) => {
     map.delete(key)
@@ -135,29 +127,17 @@ export function createInventoryClient({
       const cached = saleCache.get(sku)
       if (cached && Date.now() - cached.at < saleCacheMs) return cached.value
       // One lookup per SKU per interval, shared by every concurrent request (a hot SKU is one key).
-      const value = directory
-        .get<Static<typeof SaleList>>(`/sales?sku=${encodeURIComponent(sku)}`)
-        .then((res): Sale => {
-          if (res.status !== 200) throw new Error(`inventory GET /sales answered ${res.status}`)
-          const sales = res.body.sales
-          const t = now.getTime()
-          const current =
-            sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) <= t && t < Date.parse(s.endsAt)) ??
-            sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) > t)
-          return current ? { saleId: current.id } : undefined
-        })
-        .then(
-          (sale) => {
-            setBounded(lastGoodSale, sku, { at: Date.now(), sale })
-            return sale
-          },
-          (err: unknown) => {
-            // make chaos-latency-postgres: one lookup past its budget refused every buyer of the SKU at once.
-            const good = lastGoodSale.get(sku)
-            if (good && Date.now() - good.at < saleStaleIfErrorMs) return good.sale
-            throw err
-          },
-        )
+      const value = directory.get<Static<typeof SaleList>>(`/sales?sku=${encodeURIComponent(sku)}`).then((res): Sale => {
+        if (res.status !== 200) throw new Error(`inventory GET /sales answered ${res.status}`)
+        const sales = res.body.sales
+        const t = now.getTime()
+        const current =
+          sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) <= t && t < Date.parse(s.endsAt)) ??
+          sales.find((s) => s.state !== 'closed' && Date.parse(s.startsAt) > t)
+        return current ? { saleId: current.id } : undefined
+      })
+      // No stale-if-error here: a SKU's previous sale standing in for a failed lookup sent the first buyers of
+      // the next sale to the old one, sold out (make bench-burst: 9 units unsold, buyers told "sold out" wrongly).
       setBounded(saleCache, sku, { at: Date.now(), value })
       value.catch(() => saleCache.delete(sku))
       return value
