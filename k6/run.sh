@@ -39,5 +39,27 @@ mkdir -p "$ROOT/k6/results"
 say "k6 $scenario → $GATEWAY_URL${SKU:+ (sku $SKU)}"
 quiet=()
 [ -t 1 ] || quiet=(--quiet) # no progress bar in CI logs; the summary still prints
+
+# k6's built-in web dashboard (https://grafana.com/docs/k6/latest/results-output/web-dashboard/): live while the
+# run lasts, and a self-contained HTML report (it opens offline) beside the JSON and text summaries. k6 stays
+# until a browser tab still showing the dashboard is closed; without a terminal (CI, make test) there is no one
+# to close it, so only the report is written (port -1). K6_WEB_DASHBOARD=false turns both off.
+export K6_WEB_DASHBOARD=${K6_WEB_DASHBOARD:-true}
+if [ "$K6_WEB_DASHBOARD" = true ]; then
+  export K6_WEB_DASHBOARD_HOST=${K6_WEB_DASHBOARD_HOST:-127.0.0.1}
+  # A point a second (k6's default is 10 s, and it writes no report for a run shorter than its period).
+  export K6_WEB_DASHBOARD_PERIOD=${K6_WEB_DASHBOARD_PERIOD:-1s}
+  if [ -t 1 ] && [ -z "${CI:-}" ]; then export K6_WEB_DASHBOARD_PORT=${K6_WEB_DASHBOARD_PORT:-5665}; else export K6_WEB_DASHBOARD_PORT=-1; fi
+  export K6_WEB_DASHBOARD_EXPORT="$ROOT/k6/results/$scenario.latest.html"
+  rm -f "$K6_WEB_DASHBOARD_EXPORT" # never show a previous run's report as this one's
+  [ "$K6_WEB_DASHBOARD_PORT" = -1 ] ||
+    ok "live dashboard: http://$K6_WEB_DASHBOARD_HOST:$K6_WEB_DASHBOARD_PORT (k6 waits for its tab to close before it exits)"
+fi
 cd "$ROOT"
-exec k6 run "${quiet[@]}" "$@" "k6/scenarios/$scenario.js"
+status=0
+k6 run "${quiet[@]}" "$@" "k6/scenarios/$scenario.js" || status=$?
+if [ "$K6_WEB_DASHBOARD" = true ] && [ -s "$K6_WEB_DASHBOARD_EXPORT" ]; then
+  cp "$K6_WEB_DASHBOARD_EXPORT" "$ROOT/k6/results/$scenario-$(date -u +%Y-%m-%dT%H-%M-%SZ).html"
+  ok "HTML report: k6/results/$scenario.latest.html (self-contained; open it in any browser)"
+fi
+exit "$status"
