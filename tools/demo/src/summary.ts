@@ -113,7 +113,8 @@ if (!args.e2e) {
   for (const [k, v] of Object.entries(services).filter(([k]) => k.endsWith('_URLS'))) lines.push(`  ${k.toLowerCase().replace('_urls', '').padEnd(19)} ${v}`)
   lines.push('  metrics             <any service URL>/metrics · make infra-status · make infra-logs')
   const htmlReport = args.k6.replace(/\.json$/, '.html')
-  if (existsSync(htmlReport)) lines.push(`  k6 report           ${relative(process.cwd(), htmlReport)}   (k6's web dashboard of the flash sale, self-contained HTML)`)
+  if (existsSync(htmlReport))
+    lines.push(`  k6 report           ${relative(process.cwd(), htmlReport)}   (k6's web dashboard of the flash sale, self-contained HTML)`)
   lines.push('  next                make verify (re-check) · make load-<scenario> · make down (stop everything)')
   if (args.seconds) lines.push(`  make demo took      ${args.seconds} s`)
 }
