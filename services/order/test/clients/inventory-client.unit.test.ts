@@ -6,7 +6,6 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { createInventoryClient } from '../../src/clients/inventory-client.ts'
 
 describe('inventory client breaker', () => {
