@@ -68,8 +68,10 @@ step_servers() {
   have redis-server || missing+=(redis-server)
   have java || missing+=(openjdk-17-jre-headless)
   have mvn || missing+=(maven)
+  # Prometheus runs with the stack (infra/local/up.sh); its Debian package also brings promtool.
+  have prometheus || missing+=(prometheus)
   [ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
-  ok "postgres $("$(pg_bin)/postgres" --version | awk '{print $3}'), $(pg_autoctl --version | head -n 1), redis $(redis-server --version | awk '{print $3}' | tr -d v=), java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}')"
+  ok "postgres $("$(pg_bin)/postgres" --version | awk '{print $3}'), $(pg_autoctl --version | head -n 1), redis $(redis-server --version | awk '{print $3}' | tr -d v=), java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'), prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}')"
 }
 
 step_kafka() {

@@ -44,6 +44,9 @@ KAFKA_PORT=${KAFKA_PORT:-59092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-59093}
 KAFKA_HEAP=${KAFKA_HEAP:-512m}
 TOXIPROXY_PORT=${TOXIPROXY_PORT:-58474}
+# Prometheus, started with the stack: scrapes every service instance with the alert rules (not 9090, the
+# Debian package's own daemon's port).
+PROMETHEUS_PORT=${PROMETHEUS_PORT:-59090}
 # With CHAOS_PROXIES=on, services-up routes the services' connections to each PostgreSQL node, each Redis node
 # and the order service's calls to the inventory through Toxiproxy proxies on these ports (in the same order as
 # PG_PORTS, then REDIS_PORT and REDIS_REPLICA_PORT): pass-through until a drill adds a toxic (tools/chaos).

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 PGBIN=$(pg_bin) || die "PostgreSQL server binaries not found under /usr/lib/postgresql" "run make deps"
 have redis-server || die "redis-server not found" "run make deps"
 have java || die "java not found (the Kafka broker runs on the JVM)" "run make deps"
+have prometheus || die "prometheus not found" "run make deps (it installs Debian's prometheus package)"
 [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || die "Kafka $KAFKA_VERSION jars not found in $KAFKA_LIBS" "run make deps"
 
 mkdir -p "$STATE_DIR" "$LOG_DIR" "$RUN_DIR" "$LOCAL_DIR"
@@ -18,7 +19,7 @@ ln -sfn "$STATE_DIR" "$LOCAL_DIR/state"
 # https://docs.kernel.org/networking/ip-sysctl.html (ip_local_reserved_ports)
 reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
 if [ "$(id -u)" = 0 ] && [ -w "$reserved" ]; then
-  ours="$PG_MONITOR_PORT,${PG_PORTS// /,},$REDIS_PORT,$REDIS_REPLICA_PORT,${REDIS_SENTINEL_PORTS// /,},$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,$TOXIPROXY_PORT,${PG_PROXY_PORTS// /,},${REDIS_PROXY_PORTS// /,},$INVENTORY_PROXY_PORT"
+  ours="$PG_MONITOR_PORT,${PG_PORTS// /,},$REDIS_PORT,$REDIS_REPLICA_PORT,${REDIS_SENTINEL_PORTS// /,},$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,$TOXIPROXY_PORT,$PROMETHEUS_PORT,${PG_PROXY_PORTS// /,},${REDIS_PROXY_PORTS// /,},$INVENTORY_PROXY_PORT"
   current=$(cat "$reserved")
   echo "${current:+$current,}$ours" >"$reserved" 2>/dev/null || warn "could not reserve the stack's ports ($reserved)"
 fi
@@ -177,6 +178,26 @@ else
   ok "toxiproxy started (pid $(cat "$TOXI_PID"))"
 fi
 
+# ---------------------------------------------------------------- Prometheus
+# Scrapes every service instance of make services-up (infra/prometheus/prometheus-native.yml, every 5 s) with
+# the project's alert rules, so a load run or a drill can be watched as it happens (/graph, /alerts). Its data
+# is metrics only, kept across restarts for 2 days; not part of the dataset (infra/local/dataset.sh).
+say "Prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}') on :$PROMETHEUS_PORT"
+PROM_PID="$RUN_DIR/prometheus.pid"
+if pid_alive "$PROM_PID"; then
+  ok "prometheus already running (pid $(cat "$PROM_PID"))"
+else
+  port_open "$PROMETHEUS_PORT" && die "port $PROMETHEUS_PORT is taken by another program" "stop it or set PROMETHEUS_PORT=..."
+  mkdir -p "$STATE_DIR/prometheus"
+  nohup prometheus --config.file="$ROOT/infra/prometheus/prometheus-native.yml" --storage.tsdb.path="$STATE_DIR/prometheus" \
+    --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --log.level=warn \
+    >"$LOG_DIR/prometheus.log" 2>&1 </dev/null &
+  echo $! >"$PROM_PID"
+  wait_for 60 prometheus curl -fsS -o /dev/null "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" ||
+    die "Prometheus is not ready on :$PROMETHEUS_PORT" "read $LOG_DIR/prometheus.log"
+  ok "prometheus started (pid $(cat "$PROM_PID")): http://127.0.0.1:$PROMETHEUS_PORT"
+fi
+
 # ---------------------------------------------------------------- env file
 # Dev signing keys for bearer tokens (ES256), made once per checkout and kept across restarts.
 AUTH_ENV="$LOCAL_DIR/auth.env"
@@ -201,6 +222,7 @@ REDIS_URL=redis://127.0.0.1:$redis_master_port
 REDIS_SENTINEL_URL=$REDIS_SENTINEL_URL
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 TOXIPROXY_URL=http://127.0.0.1:$TOXIPROXY_PORT
+PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 FLASHSALE_STATE_DIR=$STATE_DIR
 EOF
 # Only the public key: every process reads this file; the private key stays in auth.env, for the gateway's
@@ -221,5 +243,6 @@ cat <<EOF
     Redis Sentinel       $REDIS_SENTINEL_URL
     Kafka                127.0.0.1:$KAFKA_PORT
     Toxiproxy API        http://127.0.0.1:$TOXIPROXY_PORT
+    Prometheus           http://127.0.0.1:$PROMETHEUS_PORT   (/alerts: the project's alert rules)
     env file             .local/stack.env     state and logs  $STATE_DIR
 EOF

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Prometheus for the native stack (make services-up), with the same alert rules as docker-compose.yml.
+# make infra-up starts one with the stack (http://127.0.0.1:59090, data in the state dir); this script runs others:
 #   infra/prometheus/native.sh          run it in the foreground on 127.0.0.1:${PROM_PORT:-9090} (Ctrl-C stops it)
 #   infra/prometheus/native.sh --check  start it on a spare port, scrape for ${CHECK_SECONDS:-20} s, then report:
 #                                       every target up, every rule evaluated without error, alerts pending or

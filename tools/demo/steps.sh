@@ -57,5 +57,5 @@ summarize() {
   local verify_json=$1 before=$2
   shift 2
   node "$ROOT/tools/demo/src/summary.ts" --k6 "$K6_LATEST" --verify "$verify_json" --demo-env "$LOCAL_DIR/demo.env" \
-    --services-env "$SERVICES_ENV" --degraded-before "$before" "$@"
+    --services-env "$SERVICES_ENV" --stack-env "$STACK_ENV" --degraded-before "$before" "$@"
 }

@@ -125,6 +125,13 @@ export function createDatabase(options: DatabaseOptions): Database {
 
   function setState(replica: Replica, state: Omit<ReplicaState, 'replica'>): void {
     replica.state = { replica: replica.name, ...state }
+    if (state.down === 'not_standby') {
+      // The primary now (a node list names every node, and any may be promoted): not a replica out of
+      // rotation, so no series; ReplicaOutOfRotation fired for it on every idle native stack.
+      metrics.up.remove({ replica: replica.name })
+      metrics.lag.remove({ replica: replica.name })
+      return
+    }
     metrics.up.set({ replica: replica.name }, state.healthy ? 1 : 0)
     if (state.lagMs !== null) metrics.lag.set({ replica: replica.name }, state.lagMs / 1000)
   }
@@ -310,7 +317,7 @@ interface RouterMetrics {
 const routerMetrics = perRegistry((registry): RouterMetrics => ({
   up: new Gauge({
     name: 'db_replica_up',
-    help: '1 when reads are sent to the replica (reachable, a standby, lag within bounds), else 0',
+    help: '1 when reads are sent to the replica (reachable, a standby, lag within bounds), else 0; no series for a listed node that is the primary now',
     labelNames: ['replica'] as const,
     registers: [registry],
   }),

@@ -132,6 +132,35 @@ describe('read router on the real primary and its two streaming replicas', () =>
     }
   })
 
+  it('a listed node that is the primary now has no db_replica_up series (not a replica out of rotation)', async () => {
+    // The native stack lists every node as a read candidate: any may be promoted, and the router uses those that are standbys.
+    const own = new Registry()
+    const all = createDatabase({
+      primaryUrl: testDb.primaryUrl,
+      replicaUrls: [testDb.primaryUrl, ...testDb.replicaUrls],
+      maxReplicaLagMs: 60_000,
+      registry: own,
+    })
+    try {
+      await waitFor('every node checked', () => all.replicaStates().every((s) => s.checkedAt !== undefined))
+      const primary = all.replicaStates()[0]!
+      assert.equal(primary.down, 'not_standby')
+      const series = (await own.getSingleMetric('db_replica_up')!.get()).values
+      assert.deepEqual(
+        series.map((v) => v.labels['replica']).sort(),
+        all
+          .replicaStates()
+          .slice(1)
+          .map((s) => s.replica)
+          .sort(),
+        'the standbys only',
+      )
+      assert.ok(series.every((v) => v.value === 1))
+    } finally {
+      await all.close()
+    }
+  })
+
   it('reads from the primary when no replica is configured', async () => {
     const own = new Registry()
     const solo = createDatabase({ primaryUrl: testDb.primaryUrl, replicaUrls: [], registry: own })

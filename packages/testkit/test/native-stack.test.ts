@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { promisify } from 'node:util'
+import { parseEnv, promisify } from 'node:util'
 import { getInfra } from '../src/index.ts'
 
 const run = promisify(execFile)
@@ -28,6 +29,7 @@ describe('the native stack scripts (infra/local)', async () => {
         'sentinel 3 already running',
         'kafka already running',
         'toxiproxy already running',
+        'prometheus already running',
       ]) {
         assert.match(stdout, new RegExp(part), `up.sh said: ${part}`)
       }
@@ -41,7 +43,25 @@ describe('the native stack scripts (infra/local)', async () => {
       // Every infrastructure part is up (the services listed after them may be down: they are not started here).
       const infra = after.stdout.split(/==>\S* services/)[0] ?? ''
       assert.match(infra, /toxiproxy +up/)
+      assert.match(infra, /prometheus +up/)
       assert.doesNotMatch(infra, /\bdown\b/)
+    },
+  )
+
+  it(
+    "Prometheus runs with the stack: the project's alert rules loaded, every service instance a target",
+    { skip: !native && 'servers come from testcontainers' },
+    async () => {
+      const env = parseEnv(readFileSync(join(ROOT, '.local/stack.env'), 'utf8')) as Record<string, string>
+      const base = env['PROMETHEUS_URL']
+      assert.ok(base, 'infra-up wrote PROMETHEUS_URL to .local/stack.env')
+      const api = async <T>(path: string): Promise<T> => ((await (await fetch(`${base}${path}`)).json()) as { data: T }).data
+      const { groups } = await api<{ groups: { rules: { name: string; health: string }[] }[] }>('/api/v1/rules')
+      const rules = groups.flatMap((g) => g.rules)
+      assert.ok(rules.some((r) => r.name === 'OrderDlqNotEmpty') && rules.some((r) => r.name === 'GatewayRetryBudgetExhausted'), 'the alert rules')
+      const { activeTargets } = await api<{ activeTargets: { labels: { job: string } }[] }>('/api/v1/targets?state=active')
+      const jobs = new Set(activeTargets.map((t) => t.labels.job))
+      for (const job of ['gateway', 'catalog', 'inventory', 'order', 'order-worker', 'review', 'review-projector']) assert.ok(jobs.has(job), `job ${job}`)
     },
   )
 })

@@ -18,6 +18,7 @@ const { values: args } = parseArgs({
     verify: { type: 'string' },
     'demo-env': { type: 'string' },
     'services-env': { type: 'string' },
+    'stack-env': { type: 'string' },
     seconds: { type: 'string' },
     e2e: { type: 'boolean' },
     'degraded-before': { type: 'string', default: '0' },
@@ -25,7 +26,7 @@ const { values: args } = parseArgs({
 })
 if (!args.k6 || !args.verify || !args['demo-env']) {
   console.error(
-    'usage: summary.ts --k6 <flash-sale.latest.json> --verify <verify.json> --demo-env <.local/demo.env> [--services-env <.local/services.env>] [--seconds N]',
+    'usage: summary.ts --k6 <flash-sale.latest.json> --verify <verify.json> --demo-env <.local/demo.env> [--services-env <.local/services.env>] [--stack-env <.local/stack.env>] [--seconds N]',
   )
   process.exit(2)
 }
@@ -112,6 +113,8 @@ if (!args.e2e) {
   lines.push(`  gateway             ${gatewayUrl}   (GET /products/..., POST /orders; tokens: POST /auth/demo-token; API: /docs)`)
   for (const [k, v] of Object.entries(services).filter(([k]) => k.endsWith('_URLS'))) lines.push(`  ${k.toLowerCase().replace('_urls', '').padEnd(19)} ${v}`)
   lines.push('  metrics             <any service URL>/metrics · make infra-status · make infra-logs')
+  const prometheus = envFile(args['stack-env'])['PROMETHEUS_URL']
+  if (prometheus) lines.push(`  prometheus          ${prometheus}   (every service scraped every 5 s; the project's alert rules at ${prometheus}/alerts)`)
   const htmlReport = args.k6.replace(/\.json$/, '.html')
   if (existsSync(htmlReport))
     lines.push(`  k6 report           ${relative(process.cwd(), htmlReport)}   (k6's web dashboard of the flash sale, self-contained HTML)`)
