@@ -47,12 +47,16 @@ INVENTORY_URL="http://127.0.0.1:$INVENTORY_PORT"
 # ---------------------------------------------------------------- chaos proxies (CHAOS_PROXIES=on)
 # The services' connections to every PostgreSQL node and Redis node, and the order service's calls to the
 # inventory, pass through Toxiproxy proxies, so a drill can slow, hang or reset one real path (tools/chaos).
-# Off by default: each hop costs a little CPU. A change of mode needs the services restarted.
-CHAOS_PROXIES=${CHAOS_PROXIES:-off}
-case "$CHAOS_PROXIES" in on | off) ;; *) die "CHAOS_PROXIES must be on or off, got '$CHAOS_PROXIES'" "e.g. make services-up CHAOS_PROXIES=on" ;; esac
+# Off by default: each hop costs a little CPU. Unset, the mode of the services already running is kept (make demo
+# after a drill leaves them as they are); asked for explicitly, a different mode needs the services restarted.
 running_mode=$([ ! -f "$SERVICES_ENV" ] || sed -n 's/^CHAOS_PROXIES=//p' "$SERVICES_ENV")
 some_running=false
 for pidfile in "$RUN_DIR"/svc-*.pid; do [ -e "$pidfile" ] && svc_alive "$pidfile" && some_running=true; done
+if [ -z "${CHAOS_PROXIES:-}" ]; then
+  CHAOS_PROXIES=off
+  [ "$some_running" = false ] || CHAOS_PROXIES=${running_mode:-off}
+fi
+case "$CHAOS_PROXIES" in on | off) ;; *) die "CHAOS_PROXIES must be on or off, got '$CHAOS_PROXIES'" "e.g. make services-up CHAOS_PROXIES=on" ;; esac
 if [ "$some_running" = true ] && [ "${running_mode:-off}" != "$CHAOS_PROXIES" ]; then
   die "the services run with CHAOS_PROXIES=${running_mode:-off}, not $CHAOS_PROXIES" "make services-down, then make services-up CHAOS_PROXIES=$CHAOS_PROXIES"
 fi
