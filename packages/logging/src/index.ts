@@ -7,6 +7,16 @@ import pino, { type DestinationStream, type Logger } from 'pino'
 
 export type { Logger }
 
+/**
+ * What a module that only reports needs of a logger, one line per call: pino's Logger is one, and a test
+ * passes a plain object. A module takes the levels it uses, e.g. `Pick<Log, 'warn'>`.
+ */
+export interface Log {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
 export interface LoggerOptions {
   readonly service: string
   readonly level?: string

@@ -21,6 +21,7 @@ import {
   type Producer,
 } from '@flashsale/kafka'
 import { fullJitterDelay, sleep, type BackoffOptions } from '@flashsale/resilience'
+import type { Log } from '@flashsale/logging'
 import { persistOrders, type PersistOrdersDeps, type PersistSummary } from './domain/persist-orders.ts'
 
 export interface OrderBatchOptions {
@@ -32,7 +33,7 @@ export interface OrderBatchOptions {
   /** True for errors that mean "a dependency is down" rather than "this batch is bad". */
   readonly isOutage: (err: unknown) => boolean
   readonly signal?: AbortSignal
-  readonly log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
+  readonly log: Pick<Log, 'warn' | 'error'>
   readonly onPersisted?: (summary: PersistSummary, batchSize: number) => void
   readonly onDeadLetter?: (errorClass: string) => void
   readonly onRetry?: (reason: 'outage' | 'transient') => void

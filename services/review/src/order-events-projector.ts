@@ -6,6 +6,7 @@
  */
 import { InvalidEventError, OrderStatusChangedV1, parseEvent, type KafkaClient } from '@flashsale/kafka'
 import { Counter, type Registry } from '@flashsale/metrics'
+import type { Log } from '@flashsale/logging'
 import type { PurchaseRepository } from './domain/ports.ts'
 import { toPurchase } from './domain/project-order-events.ts'
 import type { Purchase } from './domain/review.ts'
@@ -16,7 +17,7 @@ export interface ProjectorOptions {
   readonly topic: string
   readonly groupId: string
   readonly registry: Registry
-  readonly log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void }
+  readonly log: Pick<Log, 'warn' | 'info'>
 }
 
 export interface Projector {

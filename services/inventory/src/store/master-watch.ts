@@ -8,6 +8,7 @@
  * The first connection only learns the server; a reconnection to the same server clears `suspect` at once.
  */
 import type { Redis } from 'ioredis'
+import type { Log } from '@flashsale/logging'
 
 export interface MasterWatch {
   /** True from a (re)connection until the server is known, or, when it changed, until the gates are rebuilt. */
@@ -20,7 +21,7 @@ export interface MasterWatch {
 export interface MasterWatchOptions {
   /** Rebuilds every open sale's gate; the watch stays suspect until it resolves (and retries when it throws). */
   readonly onServerChange: (previous: string, current: string) => Promise<void>
-  readonly log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
+  readonly log: Pick<Log, 'warn' | 'error'>
   /** Wait between attempts when asking the server or rebuilding failed. Default 1 s. */
   readonly retryMs?: number
 }

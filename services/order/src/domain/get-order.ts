@@ -3,12 +3,13 @@
  * to be probed). The status cache answers first (it also knows orders still in the queue); else the
  * database, read-your-own-writes, and the answer is cached.
  */
+import type { Log } from '@flashsale/logging'
 import type { OrderStatusView, StatusCache } from './ports.ts'
 
 export interface GetOrderDeps {
   readonly statusCache: StatusCache
   readonly orders: { findForUser(orderId: string, userId: string): Promise<OrderStatusView | undefined> }
-  readonly log: { warn(obj: object, msg: string): void }
+  readonly log: Pick<Log, 'warn'>
 }
 
 export async function getOrder(deps: GetOrderDeps, orderId: string, userId: string): Promise<OrderStatusView | undefined> {

@@ -6,6 +6,7 @@
  * Postgres' clock against reservation_expires_at, the same clock the sweeper cancels by, so a payment and
  * a cancellation can never both win (the row lock decides, see store/order-lifecycle-store.ts).
  */
+import type { Log } from '@flashsale/logging'
 import { applyStatusEffects, type OrderEffectsDeps } from './order-effects.ts'
 import type { OrderStatusView, StatusCache } from './ports.ts'
 
@@ -27,7 +28,7 @@ export interface PayOrderDeps {
   readonly statusCache: StatusCache
   readonly effects: OrderEffectsDeps
   readonly newPaymentReference: () => string
-  readonly log: { warn(obj: object, msg: string): void }
+  readonly log: Pick<Log, 'warn'>
 }
 
 export type PayOrderResult =

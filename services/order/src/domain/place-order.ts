@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { OrderRequested } from '@flashsale/kafka'
+import type { Log } from '@flashsale/logging'
 import type { GateRefusal, IdempotencyStore, OrderQueue, PlacementOutcome, SaleDirectory, StatusCache, StockGate } from './ports.ts'
 
 export interface PlaceOrderDeps {
@@ -18,7 +19,7 @@ export interface PlaceOrderDeps {
   /** How long a duplicate waits for the first request with its key to finish. */
   readonly inProgressWaitMs: number
   readonly sleep: (ms: number) => Promise<void>
-  readonly log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
+  readonly log: Pick<Log, 'warn' | 'error'>
 }
 
 export interface PlaceOrderCommand {

@@ -6,6 +6,7 @@
  * Safe with any number of sweepers at once: the cancelling transaction takes rows with SKIP LOCKED, so each
  * order is cancelled by exactly one of them, and the gate's release is idempotent (tombstones).
  */
+import type { Log } from '@flashsale/logging'
 import { applyStatusEffects, type OrderEffectsDeps } from './order-effects.ts'
 import type { OrderStatusView } from './ports.ts'
 
@@ -21,7 +22,7 @@ export interface SweepDeps {
   readonly maxBatchesPerPass: number
   /** A follow-up pending longer than this is presumed abandoned by its process. */
   readonly followUpAfterMs: number
-  readonly log: { warn(obj: object, msg: string): void }
+  readonly log: Pick<Log, 'warn'>
 }
 
 export interface SweepSummary {
