@@ -92,6 +92,21 @@ up() {
     -c "SELECT pg_reload_conf()" >/dev/null || die "could not set the monitor's failure detection" "read $dir/logs/monitor.log"
   local monitor_uri="postgres://autoctl_node@127.0.0.1:$mport/pg_auto_failover?sslmode=disable"
 
+  # A restart: the node that was the primary first, and the others once it reports as the primary again. The
+  # monitor judges each node by its last report, from before the stop (minutes or hours old); with every keeper
+  # started at once, a standby that reported first found the primary "unhealthy" and began a failover while it
+  # was still starting, and a standby left on the old timeline kept the formation from ever settling
+  # ("requested timeline 2 is not a child of this server's history"). A keeper cannot start before the monitor
+  # (it asks the monitor about its node first), hence this order.
+  local was_primary
+  was_primary=$(monitor_sql "SELECT nodeport FROM pgautofailover.node WHERE goalstate = 'primary' AND reportedstate = 'primary'" 2>/dev/null | head -n 1)
+  if [ -n "$was_primary" ] && [[ " ${ports[*]} " == *" $was_primary "* ]] && created "$dir/$was_primary" && ! running "$dir/$was_primary"; then
+    port_open "$was_primary" && die "port $was_primary is taken by another program" "stop it (ss -ltnp | grep :$was_primary) or set PG_PORTS='...'"
+    run_keeper "$dir/$was_primary" "pg-$was_primary"
+    wait_for 60 "pg-$was_primary" node_ready "$was_primary" || warn "node :$was_primary (the primary before the restart) is not serving yet"
+    ok "node :$was_primary started (the primary before the restart)"
+  fi
+
   local n=0
   for port in "${ports[@]}"; do
     n=$((n + 1))
