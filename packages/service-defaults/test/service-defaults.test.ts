@@ -19,6 +19,7 @@ import {
 
 const SoldOut = defineError('TEST_ERR_SOLD_OUT', 409, 'SKU %s is sold out')
 const QueueDown = defineError('TEST_ERR_QUEUE_UNAVAILABLE', 503, 'Orders cannot be queued right now')
+const Busy = defineError('TEST_ERR_BUSY', 503, 'Busy right now', { retryAfterSeconds: 3 })
 
 function logSink() {
   const lines: Record<string, unknown>[] = []
@@ -57,6 +58,8 @@ async function buildApp(readiness: Record<string, ReadinessCheck> = {}, dependen
         err.retryAfterSeconds = 2
         throw err
       }
+      if (sku === 'busy') throw new Busy()
+      if (sku === 'busier') throw Object.assign(new Busy(), { retryAfterSeconds: 7 })
       if (sku === 'bug') throw new Error('secret internal detail: connection string postgres://x')
       if (sku === 'db-down') {
         // What a real PostgreSQL pool throws when its server is gone.
@@ -129,6 +132,17 @@ describe('problem+json errors (RFC 9457)', () => {
   it('only 5xx service errors capture a stack trace (a 4xx is an answer, not a fault)', () => {
     assert.equal(new SoldOut('SKU-1').stack, undefined)
     assert.match(String(new QueueDown().stack), /service-defaults\.test\.ts/)
+  })
+
+  it("an error defined with a Retry-After answers it; an instance may set its own; other errors' definitions are untouched", async () => {
+    const busy = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'busy', qty: 1 } })
+    assert.equal(busy.statusCode, 503)
+    assert.equal(busy.headers['retry-after'], '3')
+    const busier = await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'busier', qty: 1 } })
+    assert.equal(busier.headers['retry-after'], '7')
+    assert.equal(new Busy().retryAfterSeconds, 3, 'the override stayed on its own instance')
+    assert.equal(new QueueDown().retryAfterSeconds, undefined)
+    assert.equal((await app.inject({ method: 'POST', url: '/orders', payload: { sku: 'gone', qty: 1 } })).headers['retry-after'], undefined)
   })
 
   it('a 503 service error carries Retry-After', async () => {

@@ -14,7 +14,13 @@ export const Paused = defineError('INVENTORY_ERR_PAUSED', 409, 'Sale %s is pause
 export const UnknownSale = defineError('INVENTORY_ERR_UNKNOWN_SALE', 404, 'There is no sale %s')
 export const OrderIdConflict = defineError('INVENTORY_ERR_ORDER_ID_CONFLICT', 409, 'Order id %s already belongs to another reservation')
 export const HotSaleThrottled = defineError('INVENTORY_ERR_HOT_SALE_THROTTLED', 429, 'Too many reservations for sale %s right now; retry shortly')
-export const GateUnavailable = defineError('INVENTORY_ERR_GATE_UNAVAILABLE', 503, 'The stock gate cannot answer right now (%s); nothing was changed')
+export const GateUnavailable = defineError(
+  'INVENTORY_ERR_GATE_UNAVAILABLE',
+  503,
+  'The stock gate cannot answer right now (%s); nothing was changed',
+  // About one reconciler pass rebuilds a gate.
+  { retryAfterSeconds: 1 },
+)
 
 // Reservations by order id.
 export const UnknownReservation = defineError('INVENTORY_ERR_UNKNOWN_RESERVATION', 404, 'There is no reservation for order %s')

@@ -7,4 +7,6 @@ import { defineError } from '@flashsale/service-defaults'
 export const ProductNotFound = defineError('REVIEW_ERR_PRODUCT_NOT_FOUND', 404, 'There is no product %s')
 export const NotVerifiedBuyer = defineError('REVIEW_ERR_NOT_VERIFIED_BUYER', 403, 'Only a verified buyer of product %s can review it')
 export const AlreadyReviewed = defineError('REVIEW_ERR_ALREADY_REVIEWED', 409, 'You have already reviewed product %s')
-export const CatalogUnavailable = defineError('REVIEW_ERR_CATALOG_UNAVAILABLE', 503, 'The catalog cannot answer right now; retry shortly')
+export const CatalogUnavailable = defineError('REVIEW_ERR_CATALOG_UNAVAILABLE', 503, 'The catalog cannot answer right now; retry shortly', {
+  retryAfterSeconds: 1,
+})

@@ -33,7 +33,7 @@ export async function saleRoutes(app: FastifyInstance, { ctx }: { ctx: CatalogCo
         return { approximate: true, asOf: new Date(ctx.now()).toISOString(), sales }
       } catch (err) {
         request.log.warn({ err }, 'inventory unavailable for /sales/active')
-        throw Object.assign(new InventoryUnavailable(), { retryAfterSeconds: 1 })
+        throw new InventoryUnavailable()
       }
     },
   )

@@ -48,7 +48,7 @@ export async function adminReservationRoutes(app: FastifyInstance, { ctx }: { ct
     app.post<{ Body: OrderIdsBody }>(`/admin/reservations/${step}`, { onRequest: app.requireAdmin, schema: schemaFor(target) }, async (request) => {
       const results = await advanceReservations(ctx, request.body.orderIds, target).catch((err: unknown) => {
         request.log.warn({ err, step }, 'gate unreachable')
-        throw Object.assign(new GateUnavailable(`${step} step`), { retryAfterSeconds: 1 })
+        throw new GateUnavailable(`${step} step`)
       })
       return {
         results: results.map((r) => ({ orderId: r.orderId, outcome: r.outcome, ...(r.reservation ? { reservation: reservationJson(r.reservation) } : {}) })),

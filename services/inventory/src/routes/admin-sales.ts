@@ -106,7 +106,7 @@ const SCHEMAS = {
   },
 }
 
-const gateDown = (saleId: string) => Object.assign(new GateUnavailable(`sale ${saleId}`), { retryAfterSeconds: 1 })
+const gateDown = (saleId: string) => new GateUnavailable(`sale ${saleId}`)
 
 export async function adminSaleRoutes(app: FastifyInstance, { ctx, reconciler }: AdminSaleRoutesOptions): Promise<void> {
   app.post<{ Body: CreateSaleBody }>('/admin/sales', { onRequest: app.requireAdmin, schema: SCHEMAS.create }, async (request, reply) => {

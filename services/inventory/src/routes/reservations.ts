@@ -84,9 +84,6 @@ const SCHEMAS = {
   },
 }
 
-/** Seconds a client should wait after a 503 from the gate: about one reconciler pass rebuilds it. */
-const GATE_RETRY_AFTER_SECONDS = 1
-
 export function callerOf(request: FastifyRequest): Caller {
   const user = request.user
   if (!user) throw new Error('route without requireUser')
@@ -126,7 +123,6 @@ function refusal(result: Exclude<ReserveResult, { outcome: 'reserved' | 'duplica
       break
     case 'unavailable':
       err = new GateUnavailable(`sale ${saleId}`)
-      err.retryAfterSeconds = GATE_RETRY_AFTER_SECONDS
       details['reason'] = result.reason
       break
   }
@@ -155,7 +151,7 @@ export async function reservationRoutes(app: FastifyInstance, { ctx }: Reservati
     const { orderId } = request.params
     const reservation = await findReservation(ctx, orderId, callerOf(request)).catch((err: unknown) => {
       request.log.warn({ err, orderId }, 'gate unreadable')
-      throw Object.assign(new GateUnavailable(`order ${orderId}`), { retryAfterSeconds: GATE_RETRY_AFTER_SECONDS })
+      throw new GateUnavailable(`order ${orderId}`)
     })
     if (!reservation) throw new UnknownReservation(orderId)
     return { reservation: reservationJson(reservation) } satisfies Static<typeof ReservationFound>
@@ -165,7 +161,7 @@ export async function reservationRoutes(app: FastifyInstance, { ctx }: Reservati
     const { orderId } = request.params
     const result = await releaseReservation(ctx, orderId, callerOf(request)).catch((err: unknown) => {
       request.log.warn({ err, orderId }, 'gate unreachable; nothing released')
-      throw Object.assign(new GateUnavailable(`order ${orderId}`), { retryAfterSeconds: GATE_RETRY_AFTER_SECONDS })
+      throw new GateUnavailable(`order ${orderId}`)
     })
     switch (result.outcome) {
       case 'forbidden':
@@ -173,7 +169,7 @@ export async function reservationRoutes(app: FastifyInstance, { ctx }: Reservati
       case 'persisted':
         throw Object.assign(new ReservationPersisted(orderId), { details: { state: result.stateBefore } })
       case 'missing':
-        throw Object.assign(new GateUnavailable(`order ${orderId}`), { retryAfterSeconds: GATE_RETRY_AFTER_SECONDS })
+        throw new GateUnavailable(`order ${orderId}`)
       default:
         // released: units given back now; not_found / already: nothing to give back (0), idempotently.
         return { orderId, released: result.units, outcome: result.outcome } satisfies Static<typeof ReservationReleased>

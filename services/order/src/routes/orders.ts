@@ -127,12 +127,12 @@ function answer(reply: FastifyReply, result: PlaceOrderResult) {
     case 'key_reused':
       throw new IdempotencyKeyReused()
     case 'in_progress':
-      throw Object.assign(new RequestInProgress(), { retryAfterSeconds: 1 })
+      throw new RequestInProgress()
     case 'gate_unavailable':
       throw Object.assign(new StockGateUnavailable(), { retryAfterSeconds: result.retryAfterSeconds })
     case 'queue_unavailable':
-      throw Object.assign(new QueueUnavailable(), { retryAfterSeconds: 2 })
+      throw new QueueUnavailable()
     case 'idempotency_unavailable':
-      throw Object.assign(new IdempotencyUnavailable(), { retryAfterSeconds: 2 })
+      throw new IdempotencyUnavailable()
   }
 }

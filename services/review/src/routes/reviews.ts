@@ -88,7 +88,7 @@ export async function reviewRoutes(app: FastifyInstance, { ctx }: { ctx: ReviewC
       }).catch((err: unknown) => {
         if (err instanceof DirectoryUnavailable) {
           request.log.warn({ err }, 'catalog unavailable for a review write')
-          throw Object.assign(new CatalogUnavailable(), { retryAfterSeconds: 1 })
+          throw new CatalogUnavailable()
         }
         throw err
       })
