@@ -92,3 +92,18 @@ export const httpMetrics = fp(
   },
   { name: '@flashsale/metrics', fastify: '5.x' },
 )
+
+/**
+ * The sum of one metric's samples in a Prometheus text exposition (a service's /metrics) whose labels include
+ * every pair of `match`; 0 when none does. For scripts that read a running service: the demo's summary and
+ * the chaos drills' report.
+ */
+export function sumSamples(text: string, name: string, match: Readonly<Record<string, string>> = {}): number {
+  let total = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (!Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`))) continue
+    total += Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return total
+}

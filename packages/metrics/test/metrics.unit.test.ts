@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import Fastify from 'fastify'
-import { createProcessMetrics, httpMetrics } from '../src/index.ts'
+import { createProcessMetrics, httpMetrics, sumSamples } from '../src/index.ts'
 
 describe('httpMetrics', () => {
   it('records requests by route pattern and status, and serves them at /metrics', async () => {
@@ -49,5 +49,26 @@ describe('createProcessMetrics', () => {
     } finally {
       pm.stop()
     }
+  })
+})
+
+describe('sumSamples (reading a /metrics text)', () => {
+  const text = [
+    '# HELP x_total things',
+    '# TYPE x_total counter',
+    'x_total{service="a",route="/r",status="200"} 3',
+    'x_total{service="a",route="/r",status="503"} 2',
+    'x_total{service="a",route="/other",status="200"} 7',
+    'x_total_more{service="a",route="/r"} 100',
+    'y 4',
+  ].join('\n')
+
+  it('sums the samples whose labels include every pair asked; another metric with the name as prefix is not one', () => {
+    assert.equal(sumSamples(text, 'x_total', { route: '/r' }), 5)
+    assert.equal(sumSamples(text, 'x_total', { route: '/r', status: '503' }), 2)
+    assert.equal(sumSamples(text, 'x_total'), 12)
+    assert.equal(sumSamples(text, 'y'), 4, 'a sample without labels')
+    assert.equal(sumSamples(text, 'x_total', { route: '/none' }), 0)
+    assert.equal(sumSamples('', 'x_total'), 0)
   })
 })

@@ -30,6 +30,7 @@ import { Agent, request } from 'undici'
 import { createTokenIssuer } from '@flashsale/auth'
 import { Type, loadConfig } from '@flashsale/config'
 import { createPrimaryPool } from '@flashsale/db'
+import { sumSamples } from '@flashsale/metrics'
 
 const DRILLS = [
   'order-instance',
@@ -197,19 +198,15 @@ async function send(kind: Kind, i: number, scheduled: number): Promise<Answer> {
   }
 }
 
-/** One counter of a service's /metrics, summed over the series whose labels include every one of `labels`. */
-async function counter(url: string, name: string, labels: readonly string[]): Promise<number> {
-  const text = await (await fetch(new URL('/metrics', url))).text()
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)))
-    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+/** One metric of a service's /metrics, summed over the series whose labels include every pair of `labels`. */
+async function counter(url: string, name: string, labels: Readonly<Record<string, string>>): Promise<number> {
+  return sumSamples(await (await fetch(new URL('/metrics', url))).text(), name, labels)
 }
 /** Requests at each tier so far: the order API (from the gateway), and the inventory's reservations (from its metrics). */
 async function tiers(): Promise<{ orderApi: number; inventory: number }> {
   const [orderApi, inventory] = await Promise.all([
-    counter(env.GATEWAY_URL, 'gateway_upstream_request_duration_seconds_count', ['upstream="order"']),
-    counter(inventoryUrl, 'http_server_request_duration_seconds_count', ['method="POST"', 'route="/reservations"']),
+    counter(env.GATEWAY_URL, 'gateway_upstream_request_duration_seconds_count', { upstream: 'order' }),
+    counter(inventoryUrl, 'http_server_request_duration_seconds_count', { method: 'POST', route: '/reservations' }),
   ])
   return { orderApi, inventory }
 }
@@ -219,7 +216,7 @@ const tiersAtStart = await tiers()
 async function ordersByInstance(): Promise<number[]> {
   return Promise.all(
     env.ORDER_URLS.split(',').map((url) =>
-      counter(env.GATEWAY_URL, 'gateway_upstream_request_duration_seconds_count', ['upstream="order"', `upstream_instance="${new URL(url).host}"`]),
+      counter(env.GATEWAY_URL, 'gateway_upstream_request_duration_seconds_count', { upstream: 'order', upstream_instance: new URL(url).host }),
     ),
   )
 }
@@ -296,8 +293,8 @@ const slowAcquires = async () =>
   (
     await Promise.all(
       env.ORDER_URLS.split(',').map(async (url) => {
-        const all = await counter(url, 'pg_pool_acquire_seconds_count', ['service="order"'])
-        const fast = await counter(url, 'pg_pool_acquire_seconds_bucket', ['service="order"', 'le="0.25"'])
+        const all = await counter(url, 'pg_pool_acquire_seconds_count', { service: 'order' })
+        const fast = await counter(url, 'pg_pool_acquire_seconds_bucket', { service: 'order', le: '0.25' })
         return all - fast
       }),
     )
@@ -307,10 +304,10 @@ const poolSampler = (async () => {
   while (sampling) {
     const at = (performance.now() - t0) / 1000
     const [waiting, orderBreaker, gatewayBreaker] = await Promise.all([
-      Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'pg_pool_connections', ['state="waiting"']).catch(() => 0))),
+      Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'pg_pool_connections', { state: 'waiting' }).catch(() => 0))),
       // The breakers' states (0 closed, 1 open, 2 half-open): the order API's to the inventory, the gateway's to the order service.
-      Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'order_inventory_breaker_state', []).catch(() => 0))),
-      counter(env.GATEWAY_URL, 'gateway_breaker_state', ['upstream="order"']).catch(() => 0),
+      Promise.all(env.ORDER_URLS.split(',').map((url) => counter(url, 'order_inventory_breaker_state', {}).catch(() => 0))),
+      counter(env.GATEWAY_URL, 'gateway_breaker_state', { upstream: 'order' }).catch(() => 0),
     ])
     poolSamples.push({ at, waiting: Math.max(...waiting), orderBreaker: Math.max(...orderBreaker), gatewayBreaker })
     await sleep(1_000)

@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs, parseEnv } from 'node:util'
 import { relative } from 'node:path'
+import { sumSamples } from '@flashsale/metrics'
 import type { SaleStats, VerifyReport } from '@flashsale/verify'
 
 const { values: args } = parseArgs({
@@ -92,7 +93,8 @@ if (k6) {
 } else {
   lines.push(`  k6                  ${good(false, `no results at ${args.k6}`)}`)
 }
-const episodes = metricSum(metrics, 'gateway_degradation_changes_total', { state: 'degraded' })
+// Undefined when the gateway's metrics could not be read.
+const episodes = metrics ? sumSamples(metrics, 'gateway_degradation_changes_total', { state: 'degraded' }) : undefined
 lines.push(
   `  degradation         ${episodes === undefined ? 'unknown (gateway /metrics unreachable)' : `${n(episodes - Number(args['degraded-before']))} episode(s) during the run (non-core routes only; gateway_degradation_changes_total)`}`,
 )
@@ -136,16 +138,4 @@ if (args.e2e) {
     console.error(`\nend to end: ${problem}`)
     process.exitCode = 1
   }
-}
-
-/** Sum of a Prometheus counter's samples whose labels include `match`; undefined when metrics are missing. */
-function metricSum(text: string, name: string, match: Record<string, string>): number | undefined {
-  if (!text) return undefined
-  let total = 0
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
-    if (!Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`))) continue
-    total += Number(line.slice(line.lastIndexOf(' ') + 1))
-  }
-  return total
 }
