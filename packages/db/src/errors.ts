@@ -25,10 +25,15 @@ export class PoolSaturatedError extends Error {
   }
 }
 
+/** pg-pool's answer when no connection came within connectionTimeoutMillis (a free one, or a new socket). */
+export function isAcquireTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'timeout exceeded when trying to connect'
+}
+
 /** pg-pool's acquire timeout on a pool whose every connection was in use. */
 export function saturationOf(pool: unknown, err: unknown, name: string): PoolSaturatedError | undefined {
   const p = pool as { totalCount?: unknown; idleCount?: unknown; options?: { max?: unknown } }
-  if (!(err instanceof Error) || !/^timeout exceeded when trying to connect$/.test(err.message)) return undefined
+  if (!isAcquireTimeout(err)) return undefined
   if (typeof p.totalCount !== 'number' || typeof p.options?.max !== 'number' || p.totalCount < p.options.max || p.idleCount !== 0) return undefined
   return new PoolSaturatedError(name, { cause: err })
 }

@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import pg from 'pg'
 import type { ConnectionSource } from './primary.ts'
+import { isAcquireTimeout } from './errors.ts'
 
 export interface MigrateOptions {
   /** Directory of `NNNN_name.sql` files (4-digit version, e.g. 0001_create_orders.sql). */
@@ -56,7 +57,7 @@ async function connectForMigration(pool: ConnectionSource): Promise<pg.PoolClien
     try {
       return await pool.connect()
     } catch (err) {
-      if (attempt >= 20 || !(err instanceof Error) || !/timeout exceeded when trying to connect/.test(err.message)) throw err
+      if (attempt >= 20 || !isAcquireTimeout(err)) throw err
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
   }
