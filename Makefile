@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency chaos-latency-postgres chaos-hang chaos-pool-exhaustion chaos-retry-storm \
+.PHONY: help demo ops-screenshot verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency chaos-latency-postgres chaos-hang chaos-pool-exhaustion chaos-retry-storm \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -16,6 +16,9 @@ help: ## list the targets
 
 demo: ## THE demo: stack up, seed, services (2x order and catalog), a k6 flash sale, verify, summary; leaves it up (DURATION=60s USERS=3000 HOT_UNITS=300)
 	@tools/demo/demo.sh
+
+ops-screenshot: ## the ops page (make demo prints its URL) in headless Chromium: checks it and saves .local/demo/ops-page.png (OUT=...)
+	@node tools/ops/src/bin/check-page.ts --screenshot $(or $(OUT),.local/demo/ops-page.png)
 
 verify: ## check the invariants on the running stack: no oversell, nothing lost, no duplicates, Redis = Postgres, lag drained (WAIT=60)
 	@[ -f .local/stack.env ] || { echo "verify: the stack is not up (no .local/stack.env); run make infra-up or make demo" >&2; exit 2; }
@@ -32,7 +35,7 @@ test: deps ## all tests on real PostgreSQL, Redis, Kafka, then a 20 s flash sale
 test-e2e: deps ## only the end-to-end phase of make test: services up, a short k6 flash sale, verify (E2E_DURATION=20s)
 	@infra/local/with-stack.sh tools/demo/e2e-flash-sale.sh
 
-deps: ## install what is missing: Node 24, npm packages, PostgreSQL, Redis, Kafka, k6, Toxiproxy, schemathesis (a project-local Python venv)
+deps: ## install what is missing: Node 24, npm packages, PostgreSQL (pg_auto_failover), Redis, Kafka, k6, Toxiproxy, Prometheus, Chromium, schemathesis (a project-local Python venv)
 	@infra/local/bootstrap.sh
 
 infra-up: deps ## start PostgreSQL primary + 2 replicas, Redis, Kafka, Toxiproxy (idempotent)
@@ -91,8 +94,8 @@ format: deps ## prettier --write over the TypeScript and JavaScript (.prettierrc
 format-check: deps ## prettier --check: fails naming the files that are not formatted (make format fixes them)
 	@npx prettier --check --log-level warn "**/*.{ts,js,mjs}" || { echo "format-check: the files above are not formatted; run make format" >&2; exit 1; }
 
-typecheck: deps ## tsc --noEmit over every workspace
-	@npx tsc -p tsconfig.json
+typecheck: deps ## tsc --noEmit over every workspace, and over the ops page (browser code: its own tsconfig, with the DOM)
+	@npx tsc -p tsconfig.json && npx tsc -p tools/ops/page/tsconfig.json
 
 route-table-check: deps ## the gateway's route table accepts exactly what the services behind it accept, and its copy of their responses is current (scripts/check-route-table.ts)
 	@node scripts/check-route-table.ts

@@ -28,7 +28,7 @@ function walk(dir: string): string[] {
     return path.endsWith('.ts') ? [path] : []
   })
 }
-for (const top of ['services', 'packages']) {
+for (const top of ['services', 'packages', 'tools']) {
   for (const file of walk(join(root, top))) {
     const source = readFileSync(file, 'utf8')
     for (const [, kind, name] of [...source.matchAll(DECLARED), ...source.matchAll(BY_HELPER)]) names[name!] = kind!.toLowerCase()

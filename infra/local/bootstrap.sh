@@ -70,8 +70,10 @@ step_servers() {
   have mvn || missing+=(maven)
   # Prometheus runs with the stack (infra/local/up.sh); its Debian package also brings promtool.
   have prometheus || missing+=(prometheus)
+  # Headless Chromium for the ops page's browser check (tools/ops/src/bin/check-page.ts, driven by playwright-core).
+  have chromium || missing+=(chromium)
   [ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
-  ok "postgres $("$(pg_bin)/postgres" --version | awk '{print $3}'), $(pg_autoctl --version | head -n 1), redis $(redis-server --version | awk '{print $3}' | tr -d v=), java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'), prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}')"
+  ok "postgres $("$(pg_bin)/postgres" --version | awk '{print $3}'), $(pg_autoctl --version | head -n 1), redis $(redis-server --version | awk '{print $3}' | tr -d v=), java $(java -version 2>&1 | awk -F'"' 'NR==1{print $2}'), prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}'), chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
 }
 
 step_kafka() {

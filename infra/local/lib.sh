@@ -47,6 +47,7 @@ TOXIPROXY_PORT=${TOXIPROXY_PORT:-58474}
 # Prometheus, started with the stack: scrapes every service instance with the alert rules (not 9090, the
 # Debian package's own daemon's port).
 PROMETHEUS_PORT=${PROMETHEUS_PORT:-59090}
+OPS_PORT=${OPS_PORT:-59091}
 # With CHAOS_PROXIES=on, services-up routes the services' connections to each PostgreSQL node, each Redis node
 # and the order service's calls to the inventory through Toxiproxy proxies on these ports (in the same order as
 # PG_PORTS, then REDIS_PORT and REDIS_REPLICA_PORT): pass-through until a drill adds a toxic (tools/chaos).
@@ -109,6 +110,12 @@ wait_for() {
   return 1
 }
 
+# A mark on the ops page's charts (tools/ops/src/events.ts reads the file): a drill's fault, a flash sale's start.
+mark_event() { # KIND TEXT
+  [ -d "$STATE_DIR" ] || return 0
+  local text=${2//[\"\\]/}
+  printf '{"at":%s,"kind":"%s","text":"%s"}\n' "$(date +%s%3N)" "${1//[\"\\]/}" "$text" >>"$STATE_DIR/chaos-events.jsonl"
+}
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 pg_url() { printf 'postgres://postgres@127.0.0.1:%s/%s' "$1" "${2:-$PG_DATABASE}"; }

@@ -34,10 +34,11 @@ done
 line kafka "$(up_down port_open "$KAFKA_PORT")" "127.0.0.1:$KAFKA_PORT  $(pidof_file "$RUN_DIR/kafka.pid")"
 line toxiproxy "$(up_down port_open "$TOXIPROXY_PORT")" "http://127.0.0.1:$TOXIPROXY_PORT  $(pidof_file "$RUN_DIR/toxiproxy.pid")"
 line prometheus "$(up_down curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready")" "http://127.0.0.1:$PROMETHEUS_PORT  $(pidof_file "$RUN_DIR/prometheus.pid")"
+line ops "$(up_down curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$OPS_PORT/health/live")" "http://127.0.0.1:$OPS_PORT  $(pidof_file "$RUN_DIR/ops.pid")"
 for pidfile in "$RUN_DIR"/*.pid; do
   [ -e "$pidfile" ] || continue
   name=$(basename "$pidfile" .pid)
-  case "$name" in kafka | redis | redis-* | toxiproxy | prometheus | svc-*) continue ;; esac
+  case "$name" in kafka | redis | redis-* | toxiproxy | prometheus | ops | svc-*) continue ;; esac
   line "$name" "$(up_down pid_alive "$pidfile")" "pid $(cat "$pidfile")"
 done
 

@@ -179,7 +179,7 @@ else
 fi
 
 # ---------------------------------------------------------------- Prometheus
-# Scrapes every service instance of make services-up (infra/prometheus/prometheus-native.yml, every 5 s) with
+# Scrapes every service instance of make services-up (infra/prometheus/prometheus-native.yml, every second) with
 # the project's alert rules, so a load run or a drill can be watched as it happens (/graph, /alerts). Its data
 # is metrics only, kept across restarts for 2 days; not part of the dataset (infra/local/dataset.sh).
 say "Prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}') on :$PROMETHEUS_PORT"
@@ -223,6 +223,7 @@ REDIS_SENTINEL_URL=$REDIS_SENTINEL_URL
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 TOXIPROXY_URL=http://127.0.0.1:$TOXIPROXY_PORT
 PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+OPS_URL=http://127.0.0.1:$OPS_PORT
 FLASHSALE_STATE_DIR=$STATE_DIR
 EOF
 # Only the public key: every process reads this file; the private key stays in auth.env, for the gateway's
@@ -235,6 +236,24 @@ say "Kafka topics (packages/kafka/src/topics.ts)"
 (cd "$ROOT" && node --env-file="$STACK_ENV" packages/kafka/src/bin/ensure-topics.ts) ||
   die "Kafka is not answering metadata requests, or topic creation failed" "read $LOG_DIR/kafka/server.log"
 
+# ---------------------------------------------------------------- the ops page
+# A flash sale, a load run or a drill, watched live (tools/ops): charts from this Prometheus, and the data
+# tier's roles from the pg_auto_failover monitor and the Sentinels. With the infrastructure, not the services,
+# so it keeps drawing while a drill kills and restarts them. Loopback only: the page has no login.
+say "ops page on :$OPS_PORT"
+OPS_PID="$RUN_DIR/ops.pid"
+if pid_alive "$OPS_PID"; then
+  ok "ops page already running (pid $(cat "$OPS_PID"))"
+else
+  port_open "$OPS_PORT" && die "port $OPS_PORT is taken by another program" "stop it or set OPS_PORT=..."
+  OPS_PORT=$OPS_PORT nohup node --disable-warning=ExperimentalWarning --env-file="$STACK_ENV" "$ROOT/tools/ops/src/server.ts" \
+    >"$LOG_DIR/ops.log" 2>&1 </dev/null &
+  echo $! >"$OPS_PID"
+  wait_for 30 "the ops page" curl -fsS -o /dev/null "http://127.0.0.1:$OPS_PORT/health/ready" ||
+    die "the ops page did not start on :$OPS_PORT" "read $LOG_DIR/ops.log"
+  ok "ops page started (pid $(cat "$OPS_PID")): http://127.0.0.1:$OPS_PORT"
+fi
+
 say "stack is up"
 cat <<EOF
     PostgreSQL           $PG_PRIMARY_URL (primary now: :$pg_primary_port)
@@ -244,5 +263,6 @@ cat <<EOF
     Kafka                127.0.0.1:$KAFKA_PORT
     Toxiproxy API        http://127.0.0.1:$TOXIPROXY_PORT
     Prometheus           http://127.0.0.1:$PROMETHEUS_PORT   (/alerts: the project's alert rules)
+    ops page             http://127.0.0.1:$OPS_PORT   (live charts of a flash sale, a load run or a drill)
     env file             .local/stack.env     state and logs  $STATE_DIR
 EOF

@@ -135,3 +135,4 @@ pool-exhaustion:recover)
 kafka:recover | replica:recover | primary:recover | redis:recover) "$ROOT/infra/local/up.sh" >"$LOG_DIR/chaos-recover.log" 2>&1 || die "infra-up failed" "read $LOG_DIR/chaos-recover.log"; ok "infra-up: $drill started again" ;;
 *) die "unknown drill '${drill}'" "$usage" ;;
 esac
+mark_event chaos "$action $drill"

@@ -8,6 +8,7 @@
 # each, for a fresh sale of E2E_BURST_STOCK units, then `verify` again. Broken invariants always fail the
 # build. The burst's thresholds count outcomes, not time (every unit sold, >= 99% definitive answers):
 # a crossed one fails the build too (E2E_BURST_STRICT=1, the default); E2E_BURST_STRICT=0 only reports it.
+# After the flash sale, the ops page is opened in headless Chromium (tools/ops/src/bin/check-page.ts).
 # Last, the API fuzzer (tools/schemathesis/run.sh: >= 1,000 generated requests over every public route, no
 # 5xx, every answer as the gateway's OpenAPI document says), and `verify` once more.
 #   E2E_DURATION=20s E2E_USERS=1000 E2E_HOT_UNITS=100 E2E_BURST_BUYERS=500 E2E_BURST_STOCK=50 E2E_BURST_STRICT=1
@@ -30,6 +31,11 @@ DURATION=${E2E_DURATION:-20s} USERS=${E2E_USERS:-1000} run_flash_sale
 run_verify "$DEMO_DIR/e2e-verify.json"
 summarize "$DEMO_DIR/e2e-verify.json" "$degraded_before" --e2e
 [ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the flash sale (listed above)" "read docs/runbooks/verify-failed.md; the services' logs are in $LOG_DIR"
+# The ops page in a real browser (headless Chromium): it loads without a console error, and every panel has
+# data from the flash sale that just ran; its screenshot is kept with the results.
+say "end to end: the ops page in headless Chromium"
+node "$ROOT/tools/ops/src/bin/check-page.ts" --url "http://127.0.0.1:$OPS_PORT/" --screenshot "$DEMO_DIR/ops-page.png" ||
+  die "end to end: the ops page is not right (listed above; screenshot $DEMO_DIR/ops-page.png)" "read $LOG_DIR/ops.log; make infra-status (ops, prometheus)"
 
 burst_buyers=${E2E_BURST_BUYERS:-500} burst_stock=${E2E_BURST_STOCK:-50}
 say "end to end: a burst of $burst_buyers buyers at the same instant, one attempt each, for $burst_stock units, then verify"

@@ -23,7 +23,9 @@ create_sales() {
 run_flash_sale() {
   rm -f "$K6_LATEST" # never summarise a previous run
   local status=0
+  mark_event demo "flash sale starts (k6, ${DURATION:-60s})"
   "$ROOT/k6/run.sh" flash-sale || status=$?
+  mark_event demo "flash sale ends"
   [ "$status" = 0 ] || warn "k6 exited $status: a threshold was crossed (see above); the invariants decide"
 }
 
@@ -34,6 +36,7 @@ run_flash_sale() {
 run_burst() {
   rm -f "$BURST_LATEST" # never report a previous run
   BURST_STATUS=0
+  mark_event demo "burst: $1 buyers for $2 units"
   (
     set -a
     [ ! -f "$SERVICES_ENV" ] || source "$SERVICES_ENV"

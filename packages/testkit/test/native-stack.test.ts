@@ -30,6 +30,7 @@ describe('the native stack scripts (infra/local)', async () => {
         'kafka already running',
         'toxiproxy already running',
         'prometheus already running',
+        'ops page already running',
       ]) {
         assert.match(stdout, new RegExp(part), `up.sh said: ${part}`)
       }
@@ -44,6 +45,7 @@ describe('the native stack scripts (infra/local)', async () => {
       const infra = after.stdout.split(/==>\S* services/)[0] ?? ''
       assert.match(infra, /toxiproxy +up/)
       assert.match(infra, /prometheus +up/)
+      assert.match(infra, /ops +up/)
       assert.doesNotMatch(infra, /\bdown\b/)
     },
   )

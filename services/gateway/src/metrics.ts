@@ -90,6 +90,10 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     concurrencyLimit: limiterGauge('gateway_concurrency_limit', 'Current adaptive concurrency limit per upstream', (l) => l.limit),
     inflight: limiterGauge('gateway_upstream_inflight', 'Requests in flight per upstream', (l) => l.inflight),
+    queueLength: limiterGauge('gateway_queue_length', 'Requests waiting for a concurrency slot per upstream, core and non-core together (ADR 0026)', (l) => {
+      const s = l.snapshot()
+      return s.queuedCore + s.queuedNonCore
+    }),
     concurrencyFloor: limiterGauge(
       'gateway_concurrency_floor',
       "The measured-capacity floor under each upstream's limit: twice its bandwidth-delay product (ADR 0026); 0 = not measured",

@@ -223,6 +223,41 @@ describe('backpressure: a concurrency limit per upstream with priority shedding'
   })
 })
 
+describe('the queue for a slot is measured: gateway_queue_length', () => {
+  let gw: Gateway
+  let order: TestUpstream
+  const held: Array<() => void> = []
+  before(async () => {
+    order = await startUpstream('order-1')
+    order.setHandler((_req, res) => new Promise<void>((resolve) => held.push(() => resolve(json(res, 200, { ok: true })))))
+    gw = await startGateway('queue-length', {
+      upstreams: { order: [order.url] },
+      env: { LIMIT_ALGORITHM: 'fixed', LIMIT_INITIAL: '1', LIMIT_QUEUE: '10', RETRY_MAX_ATTEMPTS: '1' },
+    })
+  })
+  after(async () => {
+    for (const release of held.splice(0)) release()
+    await gw.close()
+    await order.kill()
+  })
+
+  test('requests waiting behind a full limit are counted while they wait, and no longer once served', async () => {
+    const token = await gw.buyerToken('alice')
+    const status = () => gw.request({ method: 'GET', url: `/orders/${ORDER_ID}`, token })
+    assert.equal(await gw.metric('gateway_queue_length', { upstream: 'order' }), 0)
+    const first = status()
+    await waitFor(() => order.inflight() === 1, 'the first request holds the only slot')
+    const waiting = [status(), status()]
+    await waitFor(async () => (await gw.metric('gateway_queue_length', { upstream: 'order' })) === 2, 'two requests queued for the slot')
+    while (held.length > 0 || order.inflight() > 0) {
+      for (const release of held.splice(0)) release()
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    for (const r of await Promise.all([first, ...waiting])) assert.equal(r.statusCode, 200)
+    assert.equal(await gw.metric('gateway_queue_length', { upstream: 'order' }), 0)
+  })
+})
+
 describe('half-open probes close the breaker again', () => {
   let gw: Gateway
   let order: TestUpstream

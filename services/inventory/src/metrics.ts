@@ -43,6 +43,12 @@ export function createInventoryMetrics(registry: Registry): InventoryMetrics {
     labelNames: ['sale_id', 'stage'] as const,
     registers,
   })
+  const ledger = new Gauge({
+    name: 'inventory_ledger_units',
+    help: "The sale's stock ledger in PostgreSQL at the last reconciler pass: kind total (the sale's units) and sold (units of persisted orders not cancelled); sold > total would be an oversell",
+    labelNames: ['sale_id', 'kind'] as const,
+    registers,
+  })
   const repairs = new Counter({
     name: 'inventory_stock_drift_repairs_total',
     help: 'Drift repairs by the reconciler',
@@ -77,6 +83,8 @@ export function createInventoryMetrics(registry: Registry): InventoryMetrics {
       drift.set({ sale_id: saleId }, o.drift)
       active.set({ sale_id: saleId, stage: 'unpersisted' }, o.uncommitted)
       active.set({ sale_id: saleId, stage: 'persisted' }, o.committed)
+      ledger.set({ sale_id: saleId, kind: 'total' }, o.ledger.total)
+      ledger.set({ sale_id: saleId, kind: 'sold' }, o.ledger.sold)
     },
     driftRepaired: (saleId) => repairs.inc({ sale_id: saleId }),
     rebuilt: (saleId) => rebuilds.inc({ sale_id: saleId }),
@@ -87,6 +95,8 @@ export function createInventoryMetrics(registry: Registry): InventoryMetrics {
       for (const g of [available, drift]) g.remove({ sale_id: saleId })
       active.remove({ sale_id: saleId, stage: 'unpersisted' })
       active.remove({ sale_id: saleId, stage: 'persisted' })
+      ledger.remove({ sale_id: saleId, kind: 'total' })
+      ledger.remove({ sale_id: saleId, kind: 'sold' })
     },
   }
 }

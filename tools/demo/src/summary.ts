@@ -116,7 +116,9 @@ if (!args.e2e) {
   for (const [k, v] of Object.entries(services).filter(([k]) => k.endsWith('_URLS'))) lines.push(`  ${k.toLowerCase().replace('_urls', '').padEnd(19)} ${v}`)
   lines.push('  metrics             <any service URL>/metrics · make infra-status · make infra-logs')
   const prometheus = envFile(args['stack-env'])['PROMETHEUS_URL']
-  if (prometheus) lines.push(`  prometheus          ${prometheus}   (every service scraped every 5 s; the project's alert rules at ${prometheus}/alerts)`)
+  if (prometheus) lines.push(`  prometheus          ${prometheus}   (every service scraped every second; the project's alert rules at ${prometheus}/alerts)`)
+  const ops = envFile(args['stack-env'])['OPS_URL']
+  if (ops) lines.push(`  ops page            ${ops}   (live charts: orders, stock per sale, gateway, queue, data tier roles, alerts)`)
   const htmlReport = args.k6.replace(/\.json$/, '.html')
   if (existsSync(htmlReport))
     lines.push(`  k6 report           ${relative(process.cwd(), htmlReport)}   (k6's web dashboard of the flash sale, self-contained HTML)`)

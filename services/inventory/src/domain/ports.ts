@@ -139,7 +139,7 @@ export interface InventoryMetrics {
   gateOutcome(outcome: string): void
   hotSaleThrottled(saleId: string): void
   soldOutShortCircuit(saleId: string): void
-  stockObserved(saleId: string, observation: { available: number; drift: number; uncommitted: number; committed: number }): void
+  stockObserved(saleId: string, observation: { available: number; drift: number; uncommitted: number; committed: number; ledger: StockLedger }): void
   driftRepaired(saleId: string): void
   rebuilt(saleId: string): void
   redisServerChanged(): void

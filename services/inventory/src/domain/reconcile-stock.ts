@@ -127,7 +127,7 @@ export function createReconciler(ctx: InventoryContext): Reconciler {
     if (r.status !== 'ok') return { saleId: sale.id, action: 'rebuilding', state: sale.state, expired: expired.length }
 
     const available = r.repaired ? Math.max(0, r.expected) : r.available
-    metrics.stockObserved(sale.id, { available, drift: r.repaired ? 0 : r.drift, uncommitted: r.uncommitted, committed: r.committed })
+    metrics.stockObserved(sale.id, { available, drift: r.repaired ? 0 : r.drift, uncommitted: r.uncommitted, committed: r.committed, ledger })
     if (r.repaired) {
       metrics.driftRepaired(sale.id)
       ctx.log.warn({ saleId: sale.id, drift: r.drift, from: r.available, to: available }, 'stock drift repaired')

@@ -138,6 +138,9 @@ describe('drift', () => {
     assert.equal(busy['drift'], 4)
     assert.equal(busy['repaired'], false, 'gate activity within the quiet window: report, do not touch')
     assert.equal(await metric('inventory_stock_drift_units', { sale_id: saleId }), 4)
+    // The ledger as PostgreSQL has it, for the ops page's oversold check (sold > total would be one).
+    assert.equal(await metric('inventory_ledger_units', { sale_id: saleId, kind: 'total' }), 10)
+    assert.equal(await metric('inventory_ledger_units', { sale_id: saleId, kind: 'sold' }), 3)
     assert.equal((await h.gate(saleId)).available, 9)
 
     h.clock.advance(6_000)
