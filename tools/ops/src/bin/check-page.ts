@@ -53,17 +53,22 @@ if (!executablePath)
   usage('no Chromium found (chromium is not on the PATH and CHROMIUM_PATH is unset)', "run make deps (it installs Debian's chromium package)")
 
 const problems: string[] = []
+// Once the screenshot is taken, the page is closed under its next refresh: what that aborts is not a problem.
+let closing = false
+const problem = (p: string) => {
+  if (!closing) problems.push(p)
+}
 // Root has no user namespaces for Chromium's sandbox here; the page is our own, served from loopback.
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
 try {
   const page = await browser.newPage({ viewport: { width, height: 900 } })
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`)
+    if (m.type() === 'error') problem(`console error: ${m.text()}`)
   })
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText ?? '?'})`))
+  page.on('pageerror', (err) => problem(`page error: ${err.message}`))
+  page.on('requestfailed', (r) => problem(`request failed: ${r.url()} (${r.failure()?.errorText ?? '?'})`))
   page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`)
+    if (r.status() >= 400) problem(`HTTP ${r.status()}: ${r.url()}`)
   })
 
   await page.goto(values.url, { waitUntil: 'load', timeout: timeoutMs })
@@ -91,6 +96,7 @@ try {
 
   mkdirSync(dirname(values.screenshot), { recursive: true })
   await page.screenshot({ path: values.screenshot, fullPage: true })
+  closing = true
   console.log(`    ops page: ${state.panels} panels, state '${state.state}'; screenshot ${relative(process.cwd(), values.screenshot)}`)
 } finally {
   await browser.close()
