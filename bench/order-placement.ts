@@ -62,7 +62,7 @@ const orderProcess = startNode(join(ROOT, 'services/order/src/server.ts'), [], {
   PORT: String(ORDER),
   INVENTORY_URLS: `http://127.0.0.1:${INVENTORY}`,
   INVENTORY_SERVICE_TOKEN: adminToken,
-  DRAIN_DELAY_MS: '0',
+  SHUTDOWN_DRAIN_MS: '0',
   ORDERS_REQUESTED_TOPIC: topics.names.requested,
   ORDERS_EVENTS_TOPIC: topics.names.events,
   ORDERS_DLQ_TOPIC: topics.names.dlq,

@@ -66,6 +66,30 @@ export const logLevel = Type.Unsafe<(typeof LOG_LEVELS)[number]>({
   description: `pino level: ${LOG_LEVELS.join(', ')}`,
 })
 
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/**
+ * What every process reads, declared once: where it listens, how it logs, how long it drains. Spread into a
+ * process's schema with its port: `{ ...processEnv, PORT: port(3001) }` (@flashsale/runtime reads these).
+ */
+export const processEnv = {
+  HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
+  LOG_LEVEL: logLevel,
+  SHUTDOWN_DRAIN_MS: Type.Integer({
+    default: 5_000,
+    minimum: 0,
+    description: 'on SIGTERM, readiness answers 503 this long before the server stops accepting (load balancers move away first)',
+  }),
+}
+
+/** A port variable with its default. */
+export const port = (defaultPort: number, description = 'port to listen on') => Type.Integer({ default: defaultPort, minimum: 0, maximum: 65_535, description })
+
+/** The key that verifies bearer tokens, for every process that checks them. */
+export const authEnv = {
+  AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
+}
+
 /** Env vars shared by every service that talks to the stack; spread into a service's schema. */
 export const stackEnv = {
   PG_PRIMARY_URL: Type.String({

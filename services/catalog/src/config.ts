@@ -2,13 +2,12 @@
  * The catalog service's environment, in one schema with defaults and descriptions. server.ts reads
  * process.env once through readConfig; nothing else looks at the environment.
  */
-import { Type, loadConfig, logLevel, stackEnv, type Static } from '@flashsale/config'
+import { Type, authEnv, loadConfig, port, processEnv, stackEnv, type Static } from '@flashsale/config'
 
 export const ConfigSchema = Type.Object({
-  HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
-  PORT: Type.Integer({ default: 3001, minimum: 0, maximum: 65535, description: 'port to listen on' }),
-  LOG_LEVEL: logLevel,
-  AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
+  ...processEnv,
+  PORT: port(3001),
+  ...authEnv,
   PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
   PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,
   PG_ACQUIRE_TIMEOUT_MS: stackEnv.PG_ACQUIRE_TIMEOUT_MS,
@@ -42,7 +41,6 @@ export const ConfigSchema = Type.Object({
     description: 'products (newest first) loaded into the cache at boot, besides the featured SKUs',
   }),
   READ_YOUR_WRITES_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'after an admin write, that admin reads lists from the primary for this long' }),
-  SHUTDOWN_DRAIN_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'readiness is 503 this long before the server stops accepting' }),
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -4,15 +4,14 @@
  * which upstream, with what priority, budget and schema) is data: src/route-table.json, or the file named
  * by ROUTE_TABLE_FILE; the *_URLS variables override its instance lists.
  */
-import { Type, loadConfig, logLevel, type Static } from '@flashsale/config'
+import { Type, authEnv, loadConfig, port, processEnv, type Static } from '@flashsale/config'
 
 const positive = (defaultValue: number, description: string) => Type.Integer({ default: defaultValue, minimum: 1, description })
 const ratio = (defaultValue: number, description: string) => Type.Number({ default: defaultValue, minimum: 0, maximum: 1, description })
 
 export const ConfigSchema = Type.Object({
-  HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on' }),
-  PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'port to listen on' }),
-  LOG_LEVEL: logLevel,
+  ...processEnv,
+  PORT: port(8080),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a trusted load balancer)' }),
   REDIS_URL: Type.String({
     pattern: '^(rediss?|redis\\+sentinel)://',
@@ -46,7 +45,7 @@ export const ConfigSchema = Type.Object({
   REVIEW_URLS: Type.String({ default: '', description: 'comma-separated review service instances; overrides the route table' }),
   UPSTREAM_CONNECTIONS: positive(64, 'keep-alive connections per upstream instance (one undici Pool each)'),
 
-  AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
+  ...authEnv,
   AUTH_JWT_PRIVATE_JWK: Type.String({
     default: '',
     description: 'ES256 private key (JWK JSON) for the demo token endpoint; only read when DEMO_TOKENS_ENABLED',
@@ -137,8 +136,6 @@ export const ConfigSchema = Type.Object({
   DEGRADE_LEAVE_AFTER_MS: Type.Integer({ default: 10_000, minimum: 0, description: '... for this long' }),
   STALE_CACHE_ENTRIES: positive(1_000, 'last good GET answers of non-core routes kept to serve while degraded'),
   STALE_CACHE_TTL_MS: positive(300_000, 'how old a stale answer may be'),
-
-  SHUTDOWN_DRAIN_MS: Type.Integer({ default: 5_000, minimum: 0, description: 'readiness is 503 this long before the server stops accepting' }),
 })
 
 export type Config = Static<typeof ConfigSchema>

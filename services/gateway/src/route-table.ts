@@ -3,6 +3,7 @@
  * ROUTE_TABLE_FILE); a mistake in it fails boot with the route named, like a bad env var.
  */
 import { readFileSync } from 'node:fs'
+import { parseList } from '@flashsale/config'
 import type { AlgorithmName } from '@flashsale/balancer'
 import type { Priority } from '@flashsale/resilience'
 
@@ -83,6 +84,22 @@ export function loadRouteTable(file: string | URL, overrides: Readonly<Record<st
 }
 
 /** Throws one error listing every problem; returns the table unchanged when it is sound. */
+/** The table ROUTE_TABLE_FILE names (default: the bundled one), with the instance lists of the environment. */
+export function loadRouteTableFromConfig(config: {
+  readonly ROUTE_TABLE_FILE: string
+  readonly ORDER_URLS: string
+  readonly CATALOG_URLS: string
+  readonly INVENTORY_URLS: string
+  readonly REVIEW_URLS: string
+}): RouteTable {
+  return loadRouteTable(config.ROUTE_TABLE_FILE || BUNDLED_ROUTE_TABLE, {
+    order: parseList(config.ORDER_URLS),
+    catalog: parseList(config.CATALOG_URLS),
+    inventory: parseList(config.INVENTORY_URLS),
+    review: parseList(config.REVIEW_URLS),
+  })
+}
+
 export function checkRouteTable(table: RouteTable): RouteTable {
   const problems: string[] = []
   for (const [name, u] of Object.entries(table.upstreams)) {

@@ -5,7 +5,7 @@
  * src/projector.ts as its own process, and in-process by the tests.
  */
 import { InvalidEventError, OrderStatusChangedV1, parseEvent, type KafkaClient } from '@flashsale/kafka'
-import { Counter, type Registry } from '@flashsale/metrics'
+import { Counter, Gauge, type Registry } from '@flashsale/metrics'
 import type { Log } from '@flashsale/logging'
 import type { PurchaseRepository } from './domain/ports.ts'
 import { toPurchase } from './domain/project-order-events.ts'
@@ -18,13 +18,15 @@ export interface ProjectorOptions {
   readonly groupId: string
   readonly registry: Registry
   readonly log: Pick<Log, 'warn' | 'info'>
+  /** How often the consumer group's lag is measured for review_projector_lag_messages; 0 = never (tests). */
+  readonly lagIntervalMs?: number
 }
 
 export interface Projector {
   close(): Promise<void>
 }
 
-export async function startOrderEventsProjector({ kafka, purchases, topic, groupId, registry, log }: ProjectorOptions): Promise<Projector> {
+export async function startOrderEventsProjector({ kafka, purchases, topic, groupId, registry, log, lagIntervalMs = 0 }: ProjectorOptions): Promise<Projector> {
   const events = new Counter({
     name: 'review_projector_events_total',
     help: 'orders.events messages seen by the verified-buyer projector, by outcome (applied: changed a row; unchanged: a redelivery or a non-transition; invalid: skipped, not the contract)',
@@ -49,5 +51,26 @@ export async function startOrderEventsProjector({ kafka, purchases, topic, group
     events.inc({ outcome: 'unchanged' }, found.length - changed)
   })
   log.info({ topic, groupId }, 'verified-buyer projector consuming')
-  return { close: () => consumer.close() }
+
+  // How far the read model is behind orders.events: a buyer whose order is that far back still gets 403.
+  const lag = new Gauge({
+    name: 'review_projector_lag_messages',
+    help: 'orders.events messages not yet applied by the verified-buyer projector (sum over partitions)',
+    registers: lagIntervalMs > 0 ? [registry] : [],
+  })
+  const lagTimer =
+    lagIntervalMs > 0
+      ? setInterval(() => {
+          kafka
+            .consumerLag(groupId, topic)
+            .then((byPartition) => lag.set([...byPartition.values()].reduce((a, b) => a + b, 0)))
+            .catch((err: unknown) => log.warn({ err }, 'consumer lag unavailable'))
+        }, lagIntervalMs).unref()
+      : undefined
+  return {
+    close: async () => {
+      clearInterval(lagTimer)
+      await consumer.close()
+    },
+  }
 }

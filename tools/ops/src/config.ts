@@ -3,14 +3,16 @@
  * infra/local/up.sh starts the tool with .local/stack.env, which has every URL below.
  */
 import { join } from 'node:path'
-import { Type, loadConfig, logLevel, type Static } from '@flashsale/config'
+import { Type, loadConfig, port, processEnv, type Static } from '@flashsale/config'
 
 const ROOT = join(import.meta.dirname, '..', '..', '..')
 
 export const ConfigSchema = Type.Object({
+  ...processEnv,
   HOST: Type.String({ default: '127.0.0.1', description: 'address to listen on; the page has no login, so keep it on loopback' }),
-  OPS_PORT: Type.Integer({ default: 59091, minimum: 0, maximum: 65535, description: 'port of the ops page' }),
-  LOG_LEVEL: logLevel,
+  // Nothing balances traffic to it: no drain before it stops.
+  SHUTDOWN_DRAIN_MS: Type.Integer({ default: 0, minimum: 0, description: 'on SIGTERM, readiness answers 503 this long before the server stops' }),
+  OPS_PORT: port(59091, 'port of the ops page'),
   PROMETHEUS_URL: Type.String({ pattern: '^https?://', description: 'the Prometheus that scrapes the stack (its HTTP API is where the charts come from)' }),
   PG_MONITOR_URL: Type.String({ default: '', description: "pg_auto_failover's monitor database; empty = PostgreSQL roles are not exported" }),
   REDIS_SENTINEL_URL: Type.String({ default: '', description: 'redis+sentinel://h1:p1,.../master; empty = Redis roles are not exported' }),

@@ -6,10 +6,22 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { TokenIssuer } from '@flashsale/auth'
+import { createTokenIssuer, type TokenIssuer } from '@flashsale/auth'
+import type { Log } from '@flashsale/logging'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { DemoToken, DemoTokenBody } from '../contract.ts'
 import { DemoTokensForbidden } from '../errors.ts'
+
+/** The demo tokens' issuer when DEMO_TOKENS_ENABLED=true (it needs the private key), else undefined. */
+export async function demoTokenIssuer(
+  config: { readonly DEMO_TOKENS_ENABLED: boolean; readonly AUTH_JWT_PRIVATE_JWK: string },
+  log: Pick<Log, 'warn'>,
+): Promise<TokenIssuer | undefined> {
+  if (!config.DEMO_TOKENS_ENABLED) return undefined
+  if (!config.AUTH_JWT_PRIVATE_JWK) throw new Error('DEMO_TOKENS_ENABLED=true needs AUTH_JWT_PRIVATE_JWK')
+  log.warn({}, 'demo token endpoint POST /auth/demo-token is ON: for demos and load tests only')
+  return createTokenIssuer(JSON.parse(config.AUTH_JWT_PRIVATE_JWK))
+}
 
 export interface DemoTokenOptions {
   readonly issuer: TokenIssuer

@@ -9,7 +9,10 @@
  */
 import type { Static } from 'typebox'
 import type { ERROR_CODES, ReservationSteps as StepsAnswer, ReserveAnswer, SaleList } from '@flashsale/inventory/contract'
-import type { BreakerState, CircuitBreaker, CircuitBreakerOptions } from '@flashsale/resilience'
+import { parseList } from '@flashsale/config'
+import type { Log } from '@flashsale/logging'
+import { Gauge, type Registry } from '@flashsale/metrics'
+import { BREAKER_STATE_VALUE, type BreakerState, type CircuitBreaker, type CircuitBreakerOptions } from '@flashsale/resilience'
 import { createServiceClient, ServiceUnavailable, type ProblemBody } from '@flashsale/service-client'
 import type { ClaimOutcome, ReservationSteps } from '../domain/persist-orders.ts'
 import type { GateRefusal, ReleaseResult, ReserveResult, SaleDirectory, StockGate } from '../domain/ports.ts'
@@ -182,4 +185,38 @@ export function createInventoryClient({
       await Promise.all([inventory.close(), directory.close()])
     },
   }
+}
+
+/**
+ * The API's inventory client as its config says, with its breaker's state as order_inventory_breaker_state and
+ * each change logged: what server.ts used to wire by hand.
+ */
+export function inventoryClientFor(
+  config: {
+    readonly INVENTORY_URLS: string
+    readonly INVENTORY_TIMEOUT_MS: number
+    readonly INVENTORY_BREAKER_FAILURE_RATE: number
+    readonly INVENTORY_BREAKER_SLOW_CALL_MS: number
+    readonly INVENTORY_BREAKER_MIN_CALLS: number
+  },
+  { registry, log }: { readonly registry: Registry; readonly log: Pick<Log, 'warn'> },
+): InventoryClient {
+  const breakerGauge = new Gauge({
+    name: 'order_inventory_breaker_state',
+    help: 'Circuit to inventory: 0 closed, 1 open, 2 half-open, 3 isolated',
+    registers: [registry],
+  })
+  return createInventoryClient({
+    urls: parseList(config.INVENTORY_URLS),
+    timeoutMs: config.INVENTORY_TIMEOUT_MS,
+    breaker: {
+      failureRateThreshold: config.INVENTORY_BREAKER_FAILURE_RATE,
+      slowCallMs: config.INVENTORY_BREAKER_SLOW_CALL_MS,
+      minimumCalls: config.INVENTORY_BREAKER_MIN_CALLS,
+    },
+    onBreakerState: (state) => {
+      breakerGauge.set(BREAKER_STATE_VALUE[state])
+      log.warn({ state }, 'circuit to inventory changed')
+    },
+  })
 }

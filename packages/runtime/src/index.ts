@@ -1,0 +1,10 @@
+export {
+  runConsumer,
+  runHttpService,
+  type ConsumerOptions,
+  type DatabaseRequest,
+  type HttpServiceOptions,
+  type ProcessConfig,
+  type ProcessContext,
+  type RunningConsumer,
+} from './run.ts'
