@@ -7,7 +7,7 @@
  * propagates: nothing is committed and the message comes back. Nothing is dropped on the floor.
  */
 import { fullJitterDelay, sleep, type BackoffOptions } from '@flashsale/resilience'
-import type { IncomingMessage, Producer } from './client.ts'
+import type { IncomingMessage, Producer } from './types.ts'
 
 /** The headers a dead letter carries besides its original ones; the contract with the DLQ tooling. */
 export const DLQ_HEADERS = {

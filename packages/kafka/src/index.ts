@@ -1,6 +1,6 @@
+export { createKafka } from './client.ts'
+export { decodeHeaders } from './consumer.ts'
 export {
-  createKafka,
-  decodeHeaders,
   type Batch,
   type Consumer,
   type ConsumerOptions,
@@ -10,7 +10,7 @@ export {
   type KafkaOptions,
   type OutgoingMessage,
   type Producer,
-} from './client.ts'
+} from './types.ts'
 export {
   createRetryingHandler,
   deadLetterHeaders,

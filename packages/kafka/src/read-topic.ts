@@ -6,7 +6,7 @@
  * nothing anyone reads; the broker drops them after offsets.retention.minutes.
  */
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, KafkaClient } from './client.ts'
+import type { IncomingMessage, KafkaClient } from './types.ts'
 
 /** Messages in the topic now (per partition, high − low), without reading them. */
 export async function topicSize(kafka: KafkaClient, topic: string): Promise<number> {
