@@ -1,7 +1,8 @@
 /**
- * One upstream service as the gateway sees it: its instances (one undici keep-alive Pool each), a
- * balancer with passive outlier ejection and active health checks, an adaptive concurrency limit with
- * priorities, a circuit breaker and a retry budget. `call` runs a request through them in that order:
+ * One upstream service as the gateway sees it (the Upstream interface): its instances (instances.ts: one
+ * undici keep-alive Pool each, a balancer with passive outlier ejection and active health checks), and here
+ * the call path: an adaptive concurrency limit with priorities, a circuit breaker and a retry budget. `call`
+ * runs a request through them in that order (what a call carries and how it fails: answer.ts):
  *
  *   limit (admit / queue / shed) → breaker → retry loop [ balancer pick → HTTP attempt ] → release
  *
@@ -14,11 +15,8 @@
  * their turn when their expected wait fits the route's budget and are refused at once when it cannot;
  * other requests wait under CoDel with adaptive LIFO.
  */
-import { Pool } from 'undici'
-import { createBalancer, createOutlierDetector, type Instance } from '@flashsale/balancer'
 import {
   BREAKER_STATE_VALUE,
-  DeadlineExceededError,
   circuitBreaker,
   createAdaptiveLimit,
   createFixedLimit,
@@ -27,92 +25,38 @@ import {
   createVegasLimit,
   isBrokenCircuitError,
   isDeadlineExceeded,
-  isRefusalAnswer,
   jitteredRetryAfterSeconds,
   retryWithBudget,
+  type BreakerState,
+  type LimiterSnapshot,
   type LoopStallClock,
-  type Priority,
 } from '@flashsale/resilience'
 import { SERVER_TIMING_HEADER, serverTimingDuration } from '@flashsale/service-defaults'
 import type { Config } from '../config.ts'
 import { CircuitOpen, NoInstance, overloaded, UpstreamTimeout, UpstreamUnavailable } from '../errors.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { UpstreamDefinition } from '../route-table.ts'
+import { isNoInstance, isRefusal, responseHeaders, StalledDeadline, UpstreamStatusError, type UpstreamAnswer, type UpstreamRequest } from './answer.ts'
+import { createInstances, type InstanceSnapshot } from './instances.ts'
 
-export interface UpstreamAnswer {
-  readonly status: number
-  readonly headers: Record<string, string>
-  readonly body: Buffer
-  /** The upstream's own time for this answer, in ms (ADR 0025). */
-  readonly upstreamMs: number
-}
+export type { UpstreamAnswer, UpstreamRequest } from './answer.ts'
 
-export interface UpstreamRequest {
-  readonly method: string
-  /** Path and query, as the client sent them. */
-  readonly path: string
-  readonly headers: Record<string, string>
-  readonly body?: string | undefined
-  readonly clientIp: string
-  readonly priority: Priority
-  /** When the client's answer is due, on performance.now()'s clock: the route's latency budget from arrival. */
-  readonly deadline: number
-  /** Wait for a slot by deadline admission (FIFO, refused at once when the wait cannot fit) instead of CoDel. */
-  readonly admitByDeadline?: boolean
-  readonly retryable: boolean
-  /** Called once a slot is granted, before any upstream call; may throw to answer without calling (the slot is given back). */
-  readonly admitted?: () => void
-  /** What the request competes for, when finite (an order's SKU): see AcquireOptions.group of the limiter. */
-  readonly group?: string
-}
-
-/** A 5xx answer, thrown inside the retry loop so the loop may retry it and, when the last attempt fails too, the breaker counts it. */
-class UpstreamStatusError extends Error {
-  readonly status: number
-  readonly answer: UpstreamAnswer
-  constructor(upstream: string, answer: UpstreamAnswer) {
-    super(`${upstream} answered ${answer.status}`)
-    this.status = answer.status
-    this.answer = answer
+/** One upstream service, as the proxy and the admin routes use it. */
+export interface Upstream {
+  readonly name: string
+  /** The upstream's answer (any status), or a gateway error (503 shed/open/no instance, 504, 502). */
+  call(request: UpstreamRequest): Promise<UpstreamAnswer>
+  checkHealth(): Promise<void>
+  startHealthChecks(intervalMs: number): void
+  snapshot(): {
+    readonly balancing: string
+    readonly breaker: BreakerState
+    readonly limit: LimiterSnapshot
+    readonly retryBudget: number
+    readonly instances: InstanceSnapshot[]
   }
+  close(): Promise<void>
 }
-
-/** The upstream's own 503 + Retry-After: a refusal it means, not a failure of the instance. */
-function isRefusal(e: unknown): boolean {
-  return e instanceof UpstreamStatusError && isRefusalAnswer(e.status, e.answer.headers['retry-after'])
-}
-
-/**
- * A deadline that ran out while this gateway's event loop, not the upstream, held most of the time: a
- * 504 for the client, but no evidence against the upstream (the breaker does not count it).
- */
-class StalledDeadline extends DeadlineExceededError {}
-
-// Hop-by-hop (RFC 9110 §7.6.1) and length headers are the gateway's own business; the upstream's
-// Server-Timing is passed on as `upstream;dur=` (the gateway adds its own `app;dur`).
-const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'content-length',
-  'proxy-connection',
-  'upgrade',
-  'trailer',
-  'te',
-  SERVER_TIMING_HEADER,
-])
-
-function responseHeaders(raw: Record<string, string | string[] | undefined>, upstreamMs: number): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(raw)) {
-    if (v === undefined || DROPPED_RESPONSE_HEADERS.has(k)) continue
-    out[k] = Array.isArray(v) ? v.join(', ') : v
-  }
-  out[SERVER_TIMING_HEADER] = `upstream;dur=${upstreamMs.toFixed(1)}`
-  return out
-}
-
-const isNoInstance = (e: unknown) => (e as { code?: string } | null)?.code === NoInstance.code
 
 export interface UpstreamLog {
   warn(obj: object, msg: string): void
@@ -134,41 +78,8 @@ export function createUpstream(
   log: UpstreamLog,
   stall: LoopStallClock,
   options: UpstreamOptions = {},
-) {
-  const instances: Instance[] = def.instances.map((url) => {
-    const origin = new URL(url).origin
-    return { id: new URL(url).host, url: origin, weight: def.weights?.[url] ?? 1 }
-  })
-  const pools = new Map(
-    instances.map((i) => [i.id, new Pool(i.url, { connections: config.UPSTREAM_CONNECTIONS, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000 })]),
-  )
-  const balancer = createBalancer(def.balancing, instances)
-
-  // Two reasons to take an instance out: the active health check, and passive outlier ejection.
-  const healthDown = new Set<string>()
-  const outlierDown = new Set<string>()
-  const sync = (id: string) => {
-    const available = !healthDown.has(id) && !outlierDown.has(id)
-    balancer.setAvailable(id, available)
-    metrics.instanceAvailable.set({ upstream: name, upstream_instance: id }, available ? 1 : 0)
-  }
-  for (const i of instances) sync(i.id)
-  const outliers = createOutlierDetector({
-    hosts: instances.map((i) => i.id),
-    consecutiveFailures: config.OUTLIER_CONSECUTIVE_FAILURES,
-    baseEjectionMs: config.OUTLIER_BASE_EJECTION_MS,
-    onEject: (id, info) => {
-      outlierDown.add(id)
-      sync(id)
-      metrics.ejections.inc({ upstream: name, upstream_instance: id, source: 'outlier' })
-      log.warn({ upstream: name, instance: id, ms: info.durationMs, times: info.times }, 'instance ejected: consecutive failures')
-    },
-    onRestore: (id) => {
-      outlierDown.delete(id)
-      sync(id)
-      metrics.failbacks.inc({ upstream: name, upstream_instance: id, source: 'outlier' })
-    },
-  })
+): Upstream {
+  const pool = createInstances(name, def, config, metrics, log)
 
   const algorithm =
     config.LIMIT_ALGORITHM === 'fixed'
@@ -219,21 +130,13 @@ export function createUpstream(
   const budget = createRetryBudget({ ratio: config.RETRY_BUDGET_RATIO, minPerSecond: config.RETRY_BUDGET_MIN_PER_SECOND })
 
   async function attempt(request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamAnswer> {
-    const context = { clientIp: request.clientIp }
-    let instance = balancer.pick(context)
-    if (!instance && outlierDown.size > 0) {
-      // Every instance is out and some only for failed calls: keep calling those (Envoy's panic routing)
-      // rather than refuse everything for the whole ejection time — with one instance, a few timeouts
-      // under load would otherwise be a 30 s outage. An instance failing its health check stays out.
-      instance = balancer.pickInPanic(context, (i) => !healthDown.has(i.id))
-      if (instance) metrics.panicRouted.inc({ upstream: name })
-    }
+    const instance = pool.pick({ clientIp: request.clientIp })
     if (!instance) throw new NoInstance(name)
     const span = stall.span()
     let ok = false
     let outcome = 'error'
     try {
-      const res = await pools.get(instance.id)!.request({
+      const res = await pool.pool(instance).request({
         method: request.method as 'GET',
         path: request.path,
         headers: request.headers,
@@ -255,8 +158,7 @@ export function createUpstream(
       throw err
     } finally {
       const ms = span.elapsedMs()
-      balancer.report(instance, { latencyMs: ms, ok })
-      outliers.report(instance.id, ok)
+      pool.report(instance, ms, ok)
       metrics.upstreamDuration.observe({ upstream: name, upstream_instance: instance.id, outcome }, ms / 1000)
     }
   }
@@ -348,83 +250,21 @@ export function createUpstream(
     }
   }
 
-  // Active health checks: GET /health/ready on every instance; `unhealthy` failures in a row eject it,
-  // `healthy` passes bring it back (and end an outlier ejection early, as Envoy does by default).
-  const streaks = new Map(instances.map((i) => [i.id, { fails: 0, passes: 0 }]))
-  async function checkHealth(): Promise<void> {
-    await Promise.all(
-      instances.map(async (i) => {
-        let healthy = false
-        try {
-          const res = await pools.get(i.id)!.request({ method: 'GET', path: '/health/ready', signal: AbortSignal.timeout(config.HEALTH_CHECK_TIMEOUT_MS) })
-          await res.body.dump()
-          healthy = res.statusCode === 200
-        } catch {
-          // refused, reset or timed out: unhealthy
-        }
-        const s = streaks.get(i.id)!
-        if (healthy) {
-          s.fails = 0
-          s.passes++
-          if (s.passes >= config.HEALTH_HEALTHY_THRESHOLD) {
-            if (healthDown.delete(i.id)) {
-              sync(i.id)
-              metrics.failbacks.inc({ upstream: name, upstream_instance: i.id, source: 'health_check' })
-              log.info({ upstream: name, instance: i.id }, 'instance healthy again: failback')
-            }
-            if (outlierDown.has(i.id)) outliers.restore(i.id)
-          }
-        } else {
-          s.passes = 0
-          s.fails++
-          if (s.fails >= config.HEALTH_UNHEALTHY_THRESHOLD && !healthDown.has(i.id)) {
-            healthDown.add(i.id)
-            sync(i.id)
-            metrics.ejections.inc({ upstream: name, upstream_instance: i.id, source: 'health_check' })
-            log.warn({ upstream: name, instance: i.id }, 'instance failed its health checks: ejected')
-          }
-        }
-      }),
-    )
-    outliers.sweep()
-  }
-
-  let timer: NodeJS.Timeout | undefined
-  let checking = false
   return {
     name,
     call,
-    checkHealth,
-    startHealthChecks(intervalMs: number) {
-      if (intervalMs <= 0 || timer) return
-      timer = setInterval(() => {
-        if (checking) return
-        checking = true
-        checkHealth().finally(() => (checking = false))
-      }, intervalMs)
-      timer.unref()
-    },
-    snapshot() {
-      return {
-        balancing: balancer.algorithm,
-        breaker: breaker.state,
-        limit: limiter.snapshot(),
-        retryBudget: budget.balance,
-        instances: instances.map((i) => ({
-          id: i.id,
-          url: i.url,
-          available: balancer.isAvailable(i.id),
-          healthCheckEjected: healthDown.has(i.id),
-          outlierEjected: outlierDown.has(i.id),
-          inflight: balancer.inflight(i.id),
-        })),
-      }
-    },
+    checkHealth: () => pool.checkHealth(),
+    startHealthChecks: (intervalMs) => pool.startHealthChecks(intervalMs),
+    snapshot: () => ({
+      balancing: pool.algorithm,
+      breaker: breaker.state,
+      limit: limiter.snapshot(),
+      retryBudget: budget.balance,
+      instances: pool.snapshot(),
+    }),
     async close() {
-      if (timer) clearInterval(timer)
       limiter.close()
-      await Promise.all([...pools.values()].map((p) => p.close().catch(() => p.destroy())))
+      await pool.close()
     },
   }
 }
-export type Upstream = ReturnType<typeof createUpstream>
