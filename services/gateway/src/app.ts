@@ -21,8 +21,9 @@ import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defau
 import type { Config } from './config.ts'
 import { createBlocklist, type Blocklist } from './domain/blocklist.ts'
 import { createBotScorer } from './domain/bot-score.ts'
-import { createDegradation, percentile99, type Degradation, type DegradationState } from './domain/degradation.ts'
-import { createSoldOutEdge, parseStockMessage, type SoldOutEdge } from './domain/sold-out-edge.ts'
+import { createDegradation, type Degradation, type DegradationState } from './domain/degradation.ts'
+import { createLoadSampler } from './domain/load-sampler.ts'
+import { createSoldOutEdge, type SoldOutEdge } from './domain/sold-out-edge.ts'
 import { createStaleCache } from './domain/stale-cache.ts'
 import { OPENAPI_INFO } from './contract.ts'
 import { Blocked, InvalidToken } from './errors.ts'
@@ -33,6 +34,7 @@ import { adminRoutes } from './routes/admin.ts'
 import { demoTokenRoutes } from './routes/demo-token.ts'
 import { proxyRoutes } from './routes/proxy.ts'
 import { raiseCapacityFloors, readCapacityFloors } from './upstream/capacity-floors.ts'
+import { subscribeStockChannel } from './stock-channel.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 
 export interface Deps {
@@ -195,24 +197,19 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   }
   showMode('auto')
   metrics.degraded.set(0)
-  // Core latency for degradation: the upstreams' own time (ADR 0025), not the gateway's round trip.
-  let coreLatencies: number[] = []
-  let calls = 0
-  let failures = 0
-  const sampleLoad = (now = performance.now()): DegradationState => {
-    const sample = { elu: deps.metrics.eventLoopUtilization(), coreP99Ms: percentile99(coreLatencies), errorRate: calls >= 20 ? failures / calls : undefined }
-    coreLatencies = []
-    calls = 0
-    failures = 0
-    metrics.loadSignal.set({ signal: 'elu' }, sample.elu)
-    if (sample.coreP99Ms !== undefined) metrics.loadSignal.set({ signal: 'core_p99_seconds' }, sample.coreP99Ms / 1000)
-    if (sample.errorRate !== undefined) metrics.loadSignal.set({ signal: 'error_rate' }, sample.errorRate)
-    const state = degradation.observe(sample, now)
-    showMode(state.mode)
-    return state
-  }
+  const sampler = createLoadSampler(
+    degradation,
+    () => deps.metrics.eventLoopUtilization(),
+    (sample, state) => {
+      metrics.loadSignal.set({ signal: 'elu' }, sample.elu)
+      if (sample.coreP99Ms !== undefined) metrics.loadSignal.set({ signal: 'core_p99_seconds' }, sample.coreP99Ms / 1000)
+      if (sample.errorRate !== undefined) metrics.loadSignal.set({ signal: 'error_rate' }, sample.errorRate)
+      showMode(state.mode)
+    },
+  )
+  const sampleLoad = (now = performance.now()): DegradationState => sampler.sample(now)
 
-  // Sold out at the edge (ADR 0027): the inventory's stock channel, on a subscriber connection of its own.
+  // Sold out at the edge (ADR 0027), told by the inventory's stock channel (stock-channel.ts).
   const soldOut =
     config.SOLD_OUT_EDGE_TTL_MS > 0
       ? createSoldOutEdge({
@@ -237,23 +234,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   for (const [name, def] of Object.entries(deps.routeTable.upstreams)) {
     upstreams.set(name, createUpstream(name, def, config, metrics, app.log, stall, { groupBound, initialFloor: floors[name] }))
   }
-  const subscriber = soldOut ? deps.redis.duplicate({ enableOfflineQueue: true, lazyConnect: true, connectionName: `gateway-stock-${process.pid}` }) : undefined
-  if (soldOut && subscriber) {
-    // The inventory's scripts publish on the channel under the same key prefix as their keys.
-    const channel = `${deps.redis.options.keyPrefix ?? ''}${config.STOCK_CHANNEL}`
-    subscriber.on('message', (_channel: string, payload: string) => {
-      const message = parseStockMessage(payload)
-      if (message) soldOut.apply(message)
-      else app.log.warn({ payload: payload.slice(0, 200) }, 'stock channel: not a stock message; ignored')
-    })
-    // While the subscription is down a "units back" message may be missed: trust no mark meanwhile.
-    subscriber.on('close', () => soldOut.clear())
-    subscriber.on('error', (err) => app.log.warn({ err }, 'stock channel: subscriber connection error; sold out at the edge waits for it'))
-    await subscriber
-      .connect()
-      .catch((err: unknown) => app.log.warn({ err }, 'stock channel unreachable at boot; sold out at the edge learns from proxied answers until it is back'))
-    await subscriber.subscribe(channel).catch((err: unknown) => app.log.warn({ err }, 'stock channel: subscribe failed; retried on reconnect'))
-  }
+  const subscriber = soldOut ? await subscribeStockChannel(deps.redis, soldOut, config.STOCK_CHANNEL, app.log) : undefined
 
   app.decorate('gateway', {
     upstreams,
@@ -284,13 +265,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     soldOut,
     invalidToken,
     metrics,
-    observe: ({ core, upstreamMs, upstreamFailed }) => {
-      if (core && upstreamMs !== undefined && coreLatencies.length < 10_000) coreLatencies.push(upstreamMs)
-      if (upstreamFailed !== undefined) {
-        calls++
-        if (upstreamFailed) failures++
-      }
-    },
+    observe: (call) => sampler.observe(call),
   })
 
   const timers: NodeJS.Timeout[] = []
