@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo ops-screenshot verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency chaos-latency-postgres chaos-hang chaos-pool-exhaustion chaos-retry-storm \
+.PHONY: help demo ops-screenshot layout-check verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency chaos-latency-postgres chaos-hang chaos-pool-exhaustion chaos-retry-storm \
 	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
 
 help: ## list the targets
@@ -94,6 +94,9 @@ format: deps ## prettier --write over the TypeScript and JavaScript (.prettierrc
 format-check: deps ## prettier --check: fails naming the files that are not formatted (make format fixes them)
 	@npx prettier --check --log-level warn "**/*.{ts,js,mjs}" || { echo "format-check: the files above are not formatted; run make format" >&2; exit 1; }
 
+layout-check: ## entry points <= 25 lines, sources <= 300 lines unless their header says why, test/ mirrors src/ (scripts/check-layout.ts)
+	@node scripts/check-layout.ts
+
 typecheck: deps ## tsc --noEmit over every workspace, and over the ops page (browser code: its own tsconfig, with the DOM)
 	@npx tsc -p tsconfig.json && npx tsc -p tools/ops/page/tsconfig.json
 
@@ -110,7 +113,7 @@ openapi-check: deps ## the committed OpenAPI documents match the code, and @redo
 route-table: deps ## regenerate services/gateway/src/route-responses.json from the services' contracts (what the gateway's OpenAPI document says each service answers)
 	@node scripts/check-route-table.ts --write
 
-check: lint format-check typecheck route-table-check openapi-check test compose-check ## lint, formatting, typecheck, the route table check, test and the compose/monitoring checks: what a pull request must pass
+check: lint format-check typecheck layout-check route-table-check openapi-check test compose-check ## lint, formatting, typecheck, the route table check, test and the compose/monitoring checks: what a pull request must pass
 
 chaos-order-instance: ## drill: SIGKILL order API instance 1 while buyers order, restart it, then verify (stack up: make demo)
 	@tools/chaos/drill.sh order-instance $(ARGS)

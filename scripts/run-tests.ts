@@ -22,7 +22,7 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 const filters = args.filter((a) => !a.startsWith('-'))
-const files = globSync(['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts'])
+const files = globSync(['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts'])
   .filter((f) => filters.length === 0 || filters.some((p) => f.startsWith(p)))
   .filter((f) => !unitOnly || f.endsWith('.unit.test.ts'))
   .sort()

@@ -17,6 +17,9 @@
  * it reads the database — carries a random token, and a loaded value is written only if the token it
  * started from is still there (one Lua compare-and-set). An invalidation DELetes the entry, so no older
  * token can match again; the first loader after it creates a new lease and reads the committed row.
+ *
+ * Why one file: one read path. L1, L2, singleflight, stale-while-revalidate and early refresh all act on the
+ *   same entry in a set order; split, each step would need the others' state passed around.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { BrokenCircuitError, SamplingBreaker, TaskCancelledError, TimeoutStrategy, circuitBreaker, handleAll, timeout, wrap } from 'cockatiel'

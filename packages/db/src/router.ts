@@ -2,6 +2,9 @@
  * CQRS read routing: writes go to the primary; reads go round-robin to the streaming replicas that are
  * reachable and close enough behind, else to the primary. A user who has just written reads from the
  * primary for a short window (read-your-own-writes), since the replicas may not have replayed it yet.
+ *
+ * Why one file: routing and the replicas' health share one state (which replica is up, how far behind);
+ *   the pools themselves live in pool.ts and primary.ts.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'

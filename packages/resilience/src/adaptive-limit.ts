@@ -39,6 +39,10 @@
  *
  * Pure logic over an injectable clock (`now`); the queue timeout uses the global setTimeout, which tests
  * replace with node:test's mock timers.
+ *
+ * Why one file: one limiter. The limit, the two queue disciplines, priority shedding and the capacity floor
+ *   read and change the same in-flight count and queues on every admission and release; the algorithms that
+ *   learn the limit are in limit-algorithms.ts.
  */
 import { createGradient2Limit, createSampleWindow, type LimitAlgorithm, type SampleWindowOptions } from './limit-algorithms.ts'
 

@@ -13,6 +13,9 @@
  * clock, so clock skew between gateway hosts cannot hand out extra requests, and the script stays a single
  * round trip. Redis 7 replicates script effects, not scripts, so TIME in a script that writes is allowed.
  * `now` may be injected instead (tests replay redis-cell's own table of cases with a fixed clock).
+ *
+ * Why one file: the Lua script, its TypeScript caller and the local fallback must agree to the microsecond
+ *   on one formula; side by side, a change to one is seen against the others.
  */
 import type { Redis } from 'ioredis'
 

@@ -22,6 +22,9 @@
  *   POST   /admin/sales/:id/resume             → 200 SaleResumed                                (400, 401, 403, 404, 409, 503)
  *   POST   /admin/sales/:id/rebuild?force=     → 200 GateRebuilt                                (400, 401, 403, 404, 409, 503)
  *   POST   /admin/reconcile                    → 200 ReconcileReport                            (401, 403, 503)
+ *
+ * Why one file: it is the service's whole HTTP contract, read as one document (the OpenAPI is generated
+ *   from it, and the order and catalog clients type their calls by it).
  */
 import { AUTH_ERROR_CODES } from '@flashsale/auth'
 import { FAULT_ERROR_CODES } from '@flashsale/faults'

@@ -15,13 +15,9 @@ await runHttpService({
     const redis = await make.redis({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS })
     const db = await make.database({ migrate: migrateInventory })
     const app = await buildApp(config, { logger, metrics, db, redis, verifier: await make.verifier() })
-    if (config.RECONCILE_INTERVAL_MS > 0) {
-      const loop = startReconcilerLoop(app.reconciler, {
-        intervalMs: config.RECONCILE_INTERVAL_MS,
-        onError: (err) => logger.error({ err }, 'reconciler pass failed'),
-      })
-      onClose(() => loop.stop())
-    }
+    const onError = (err: unknown) => logger.error({ err }, 'reconciler pass failed')
+    const loop = config.RECONCILE_INTERVAL_MS > 0 ? startReconcilerLoop(app.reconciler, { intervalMs: config.RECONCILE_INTERVAL_MS, onError }) : undefined
+    onClose(() => loop?.stop())
     return app
   },
 })

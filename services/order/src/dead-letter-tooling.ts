@@ -58,3 +58,17 @@ export function createDeadLetterTooling({
     },
   }
 }
+
+/** The tooling as the order API's config has it: its topics, and the gate steps when it holds a service token. */
+export function deadLetterToolingFor(
+  config: { readonly ORDERS_DLQ_TOPIC: string; readonly ORDERS_REQUESTED_TOPIC: string; readonly INVENTORY_SERVICE_TOKEN: string },
+  {
+    kafka,
+    producer,
+    db,
+    inventory,
+  }: { kafka: KafkaClient; producer: Producer; db: Database; inventory: { reservationSteps(token: string): ReservationSteps } },
+): DeadLetterTooling {
+  const gate = config.INVENTORY_SERVICE_TOKEN ? { gate: inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN) } : {}
+  return createDeadLetterTooling({ kafka, producer, db, dlqTopic: config.ORDERS_DLQ_TOPIC, requestedTopic: config.ORDERS_REQUESTED_TOPIC, ...gate })
+}

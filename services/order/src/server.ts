@@ -3,7 +3,7 @@ import { runHttpService } from '@flashsale/runtime'
 import { buildApp } from './app.ts'
 import { inventoryClientFor } from './clients/inventory-client.ts'
 import { readConfig } from './config.ts'
-import { createDeadLetterTooling } from './dead-letter-tooling.ts'
+import { deadLetterToolingFor } from './dead-letter-tooling.ts'
 import { migrateOrders } from './store/migrations.ts'
 
 const config = readConfig(process.env)
@@ -18,8 +18,7 @@ await runHttpService({
     const producer = await kafka.createProducer()
     const inventory = inventoryClientFor(config, { registry: metrics.registry, log: logger })
     onClose(() => Promise.allSettled([producer.close(), inventory.close()]))
-    const gate = config.INVENTORY_SERVICE_TOKEN ? { gate: inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN) } : {}
-    const dlq = createDeadLetterTooling({ kafka, producer, db, dlqTopic: config.ORDERS_DLQ_TOPIC, requestedTopic: config.ORDERS_REQUESTED_TOPIC, ...gate })
+    const dlq = deadLetterToolingFor(config, { kafka, producer, db, inventory })
     const deps = { logger, metrics, verifier: await make.verifier(), redis, db, producer, inventory, dlq }
     return buildApp(config, { ...deps, ordersRequestedTopic: config.ORDERS_REQUESTED_TOPIC })
   },

@@ -16,15 +16,8 @@ await runConsumer({
   async start({ logger, metrics, ...make }) {
     const db = await make.database({ replicas: false, budget: false, pool: { max: 4 }, migrate: migrateReview })
     const purchases = createPurchaseStore(db)
-    const projector = await startOrderEventsProjector({
-      kafka: make.kafka(),
-      purchases,
-      topic: config.ORDERS_EVENTS_TOPIC,
-      groupId: config.PROJECTOR_GROUP_ID,
-      registry: metrics.registry,
-      log: logger,
-      lagIntervalMs: 5_000,
-    })
+    const options = { topic: config.ORDERS_EVENTS_TOPIC, groupId: config.PROJECTOR_GROUP_ID, lagIntervalMs: 5_000 }
+    const projector = await startOrderEventsProjector({ ...options, kafka: make.kafka(), purchases, registry: metrics.registry, log: logger })
     return { stop: () => projector.close(), readiness: { postgres: () => db.query('SELECT 1') } }
   },
 })

@@ -7,6 +7,9 @@
  * written right after a successful reserve; it is only a lookup, never a source of stock truth. If the
  * process dies between the two, the reservation cannot be found by order id: the worker's claim answers
  * not_found (Postgres decides), and the reservation expires after its TTL.
+ *
+ * Why one file: every gate command and the keys its Lua script touches are declared here together, so the
+ *   key layout (hash tags, prefixes) has one place to read.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
