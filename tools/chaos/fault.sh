@@ -26,7 +26,7 @@ source "$(dirname "$0")/../../infra/local/lib.sh"
 action=${1:-} drill=${2:-}
 usage="usage: tools/chaos/fault.sh inject|recover order-instance|kafka|replica|primary|redis|downstream-500|latency|hang|latency-postgres|pool-exhaustion|retry-storm"
 case "$action" in inject | recover) ;; *) die "unknown action '${action}'" "$usage" ;; esac
-# The latency drills' added milliseconds (default 300, the articles' example), e.g. LATENCY_MS=1000 make chaos-latency.
+# The latency drills' added milliseconds (default 300 ms, a slow dependency's typical added delay), e.g. LATENCY_MS=1000 make chaos-latency.
 LATENCY_MS=${LATENCY_MS:-300}
 [[ "$LATENCY_MS" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$LATENCY_MS" -le 60000 ] ||
   die "LATENCY_MS must be a whole number of milliseconds, 1-60000, got '$LATENCY_MS'" "e.g. LATENCY_MS=1000 make chaos-latency"

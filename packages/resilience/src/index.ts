@@ -1,4 +1,5 @@
 export { fullJitterDelay, jitteredRetryAfterSeconds, sleep, type BackoffOptions } from './backoff.ts'
+export { startLoop, type Loop, type LoopOptions } from './loop.ts'
 export {
   createAimdLimit,
   createFixedLimit,

@@ -5,7 +5,7 @@
  * stock gate, Redis and Kafka, for the worker and for tests alike.
  */
 import type { Database } from '@flashsale/db'
-import { sleep } from '@flashsale/resilience'
+import { startLoop, type Loop } from '@flashsale/resilience'
 import type { OrderEffectsDeps } from './domain/order-effects.ts'
 import type { ReservationSteps } from './domain/persist-orders.ts'
 import type { OrderStatusView, StatusCache } from './domain/ports.ts'
@@ -33,31 +33,11 @@ export function createSweepDeps(
   return { store: createOrderLifecycleStore(db), effects, batchSize, maxBatchesPerPass, followUpAfterMs, log }
 }
 
-export interface SweeperLoop {
-  /** Stops after the pass in flight. */
-  stop(): Promise<void>
-}
-
+/** The sweeper, a pass every `intervalMs` (startLoop of @flashsale/resilience: stop() waits for the pass in flight). */
 export function startSweeper(
   deps: SweepDeps,
-  { intervalMs, onPass, onError }: { intervalMs: number; onPass?: (summary: SweepSummary) => void; onError?: (err: unknown) => void },
-): SweeperLoop {
-  const stopping = new AbortController()
-  const done = (async () => {
-    while (!stopping.signal.aborted) {
-      try {
-        onPass?.(await sweepUnpaidOrders(deps))
-      } catch (err) {
-        // The database is down or the like: the next pass tries again; nothing is half done (one transaction).
-        onError?.(err)
-      }
-      await sleep(intervalMs, stopping.signal).catch(() => {})
-    }
-  })()
-  return {
-    async stop() {
-      stopping.abort(new Error('sweeper stopping'))
-      await done
-    },
-  }
+  { intervalMs, onPass, onError }: { intervalMs: number; onPass?: (summary: SweepSummary) => void; onError: (err: unknown) => void },
+): Loop {
+  // A failed pass (the database down or the like) leaves nothing half done (one transaction): the next one tries again.
+  return startLoop(() => sweepUnpaidOrders(deps), { intervalMs, onError, ...(onPass ? { onPass } : {}) })
 }

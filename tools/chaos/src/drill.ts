@@ -418,7 +418,7 @@ function persistingAgain(): number | null {
 }
 const persistingAgainSeconds = persistingAgain()
 /**
- * SLA = MTBF / (MTBF + MTTR), the articles' definition; MTTR is this drill's time to recover (orders), and
+ * SLA = MTBF / (MTBF + MTTR), availability's textbook definition; MTTR is this drill's time to recover (orders), and
  * MTBF an assumption stated with the figure: one such failure a month.
  */
 const MONTH_SECONDS = 30 * 24 * 3_600

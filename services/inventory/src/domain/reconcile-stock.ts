@@ -13,6 +13,7 @@
  * flight are settled by Postgres when the worker commits them (commit_units refuses any excess).
  */
 import { randomUUID } from 'node:crypto'
+import { startLoop, type Loop } from '@flashsale/resilience'
 import type { InventoryContext } from './context.ts'
 import { stateForTime, type Sale, type SaleState } from './sale.ts'
 
@@ -185,31 +186,7 @@ export function createReconciler(ctx: InventoryContext): Reconciler {
   }
 }
 
-export interface ReconcilerLoop {
-  stop(): Promise<void>
-}
-
-/** Runs `runOnce` now and every `intervalMs` (never two at once); started by server.ts, stopped on shutdown. */
-export function startReconcilerLoop(reconciler: Reconciler, { intervalMs, onError }: { intervalMs: number; onError: (err: unknown) => void }): ReconcilerLoop {
-  let running: Promise<unknown> | undefined
-  const tick = () => {
-    if (running) return
-    running = reconciler
-      .runOnce()
-      .catch(onError)
-      .finally(() => {
-        running = undefined
-      })
-  }
-  // A first pass at once: after a restart (ours or Redis's) the gates are checked without waiting.
-  const first = setImmediate(tick)
-  const timer = setInterval(tick, intervalMs)
-  timer.unref()
-  return {
-    async stop() {
-      clearImmediate(first)
-      clearInterval(timer)
-      await running
-    },
-  }
+/** The reconciler, a pass at once (after a restart, ours or Redis's, the gates are checked without waiting) and every `intervalMs` after. */
+export function startReconcilerLoop(reconciler: Reconciler, { intervalMs, onError }: { intervalMs: number; onError: (err: unknown) => void }): Loop {
+  return startLoop(() => reconciler.runOnce(), { intervalMs, onError })
 }
