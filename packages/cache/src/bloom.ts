@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { hashPair } from './hash.ts'
-import { runScript, type LuaScript } from './scripts.ts'
+import { runScript, type LuaScript } from '@flashsale/redis'
 
 export interface BloomSize {
   /** m */

@@ -31,7 +31,7 @@ import { CacheError } from './errors.ts'
 import { jitterTtl, shouldRefreshEarly } from './expiry.ts'
 import { createHotKeyDetector, type HotKeyOptions } from './hot-keys.ts'
 import { createCacheMetrics, type CacheMetrics } from './metrics.ts'
-import { runScript, type LuaScript } from './scripts.ts'
+import { runScript, type LuaScript } from '@flashsale/redis'
 import { createSingleflight } from './singleflight.ts'
 
 /** Loads one key from the source of truth; `undefined` means "no such row" (cached negatively). */

@@ -128,3 +128,4 @@ export function describeRedisUrl(url: string): string {
   const u = new URL(t.url)
   return `${u.protocol}//${u.host}`
 }
+export { readLua, runScript, scriptCommand, type LuaScript, type ScriptArg, type ScriptCall } from './scripts.ts'

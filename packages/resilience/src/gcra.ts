@@ -18,6 +18,7 @@
  *   on one formula; side by side, a change to one is seen against the others.
  */
 import type { Redis } from 'ioredis'
+import { scriptCommand, type LuaScript } from '@flashsale/redis'
 
 export interface RateLimitResult {
   readonly allowed: boolean
@@ -125,13 +126,13 @@ return out
 
 const COMMAND = 'flashsaleGcraBatch'
 
-// No fixed numberOfKeys: the first argument is the number of keys (ioredis still prefixes them).
 type GcraCommand = (numKeys: number, ...keysThenArgs: string[]) => Promise<number[]>
 
+// No `keys`: the first argument is the number of keys (ioredis still prefixes them).
+const GCRA_SCRIPT: LuaScript = { name: COMMAND, lua: GCRA_LUA }
+
 function gcraCommand(redis: Redis): GcraCommand {
-  // defineCommand: EVALSHA with a fallback to EVAL on NOSCRIPT, and KEYS get the client's keyPrefix.
-  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: GCRA_LUA })
-  return (redis as unknown as Record<typeof COMMAND, GcraCommand>)[COMMAND].bind(redis)
+  return scriptCommand<number[]>(redis, GCRA_SCRIPT) as GcraCommand
 }
 
 interface Compiled {

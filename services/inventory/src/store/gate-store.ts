@@ -11,15 +11,15 @@
  * Why one file: every gate command and the keys its Lua script touches are declared here together, so the
  *   key layout (hash tags, prefixes) has one place to read.
  */
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Redis } from 'ioredis'
+import { readLua, scriptCommand } from '@flashsale/redis'
 import type { GateReserveReply, GateState, GateView, LoadInput, LoadResult, ReconcileInput, ReconcileReply, StockGate } from '../domain/ports.ts'
 import type { AdvanceOutcome, AdvanceResult, AdvanceTarget, ReleaseOutcome, ReleaseResult, Reservation, ReservationState } from '../domain/reservation.ts'
 import type { Sale, SaleState } from '../domain/sale.ts'
 
 const LUA_DIR = join(import.meta.dirname, 'lua')
-const PRELUDE = readFileSync(join(LUA_DIR, 'common.lua'), 'utf8')
+const PRELUDE = readLua(LUA_DIR, 'common.lua')
 
 const SCRIPTS = {
   invReserve: 'reserve',
@@ -49,13 +49,9 @@ export function orderIndexKey(orderId: string): string {
   return `inv:{order:${orderId}}:sale`
 }
 
-/** Registers the scripts on the client (once per client). */
+/** Registers the scripts on the client (once per client; @flashsale/redis scriptCommand). */
 export function defineGateScripts(redis: Redis): GateRedis {
-  const commands = redis as unknown as Record<string, unknown>
-  for (const [name, file] of Object.entries(SCRIPTS)) {
-    if (typeof commands[name] === 'function') continue
-    redis.defineCommand(name, { numberOfKeys: 6, lua: `${PRELUDE}\n${readFileSync(join(LUA_DIR, `${file}.lua`), 'utf8')}` })
-  }
+  for (const [name, file] of Object.entries(SCRIPTS)) scriptCommand(redis, { name, keys: 6, lua: readLua(LUA_DIR, `${file}.lua`, PRELUDE) })
   return redis as GateRedis
 }
 
