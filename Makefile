@@ -113,7 +113,7 @@ openapi-check: deps ## the committed OpenAPI documents match the code, and @redo
 route-table: deps ## regenerate services/gateway/src/route-responses.json from the services' contracts (what the gateway's OpenAPI document says each service answers)
 	@node scripts/check-route-table.ts --write
 
-check: lint format-check typecheck layout-check route-table-check openapi-check test compose-check ## lint, formatting, typecheck, the route table check, test and the compose/monitoring checks: what a pull request must pass
+check: lint format-check typecheck layout-check route-table-check openapi-check test compose-check helm-check ## lint, formatting, typecheck, the layout check, the route table check, test, the compose/monitoring checks and the Helm chart offline: what a pull request must pass
 
 chaos-order-instance: ## drill: SIGKILL order API instance 1 while buyers order, restart it, then verify (stack up: make demo)
 	@tools/chaos/drill.sh order-instance $(ARGS)
@@ -174,6 +174,12 @@ bench-burst: deps ## benchmark: 1,000 buyers at once (x5) and 5,000, one attempt
 
 bench-report: ## regenerate docs/benchmarks.md and its charts from bench/results/
 	@node bench/report.ts
+
+# ---------------------------------------------------------------- Kubernetes: the Helm chart, checked offline (no cluster needed)
+.PHONY: helm-check
+
+helm-check: ## the Helm chart (deploy/helm): helm lint + template for both profiles, kubectl-validate of every object incl. CloudNativePG and Strimzi resources, chart tests; builds helm and kubectl-validate on first use
+	@deploy/helm/check.sh
 
 # ---------------------------------------------------------------- Docker stack and monitoring config (no Docker engine needed)
 .PHONY: compose-check prometheus-rules-check
