@@ -98,7 +98,7 @@ layout-check: ## entry points <= 25 lines, sources <= 300 lines unless their hea
 	@node scripts/check-layout.ts
 
 typecheck: deps ## tsc --noEmit over every workspace, and over the ops page (browser code: its own tsconfig, with the DOM)
-	@npx tsc -p tsconfig.json && npx tsc -p tools/ops/page/tsconfig.json
+	@npx tsc -p tsconfig.json && npx tsc -p tools/ops/page/tsconfig.json && npx tsc -p deploy/helm/tsconfig.json
 
 route-table-check: deps ## the gateway's route table accepts exactly what the services behind it accept, and its copy of their responses is current (scripts/check-route-table.ts)
 	@node scripts/check-route-table.ts

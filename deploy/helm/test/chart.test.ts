@@ -14,7 +14,7 @@ import { ConfigSchema as orderConfig, WorkerConfigSchema as orderWorkerConfig } 
 import { ConfigSchema as reviewConfig, ProjectorConfigSchema as reviewProjectorConfig } from '../../../services/review/src/config.ts'
 import { PROFILES, componentOf, containersOf, ofKind, render, selects, type K8sObject } from './render.ts'
 
-const CONFIG: Record<string, { properties: Record<string, unknown> }> = {
+const CONFIG: Record<string, { properties: Record<string, unknown>; required?: string[] }> = {
   gateway: gatewayConfig,
   catalog: catalogConfig,
   inventory: inventoryConfig,
@@ -173,7 +173,13 @@ for (const profile of PROFILES) {
         for (const key of Object.keys(env)) assert.ok(NOT_CONFIG.has(key) || key in CONFIG[name]!.properties, `${name}: ${key} is not in its config.ts`)
         if ('PG_PRIMARY_URL' in env) assert.match(env['PG_PRIMARY_URL']!, /^postgresql:\/\/\$\(PG_USER\):\$\(PG_PASSWORD\)@flashsale-pg-rw:5432\//)
         if ('PG_REPLICA_URLS' in env) assert.match(env['PG_REPLICA_URLS']!, /@flashsale-pg-ro:5432\//)
-        assert.match(env['REDIS_URL']!, /^redis\+sentinel:\/\/([a-z0-9.-]+:26379,){2}[a-z0-9.-]+:26379\/flashsale$/)
+        // Every process reads Redis but the review projector, whose config has no REDIS_URL.
+        if (name === 'review-projector') assert.equal(env['REDIS_URL'], undefined)
+        else assert.match(env['REDIS_URL']!, /^redis\+sentinel:\/\/([a-z0-9.-]+:26379,){2}[a-z0-9.-]+:26379\/flashsale$/)
+        // Each required variable of the process's schema is set (a default-less one would stop it at start).
+        const schema = CONFIG[name]!
+        const noDefault = (schema.required ?? []).filter((k) => (schema.properties[k] as { default?: unknown }).default === undefined)
+        for (const key of noDefault) assert.ok(key in env, `${name}: ${key} is required by its config.ts (no default) and not set`)
         assert.equal(env['HOST'], '0.0.0.0')
       }
     })

@@ -139,7 +139,9 @@ PostgreSQL URLs carry the CloudNativePG app user's password, so they are built i
 {{- $name := .name -}}
 {{- $c := index (include "flashsale.components" $root | fromYaml) $name -}}
 {{- $v := index $root.Values.components $name -}}
-{{- $env := dict "LOG_LEVEL" $root.Values.logLevel "HOST" "0.0.0.0" $c.portVar (toString $c.port) "REDIS_URL" (include "flashsale.redisUrl" $root) -}}
+{{- $env := dict "LOG_LEVEL" $root.Values.logLevel "HOST" "0.0.0.0" $c.portVar (toString $c.port) -}}
+{{- /* Every process but the review projector uses Redis (its config has no REDIS_URL). */ -}}
+{{- if ne $name "review-projector" -}}{{- $_ := set $env "REDIS_URL" (include "flashsale.redisUrl" $root) -}}{{- end -}}
 {{- $mem := $v.resources.limits.memory | toString -}}
 {{- if hasSuffix "Mi" $mem -}}
 {{- /* V8's old space at 3/4 of the container's memory limit: the rest is buffers, code and the young generation. */ -}}
