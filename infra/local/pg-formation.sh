@@ -37,11 +37,24 @@ autoctl() {
 running() { autoctl status --pgdata "$1" >/dev/null 2>&1; }
 created() { [ -f "$dir/xdg/config/pg_autoctl$1/pg_autoctl.cfg" ]; }
 # The keeper runs in a session of its own, so a drill can kill it with its Postgres as one process group.
-run_keeper() { # PGDATA NAME
+start_keeper() { # PGDATA NAME
   as_pg env PATH="$PGBIN:/usr/bin:/bin" XDG_CONFIG_HOME="$dir/xdg/config" XDG_DATA_HOME="$dir/xdg/data" \
     XDG_RUNTIME_DIR="$dir/xdg/run" setsid pg_autoctl run --pgdata "$1" >>"$dir/logs/$2.log" 2>&1 </dev/null &
-  wait_for 30 "$2" running "$1" || die "pg_autoctl for $2 did not start" "read $dir/logs/$2.log"
+  wait_for 30 "$2" running "$1"
 }
+run_keeper() { # PGDATA NAME
+  start_keeper "$@" && return
+  # A keeper that found its PID file gone at start ("PID file not found ... quitting": the last process of a
+  # `create` removing it as it exits, seen once in a clean clone) quits with its children: once more, alone.
+  grep -q 'PID file not found' "$dir/logs/$2.log" 2>/dev/null || die "pg_autoctl for $2 did not start" "read $dir/logs/$2.log"
+  warn "pg_autoctl for $2 lost its PID file at start; starting it again"
+  pkill -f "^pg_autoctl run --pgdata $1\$" 2>/dev/null || true
+  sleep 2
+  start_keeper "$@" || die "pg_autoctl for $2 did not start" "read $dir/logs/$2.log"
+}
+# `pg_autoctl create` can return while its Postgres controller is still stopping the server it ran for the init;
+# a keeper started meanwhile can lose its PID file to that exit. Wait for that server to be down first.
+init_done() { [ ! -e "$1/postmaster.pid" ]; }
 monitor_port() { sed -n 's/^port = \([0-9]*\).*/\1/p' "$dir/monitor/postgresql-auto-failover.conf" 2>/dev/null | tail -n 1; }
 monitor_sql() { "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$(monitor_port)" -U autoctl_node -d pg_auto_failover -c "$1"; }
 # Ready: one node reports and is assigned primary, every other one secondary.
@@ -134,6 +147,8 @@ wal_keep_size = '256MB'
 pg_stat_statements.track = all
 EOF
       fi
+      wait_for 60 "pg-$port: the init's Postgres to stop" init_done "$pgdata" || die "the Postgres that pg_autoctl create ran for :$port did not stop" "read $dir/logs/pg-$port-create.log"
+      sleep 1 # and its controller to exit
       run_keeper "$pgdata" "pg-$port"
       # One node at a time: a standby is cloned from a primary that must already be serving.
       wait_for 60 "pg-$port" node_ready "$port" || die "node :$port did not join the formation" "read $dir/logs/pg-$port.log"
