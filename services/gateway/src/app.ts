@@ -10,28 +10,29 @@
  *                deadline admission (503) → breaker (503) → balancer → retries
  */
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
-import { authentication, createCachingVerifier, type AuthRouteConfig, type TokenIssuer, type TokenVerifier } from '@flashsale/auth'
+import type { TokenIssuer, TokenVerifier } from '@flashsale/auth'
 import { faultFlags } from '@flashsale/faults'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
 import { chainOf, createFallbackChain, createGcraChain, createLocalLimiter, processLoopStall, type RateLimitPolicy } from '@flashsale/resilience'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
 import type { Config } from './config.ts'
-import { createBlocklist, type Blocklist } from './domain/blocklist.ts'
+import type { Blocklist } from './domain/blocklist.ts'
 import { createBotScorer } from './domain/bot-score.ts'
 import { createDegradation, type Degradation, type DegradationState } from './domain/degradation.ts'
 import { createLoadSampler } from './domain/load-sampler.ts'
 import { createSoldOutEdge, type SoldOutEdge } from './domain/sold-out-edge.ts'
 import { createStaleCache } from './domain/stale-cache.ts'
 import { OPENAPI_INFO } from './contract.ts'
-import { Blocked, InvalidToken } from './errors.ts'
 import { intake } from './intake.ts'
 import { createGatewayMetrics } from './metrics.ts'
 import { loadRouteResponses, type RouteTable } from './route-table.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { demoTokenRoutes } from './routes/demo-token.ts'
+import { blocklistGuard } from './plugins/blocklist.ts'
+import { bearerAuth } from './plugins/bearer-auth.ts'
 import { proxyRoutes } from './routes/proxy.ts'
 import { raiseCapacityFloors, readCapacityFloors } from './upstream/capacity-floors.ts'
 import { subscribeStockChannel } from './stock-channel.ts'
@@ -64,8 +65,6 @@ declare module 'fastify' {
   }
 }
 
-const BLOCKLIST_KEY = 'gateway:blocklist'
-const BLOCKLIST_REFRESH_MS = 1_000
 const UNGUARDED = new Set(['/health/live', '/health/ready', '/metrics'])
 
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
@@ -91,49 +90,18 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     metrics,
   })
 
-  // 1. Blocklist, before anything else is spent on the request.
-  const blocklist = createBlocklist(
-    {
-      members: () => deps.redis.smembers(BLOCKLIST_KEY),
-      add: async (cidr) => void (await deps.redis.sadd(BLOCKLIST_KEY, cidr)),
-      remove: async (cidr) => void (await deps.redis.srem(BLOCKLIST_KEY, cidr)),
-    },
-    (err) => app.log.warn({ err }, 'blocklist refresh failed; the last list stays in force'),
-  )
-  await blocklist.refresh()
-  // Callback-style hooks (no promise per request): these two run on every request and never wait.
-  app.addHook('onRequest', (request, _reply, done) => {
-    if (!UNGUARDED.has(request.routeOptions.url ?? '') && blocklist.isBlocked(request.ip)) {
-      metrics.blocked.inc({ reason: 'blocklist' })
-      return done(new Blocked())
-    }
-    done()
+  // 1. Blocklist, before anything else is spent on the request (plugins/blocklist.ts).
+  await app.register(blocklistGuard, { redis: deps.redis, metrics, exempt: UNGUARDED })
+  const blocklist = app.blocklist
+  // 2. Authentication: a token that was sent and did not verify is refused (plugins/bearer-auth.ts).
+  await app.register(bearerAuth, {
+    verifier: deps.verifier,
+    metrics,
+    cache: { maxEntries: config.TOKEN_CACHE_ENTRIES, maxTtlMs: config.TOKEN_CACHE_MAX_TTL_MS },
   })
-
-  // 2. Authentication: verify the bearer token here too (services verify it again: ADR 0019). A token
-  // that is present but invalid is refused on every route, so a forged one never reaches a service.
-  // Verified tokens are cached by the token string until their exp (ADR 0022): an ES256 verify per request
-  // was the costliest step of an authenticated request.
-  const verifier = createCachingVerifier(deps.verifier, {
-    maxEntries: config.TOKEN_CACHE_ENTRIES,
-    maxTtlMs: config.TOKEN_CACHE_MAX_TTL_MS,
-    onResult: (result) => metrics.tokenVerifications.inc({ result }),
-  })
-  await app.register(authentication, { verifier })
+  const invalidToken = app.invalidToken
   // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
   await app.register(faultFlags, { service: 'gateway', redis: deps.redis, registry: deps.metrics.registry })
-  // A token that was sent and did not verify: refused here, or (routes that authenticate late, proxy.ts)
-  // once the route has verified it.
-  const invalidToken = (request: FastifyRequest, reply: FastifyReply): Error | undefined => {
-    if (request.headers.authorization === undefined || request.user) return undefined
-    metrics.authRejected.inc({ reason: 'invalid_token' })
-    reply.header('www-authenticate', 'Bearer realm="flashsale", error="invalid_token"')
-    return new InvalidToken('signature, issuer, audience or expiry did not verify')
-  }
-  app.addHook('onRequest', (request, reply, done) => {
-    if ((request.routeOptions.config as AuthRouteConfig | undefined)?.authenticateLate) return done()
-    done(invalidToken(request, reply))
-  })
 
   // 3-4. Rate limits: GCRA in Redis, per IP then per user, both in ONE script call per request (ADR 0022);
   // the local buckets when Redis is down (fail-open, ADR 0013). The local limiter is for an outage of
@@ -271,7 +239,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const timers: NodeJS.Timeout[] = []
   app.addHook('onReady', async () => {
     for (const u of upstreams.values()) u.startHealthChecks(config.HEALTH_CHECK_INTERVAL_MS)
-    timers.push(setInterval(() => void blocklist.refresh(), BLOCKLIST_REFRESH_MS))
     if (config.DEGRADE_TICK_MS > 0) timers.push(setInterval(() => sampleLoad(), config.DEGRADE_TICK_MS))
     if (config.LIMIT_CAPACITY_FLOOR) {
       // Best effort: the next tick tries again, and Redis being down is reported by everything else.
