@@ -160,6 +160,21 @@ describe('PrimaryPool across a real pg_auto_failover promotion', () => {
     assert.equal(await roleOf(ports.b), 'standby')
     for (const err of refusals) assert.ok(isDependencyUnavailable(err), `not a dependency-unavailable error: ${String(err)}`)
     const onPrimary = await idsOn(ports.a)
+    // Should a write go missing, say where it is: on the demoted node (acknowledged there after the promotion),
+    // and what the monitor said of each node.
+    const missing = acknowledged.filter((id) => !onPrimary.includes(id))
+    if (missing.length > 0) {
+      const onDemoted = new Set(await idsOn(ports.b))
+      const state = await formation('state', dir).then(
+        (r) => r.stdout,
+        (err: unknown) => String(err),
+      )
+      assert.fail(
+        `acknowledged writes missing on the new primary: ${missing.length} (${missing[0]}..${missing.at(-1)}), ` +
+          `${missing.filter((id) => onDemoted.has(id)).length} of them on the demoted node; ` +
+          `${refusals.length} writes refused in all; formation state:\n${state}`,
+      )
+    }
     assertStoredExactly(onPrimary, 'the new primary')
     // The demoted node replays the new primary's WAL; had a write landed there before it turned standby, the
     // two would have diverged (pg_rewind would have had to throw that write away).
