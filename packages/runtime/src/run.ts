@@ -79,7 +79,20 @@ function context<C extends ProcessConfig>(service: string, config: C, logger: Lo
     async redis({ connect, ...options } = {}) {
       const redis = createRedis(required(config, 'REDIS_URL'), { connectionName: service, ...options })
       redis.on('error', (err) => logger.warn({ err }, 'redis connection error'))
-      closers.push(() => redis.disconnect())
+      // Closed when its connection has ended (at most a second), so nothing after it finds it half open.
+      closers.push(
+        () =>
+          new Promise<void>((resolve) => {
+            if (redis.status === 'end' || redis.status === 'wait') return resolve(redis.disconnect())
+            const timer = setTimeout(resolve, 1_000)
+            timer.unref()
+            redis.once('end', () => {
+              clearTimeout(timer)
+              resolve()
+            })
+            redis.disconnect()
+          }),
+      )
       if (options.lazyConnect) {
         const connecting = redis.connect().catch((err: unknown) => logger.error({ err }, 'redis unreachable at start; serving without it until it is back'))
         if (connect !== 'background') await connecting
@@ -155,7 +168,10 @@ export interface ConsumerOptions<C extends ProcessConfig> {
   readonly config: C
   /** Its health and /metrics port. */
   readonly port: number
-  /** Starts consuming; `signal` aborts once the consumers have stopped (it ends retry sleeps, never a batch). */
+  /**
+   * Starts consuming. `signal` aborts once the consumers have stopped, or halfway through the grace time if they
+   * have not: a batch retrying through an outage gives up then (uncommitted, it is redelivered later).
+   */
   start(ctx: ProcessContext<C>, signal: AbortSignal): Promise<RunningConsumer>
   readonly graceMs?: number
 }
@@ -181,12 +197,22 @@ export async function runConsumer<C extends ProcessConfig>({
     if (err) logger.error({ err }, 'stopping on a fatal error')
     else logger.info({ signal }, 'stopping: finishing the batch in flight')
     ops.startDraining()
-    await running.stop()
-    shutdown.abort(new Error('shutting down'))
-    await ops.close()
-    await closeAll()
-    logger.info('closed')
-    flush()
+    // A batch held up by an outage retries until the signal aborts: halfway through the grace time it is told
+    // to give up, so the consumer can stop, leaving that batch uncommitted to be redelivered (the steps are
+    // idempotent), rather than being killed at the end of the grace time.
+    const giveUp = setTimeout(() => shutdown.abort(new Error('shutting down: the batch in flight gave up')), graceMs / 2)
+    try {
+      await running.stop()
+    } catch (stopErr) {
+      logger.error({ err: stopErr }, 'the consumer did not stop cleanly; closing the rest anyway')
+    } finally {
+      clearTimeout(giveUp)
+      shutdown.abort(new Error('shutting down'))
+      await ops.close().catch(() => {})
+      await closeAll()
+      logger.info('closed')
+      flush()
+    }
   })
   return { url }
 }

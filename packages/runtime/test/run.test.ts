@@ -52,7 +52,7 @@ async function start(fixture: string, env: Record<string, string>): Promise<Chil
 describe('one start-up path per kind of process (@flashsale/runtime)', async () => {
   const infra = await getInfra()
 
-  it('runHttpService: clients from config, served; SIGTERM drains, closes every client after the server, exit 0', async () => {
+  it('runHttpService: clients from config, served; SIGTERM drains, then closes every client it made, after the server; exit 0', async () => {
     const svc = await start('http-service.ts', { REDIS_URL: infra.redisUrl, PG_PRIMARY_URL: infra.pgPrimaryUrl, SHUTDOWN_DRAIN_MS: '300' })
     const res = await fetch(`${svc.url}/both`)
     assert.equal(res.status, 200)
@@ -63,6 +63,8 @@ describe('one start-up path per kind of process (@flashsale/runtime)', async () 
     const log = svc.log()
     for (const line of ['shutting down: draining', 'extra closer ran', '"msg":"closed"']) assert.ok(log.includes(line), `log says ${line}:\n${log}`)
     assert.ok(log.indexOf('extra closer ran') < log.indexOf('"msg":"closed"'), 'clients close before "closed"')
+    // Every client the context made was closed: Redis disconnected, the PostgreSQL pool refuses queries.
+    assert.match(log, /"redis":"(end|close)","pgClosed":true,"msg":"after the clients closed"/)
   })
 
   it('runHttpService: a variable the process needs is missing: it does not start, and says which', async () => {
@@ -95,6 +97,24 @@ describe('one start-up path per kind of process (@flashsale/runtime)', async () 
       order,
       `in that order:\n${log}`,
     )
+  })
+
+  it('runConsumer: a batch retrying through an outage is told to give up halfway through the grace time, and the process exits 0', async () => {
+    const c = await start('consumer.ts', { STOP_MS: '-1', GRACE_MS: '2000' })
+    const { code } = await c.stop()
+    assert.equal(code, 0, c.log())
+    const log = c.log()
+    const order = ['batch in flight: finishing', 'signal aborted', 'batch gave up: left uncommitted', '"msg":"closed"'].map((l) => log.indexOf(l))
+    assert.ok(
+      order.every((i) => i >= 0),
+      log,
+    )
+    assert.deepEqual(
+      [...order].sort((a, b) => a - b),
+      order,
+      `in that order:\n${log}`,
+    )
+    assert.doesNotMatch(log, /killed by timeout/)
   })
 
   it('runConsumer: a batch that does not finish within the grace time ends the process with exit 1, said in the log', async () => {
