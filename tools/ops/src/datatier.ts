@@ -58,7 +58,7 @@ export interface DataTierOptions {
   readonly monitorUrl?: string | undefined
   /** redis+sentinel://h1:p1,.../master; a plain redis:// URL = Redis roles are not exported. */
   readonly redisUrl?: string | undefined
-  /** Per source and scrape. */
+  /** Per source and scrape: below Prometheus's scrape timeout (900 ms natively), both sources being asked at once. */
   readonly timeoutMs?: number
 }
 
@@ -66,7 +66,7 @@ export interface DataTier {
   close(): Promise<void>
 }
 
-export function exportDataTier({ registry, monitorUrl, redisUrl, timeoutMs = 800 }: DataTierOptions): DataTier {
+export function exportDataTier({ registry, monitorUrl, redisUrl, timeoutMs = 600 }: DataTierOptions): DataTier {
   const monitor = monitorUrl
     ? new pg.Pool({
         connectionString: monitorUrl,
@@ -107,20 +107,17 @@ export function exportDataTier({ registry, monitorUrl, redisUrl, timeoutMs = 800
     )
   }
 
+  async function askSentinel(s: Redis, name: string): Promise<Map<string, number>> {
+    if (s.status === 'wait') await s.connect()
+    const master = sentinelFields(await s.call('SENTINEL', 'MASTER', name))
+    const replicas = (await s.call('SENTINEL', 'REPLICAS', name)) as unknown[]
+    return new Map([master, ...replicas.map(sentinelFields)].map((n) => [`${n.ip}:${n.port}`, redisNodeState(n.flags ?? '')]))
+  }
+
+  /** Every Sentinel at once, the first answer wins: one that hangs (stopped, not killed) never stalls the scrape. */
   async function redisRoles(): Promise<Map<string, number> | undefined> {
     if (masterName === undefined) return undefined
-    let lastError: unknown = new Error('no Sentinel configured')
-    for (const s of sentinels) {
-      try {
-        if (s.status === 'wait') await s.connect()
-        const master = sentinelFields(await s.call('SENTINEL', 'MASTER', masterName))
-        const replicas = (await s.call('SENTINEL', 'REPLICAS', masterName)) as unknown[]
-        return new Map([master, ...replicas.map(sentinelFields)].map((n) => [`${n.ip}:${n.port}`, redisNodeState(n.flags ?? '')]))
-      } catch (err) {
-        lastError = err // ask the next Sentinel
-      }
-    }
-    throw lastError
+    return Promise.any(sentinels.map((s) => askSentinel(s, masterName)))
   }
 
   const registers = [registry]
@@ -146,11 +143,15 @@ export function exportDataTier({ registry, monitorUrl, redisUrl, timeoutMs = 800
     collect: () => refresh(),
   })
 
-  // One read of both authorities per scrape: each gauge's collect asks, the first one reads, the rest reuse it.
-  let last: { at: number; done: Promise<void> } | undefined
+  // One read of both authorities per scrape: each gauge's collect asks, the first starts the read, the others
+  // (in the same scrape) share it; the next scrape starts a new one.
+  let inFlight: Promise<void> | undefined
   function refresh(): Promise<void> {
-    if (last && Date.now() - last.at < 250) return last.done
-    const done = Promise.allSettled([pgRoles(), redisRoles()]).then(([pgResult, redisResult]) => {
+    inFlight ??= read().finally(() => setImmediate(() => (inFlight = undefined)))
+    return inFlight
+  }
+  function read(): Promise<void> {
+    return Promise.allSettled([pgRoles(), redisRoles()]).then(([pgResult, redisResult]) => {
       for (const [gauge, source, result] of [
         [pgState, 'pg_monitor', pgResult],
         [redisState, 'sentinel', redisResult],
@@ -161,8 +162,6 @@ export function exportDataTier({ registry, monitorUrl, redisUrl, timeoutMs = 800
         if (result.status === 'fulfilled') for (const [node, state] of result.value!) gauge.set({ node }, state)
       }
     })
-    last = { at: Date.now(), done }
-    return done
   }
 
   return {

@@ -128,7 +128,8 @@ describe('the ops tool on the real stack', async () => {
     for (const url of ['/page/series.ts', '/page/model.ts', '/page/ops.css', '/assets/uPlot.esm.js', '/assets/uPlot.min.css']) {
       assert.equal((await app.inject({ url })).statusCode, 200, url)
     }
-    assert.equal((await app.inject({ url: '/page/../src/app.ts' })).statusCode, 404, 'only the page files')
+    // Only what the page needs: its tsconfig sits beside it and is not served.
+    assert.equal((await app.inject({ url: '/page/tsconfig.json' })).statusCode, 404, 'only the page files')
     const dashboard = (await app.inject({ url: '/api/dashboard' })).json() as { uid: string; rows: unknown[]; prometheusUrl: string }
     assert.equal(dashboard.uid, 'flash-sale-live')
     assert.equal(dashboard.prometheusUrl, new URL(env['PROMETHEUS_URL']!).origin)

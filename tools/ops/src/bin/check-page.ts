@@ -59,7 +59,11 @@ const problem = (p: string) => {
   if (!closing) problems.push(p)
 }
 // Root has no user namespaces for Chromium's sandbox here; the page is our own, served from loopback.
-const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+const browser = await chromium
+  .launch({ executablePath, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+  .catch((err: unknown) =>
+    usage(`Chromium (${executablePath}) did not start: ${(err as Error).message.split('\n')[0]}`, "run make deps (Debian's chromium), or set CHROMIUM_PATH"),
+  )
 try {
   const page = await browser.newPage({ viewport: { width, height: 900 } })
   page.on('console', (m) => {
@@ -71,15 +75,20 @@ try {
     if (r.status() >= 400) problem(`HTTP ${r.status()}: ${r.url()}`)
   })
 
-  await page.goto(values.url, { waitUntil: 'load', timeout: timeoutMs })
+  const loaded = await page.goto(values.url, { waitUntil: 'load', timeout: timeoutMs }).then(
+    () => true,
+    (err: unknown) => (problem(`the page did not load: ${(err as Error).message.split('\n')[0]}`), false),
+  )
   const ready =
     values['wait-for-data'] === 'true'
       ? `document.body.dataset.state === 'live' && document.querySelectorAll('.panel').length > 0 && document.querySelectorAll('.panel[data-has-data="false"]').length === 0`
       : `document.body.dataset.state === 'live'`
-  const settled = await page.waitForFunction(ready, undefined, { timeout: timeoutMs, polling: 500 }).then(
-    () => true,
-    () => false,
-  )
+  const settled =
+    loaded &&
+    (await page.waitForFunction(ready, undefined, { timeout: timeoutMs, polling: 500 }).then(
+      () => true,
+      () => false,
+    ))
   // A string, evaluated in the page: this file is checked without the DOM's types.
   const state = await page.evaluate<{ state: string; status: string; panels: number; empty: string[]; errors: string[] }>(`({
     state: document.body.dataset.state,
