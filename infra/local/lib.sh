@@ -113,8 +113,10 @@ wait_for() {
 # A mark on the ops page's charts (tools/ops/src/events.ts reads the file): a drill's fault, a flash sale's start.
 mark_event() { # KIND TEXT
   [ -d "$STATE_DIR" ] || return 0
-  local text=${2//[\"\\]/}
-  printf '{"at":%s,"kind":"%s","text":"%s"}\n' "$(date +%s%3N)" "${1//[\"\\]/}" "$text" >>"$STATE_DIR/chaos-events.jsonl"
+  # Quotes, backslashes and control characters dropped: each mark stays one line of valid JSON.
+  local kind text
+  kind=$(printf '%s' "$1" | tr -d '"\\[:cntrl:]') text=$(printf '%s' "$2" | tr -d '"\\[:cntrl:]')
+  printf '{"at":%s,"kind":"%s","text":"%s"}\n' "$(date +%s%3N)" "$kind" "$text" >>"$STATE_DIR/chaos-events.jsonl"
 }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 

@@ -43,10 +43,12 @@ start_keeper() { # PGDATA NAME
   wait_for 30 "$2" running "$1"
 }
 run_keeper() { # PGDATA NAME
+  local log="$dir/logs/$2.log" from
+  from=$(($(stat -c %s "$log" 2>/dev/null || echo 0) + 1)) # only this start's lines count below
   start_keeper "$@" && return
   # A keeper that found its PID file gone at start ("PID file not found ... quitting": the last process of a
   # `create` removing it as it exits, seen once in a clean clone) quits with its children: once more, alone.
-  grep -q 'PID file not found' "$dir/logs/$2.log" 2>/dev/null || die "pg_autoctl for $2 did not start" "read $dir/logs/$2.log"
+  tail -c +"$from" "$log" 2>/dev/null | grep -q 'PID file not found' || die "pg_autoctl for $2 did not start" "read $log"
   warn "pg_autoctl for $2 lost its PID file at start; starting it again"
   pkill -f "^pg_autoctl run --pgdata $1\$" 2>/dev/null || true
   sleep 2

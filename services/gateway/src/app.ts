@@ -101,6 +101,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   })
   const invalidToken = app.invalidToken
   // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
+  // After the token check (the plugin needs @flashsale/auth): a request with a forged token is refused 401 first.
   await app.register(faultFlags, { service: 'gateway', redis: deps.redis, registry: deps.metrics.registry })
 
   // 3-4. Rate limits: GCRA in Redis, per IP then per user, both in ONE script call per request (ADR 0022);

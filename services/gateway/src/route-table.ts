@@ -83,7 +83,6 @@ export function loadRouteTable(file: string | URL, overrides: Readonly<Record<st
   return checkRouteTable({ upstreams, routes: raw.routes ?? [] })
 }
 
-/** Throws one error listing every problem; returns the table unchanged when it is sound. */
 /** The table ROUTE_TABLE_FILE names (default: the bundled one), with the instance lists of the environment. */
 export function loadRouteTableFromConfig(config: {
   readonly ROUTE_TABLE_FILE: string
@@ -100,6 +99,7 @@ export function loadRouteTableFromConfig(config: {
   })
 }
 
+/** Throws one error listing every problem; returns the table unchanged when it is sound. */
 export function checkRouteTable(table: RouteTable): RouteTable {
   const problems: string[] = []
   for (const [name, u] of Object.entries(table.upstreams)) {
