@@ -49,6 +49,20 @@ async function start(fixture: string, env: Record<string, string>): Promise<Chil
   }
 }
 
+/** Each line is in the log, in this order. */
+function assertSaidInOrder(log: string, lines: readonly string[]): void {
+  const at = lines.map((l) => log.indexOf(l))
+  assert.ok(
+    at.every((i) => i >= 0),
+    `missing ${lines.filter((_, i) => at[i]! < 0).join(' | ')}:\n${log}`,
+  )
+  assert.deepEqual(
+    [...at].sort((a, b) => a - b),
+    at,
+    `not in the order ${lines.join(' → ')}:\n${log}`,
+  )
+}
+
 describe('one start-up path per kind of process (@flashsale/runtime)', async () => {
   const infra = await getInfra()
 
@@ -87,16 +101,7 @@ describe('one start-up path per kind of process (@flashsale/runtime)', async () 
     assert.equal(code, 0, c.log())
     assert.ok(ms >= 400, `waited for the batch (${ms} ms)`)
     const log = c.log()
-    const order = ['stopping: finishing the batch in flight', 'batch committed', 'signal aborted', '"msg":"closed"'].map((l) => log.indexOf(l))
-    assert.ok(
-      order.every((i) => i >= 0),
-      log,
-    )
-    assert.deepEqual(
-      [...order].sort((a, b) => a - b),
-      order,
-      `in that order:\n${log}`,
-    )
+    assertSaidInOrder(log, ['stopping: finishing the batch in flight', 'batch committed', 'signal aborted', '"msg":"closed"'])
   })
 
   it('runConsumer: a batch retrying through an outage is told to give up halfway through the grace time, and the process exits 0', async () => {
@@ -104,16 +109,7 @@ describe('one start-up path per kind of process (@flashsale/runtime)', async () 
     const { code } = await c.stop()
     assert.equal(code, 0, c.log())
     const log = c.log()
-    const order = ['batch in flight: finishing', 'signal aborted', 'batch gave up: left uncommitted', '"msg":"closed"'].map((l) => log.indexOf(l))
-    assert.ok(
-      order.every((i) => i >= 0),
-      log,
-    )
-    assert.deepEqual(
-      [...order].sort((a, b) => a - b),
-      order,
-      `in that order:\n${log}`,
-    )
+    assertSaidInOrder(log, ['batch in flight: finishing', 'signal aborted', 'batch gave up: left uncommitted', '"msg":"closed"'])
     assert.doesNotMatch(log, /killed by timeout/)
   })
 
