@@ -21,8 +21,10 @@ import { serviceDefaults, serviceFastifyOptions, type OpenApiInfo } from '@flash
 import { OPENAPI_INFO as GATEWAY_INFO } from '../services/gateway/src/contract.ts'
 import { loadRouteResponses, loadRouteTable, BUNDLED_ROUTE_TABLE } from '../services/gateway/src/route-table.ts'
 import { adminRoutes } from '../services/gateway/src/routes/admin.ts'
+import { adminWaitingRoomRoutes } from '../services/gateway/src/routes/admin-waiting-rooms.ts'
 import { demoTokenRoutes } from '../services/gateway/src/routes/demo-token.ts'
 import { proxyRoutes } from '../services/gateway/src/routes/proxy.ts'
+import { waitingRoomRoutes } from '../services/gateway/src/routes/waiting-room.ts'
 import { servicePlugins } from './check-route-table.ts'
 
 const DIR = new URL('../docs/openapi/', import.meta.url)
@@ -63,13 +65,13 @@ export async function documents(): Promise<Record<string, string>> {
   const stub = {} as never
   await gateway.register(adminRoutes, { blocklist: stub, degradation: stub, upstreams: new Map() })
   await gateway.register(demoTokenRoutes, { issuer: stub, adminSecret: '' })
+  await gateway.register(waitingRoomRoutes, { rooms: stub, funnel: stub, soldOut: stub, metrics: stub })
+  await gateway.register(adminWaitingRoomRoutes, { rooms: stub, inventory: stub, passTtlSeconds: 1 })
   await gateway.register(proxyRoutes, {
     routes: table.routes,
     serviceResponses: loadRouteResponses(),
     upstreams: new Map(Object.keys(table.upstreams).map((name) => [name, stub])),
-    rateLimits: stub,
-    bots: stub,
-    botThrottleCost: 1,
+    funnel: stub,
     degradation: stub,
     staleCache: stub,
     soldOut: stub,

@@ -5,7 +5,8 @@
  * The pipeline of a proxied request, in order (README has the diagram):
  *   onRequest:   blocklist (403) → token verification (401 for an invalid token) → route auth rule (401)
  *   validation:  the route's JSON schema (400, no upstream touched)
- *   handler:     bot score (403 / throttle) → sold out at the edge (409, order placement) → per-IP and
+ *   handler:     sold out at the edge (409, order placement) → waiting-room pass (403, order placement for
+ *                a sale with a room) → bot score (403 / throttle) → per-IP and
  *                per-user GCRA (429) → degradation (stale / 503) → upstream.call: concurrency limit with
  *                deadline admission (503) → breaker (503) → balancer → retries
  */
@@ -27,16 +28,21 @@ import { createSoldOutEdge, type SoldOutEdge } from './domain/sold-out-edge.ts'
 import { createStaleCache } from './domain/stale-cache.ts'
 import { OPENAPI_INFO } from './contract.ts'
 import { intake } from './intake.ts'
+import { createFunnel } from './funnel.ts'
 import { createGatewayMetrics } from './metrics.ts'
 import { loadRouteResponses, type RouteTable } from './route-table.ts'
 import { adminRoutes } from './routes/admin.ts'
+import { adminWaitingRoomRoutes } from './routes/admin-waiting-rooms.ts'
 import { demoTokenRoutes } from './routes/demo-token.ts'
 import { blocklistGuard } from './plugins/blocklist.ts'
 import { bearerAuth } from './plugins/bearer-auth.ts'
 import { proxyRoutes } from './routes/proxy.ts'
+import { waitingRoomRoutes } from './routes/waiting-room.ts'
 import { raiseCapacityFloors, readCapacityFloors } from './upstream/capacity-floors.ts'
 import { subscribeStockChannel } from './stock-channel.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
+import type { WaitingRooms } from './waiting-room/rooms.ts'
+import { createGatewayRooms } from './waiting-room/wiring.ts'
 
 export interface Deps {
   readonly logger: Logger
@@ -55,6 +61,8 @@ export interface GatewayInternals {
   readonly blocklist: Blocklist
   /** Sold out at the edge; undefined when SOLD_OUT_EDGE_TTL_MS is 0. */
   readonly soldOut: SoldOutEdge | undefined
+  /** The waiting rooms; undefined when WAITING_ROOMS_ENABLED is false. */
+  readonly rooms: WaitingRooms | undefined
   /** Samples the load signals once and feeds the degradation state machine (the timer calls this). */
   sampleLoad(now?: number): DegradationState
 }
@@ -184,7 +192,11 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       ? createSoldOutEdge({
           ttlMs: config.SOLD_OUT_EDGE_TTL_MS,
           now: () => performance.now(),
-          onChange: (change, source) => metrics.soldOutMarks.inc({ change, source }),
+          onChange: (change, source, sku) => {
+            metrics.soldOutMarks.inc({ change, source })
+            // The waiting rooms (made below, before the stock channel can say anything) tell their held polls.
+            if (change === 'sold_out' && sku !== undefined) rooms?.soldOut(sku)
+          },
         })
       : undefined
 
@@ -203,6 +215,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   for (const [name, def] of Object.entries(deps.routeTable.upstreams)) {
     upstreams.set(name, createUpstream(name, def, config, metrics, app.log, stall, { groupBound, initialFloor: floors[name] }))
   }
+  const upstreamOf = (method: string, path: string) => upstreams.get(deps.routeTable.routes.find((r) => r.method === method && r.path === path)?.upstream ?? '')
+  const placement = deps.routeTable.routes.find((r) => r.soldOutEdge)
+  // The waiting rooms (ADR 0039): their admission rate comes from the order upstream's measured capacity.
+  const rooms: WaitingRooms | undefined = config.WAITING_ROOMS_ENABLED
+    ? createGatewayRooms(config, { redis: deps.redis, order: placement && upstreams.get(placement.upstream), degradation, metrics, log: app.log })
+    : undefined
   const subscriber = soldOut ? await subscribeStockChannel(deps.redis, soldOut, config.STOCK_CHANNEL, app.log) : undefined
 
   app.decorate('gateway', {
@@ -217,18 +235,24 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     },
     blocklist,
     soldOut,
+    rooms,
     sampleLoad,
   } satisfies GatewayInternals)
 
   await app.register(adminRoutes, { blocklist, degradation: app.gateway.degradation, upstreams })
   if (deps.issuer) await app.register(demoTokenRoutes, { issuer: deps.issuer, adminSecret: config.DEMO_ADMIN_SECRET })
+  const funnel = createFunnel({ rateLimits, bots, botThrottleCost: config.BOT_THROTTLE_COST, metrics })
+  const inventory = upstreamOf('GET', '/sales/:id')
+  if (rooms && inventory) {
+    await app.register(waitingRoomRoutes, { rooms, funnel, soldOut, metrics })
+    await app.register(adminWaitingRoomRoutes, { rooms, inventory, passTtlSeconds: config.WAITING_ROOM_PASS_TTL_SECONDS })
+  }
   await app.register(proxyRoutes, {
     routes: deps.routeTable.routes,
     serviceResponses: loadRouteResponses(),
     upstreams,
-    rateLimits,
-    bots,
-    botThrottleCost: config.BOT_THROTTLE_COST,
+    funnel,
+    rooms,
     degradation,
     staleCache: createStaleCache({ maxEntries: config.STALE_CACHE_ENTRIES, ttlMs: config.STALE_CACHE_TTL_MS }),
     soldOut,
@@ -240,6 +264,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const timers: NodeJS.Timeout[] = []
   app.addHook('onReady', async () => {
     for (const u of upstreams.values()) u.startHealthChecks(config.HEALTH_CHECK_INTERVAL_MS)
+    rooms?.start()
     if (config.DEGRADE_TICK_MS > 0) timers.push(setInterval(() => sampleLoad(), config.DEGRADE_TICK_MS))
     if (config.LIMIT_CAPACITY_FLOOR) {
       // Best effort: the next tick tries again, and Redis being down is reported by everything else.
@@ -252,6 +277,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   app.addHook('onClose', async () => {
     for (const t of timers) clearInterval(t)
     subscriber?.disconnect()
+    await rooms?.stop()
     await Promise.all([...upstreams.values()].map((u) => u.close()))
   })
   return app

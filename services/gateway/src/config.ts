@@ -68,6 +68,39 @@ export const ConfigSchema = Type.Object({
   RATE_PER_USER_BURST: Type.Integer({ default: 20, minimum: 0, description: 'extra requests per user allowed at once' }),
   GATEWAY_INSTANCES: positive(1, 'gateway instances; the local fallback limiter allows the fleet rate divided by this'),
 
+  WAITING_ROOMS_ENABLED: Type.Boolean({
+    default: true,
+    description: 'serve the waiting rooms (ADR 0039): a sale gets one only when an admin opens it (PUT /admin/waiting-rooms/:saleId)',
+  }),
+  WAITING_ROOM_PASS_SECRET: Type.Optional(
+    Type.String({
+      minLength: 32,
+      description:
+        'HMAC key of waiting-room passes, the same on every gateway instance (a pass one instance gives, another checks); unset = a random key per process, fit for one instance only',
+    }),
+  ),
+  WAITING_ROOM_PASS_TTL_SECONDS: Type.Integer({
+    default: 120,
+    minimum: 10,
+    maximum: 3_600,
+    description: 'how long a pass is good for after admission, unless the room says otherwise',
+  }),
+  WAITING_ROOM_CAPACITY_SHARE: Type.Number({
+    default: 0.75,
+    exclusiveMinimum: 0,
+    maximum: 1,
+    description: "share of the order path's measured capacity (its limit over its own service time) a room admits per second",
+  }),
+  WAITING_ROOM_START_RATE: Type.Number({
+    default: 100,
+    exclusiveMinimum: 0,
+    description: 'places admitted per second per instance before the order path is measured',
+  }),
+  WAITING_ROOM_MAX_RATE: Type.Number({ default: 2_000, exclusiveMinimum: 0, description: 'most places admitted per second per instance' }),
+  WAITING_ROOM_BURST_SECONDS: Type.Number({ default: 1, minimum: 0, description: "seconds of admissions an empty room's newcomers are let in at once" }),
+  WAITING_ROOM_TICK_MS: positive(100, 'how often each instance moves the watermark and wakes the polls it holds'),
+  WAITING_ROOM_REFRESH_MS: positive(1_000, 'how often each instance re-reads which sales have a room: an admin change reaches every instance within this'),
+
   BOT_WINDOW_MS: positive(10_000, 'window of the bot score counters'),
   BOT_RATE_THRESHOLD: positive(200, 'requests per IP per window above which the IP scores +2'),
   BOT_USERS_THRESHOLD: positive(3, 'distinct user ids per IP per window above which the IP scores +3'),

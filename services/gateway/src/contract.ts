@@ -34,6 +34,14 @@ export const ERROR_CODES = [
   'GATEWAY_ERR_INVALID_CIDR',
   'GATEWAY_ERR_BLOCKLIST_UNAVAILABLE',
   'ORDER_ERR_SOLD_OUT',
+  'GATEWAY_ERR_WAITING_ROOM_PASS_REQUIRED',
+  'GATEWAY_ERR_WAITING_ROOM_PASS_INVALID',
+  'GATEWAY_ERR_NO_WAITING_ROOM',
+  'GATEWAY_ERR_NO_TICKET',
+  'GATEWAY_ERR_WAITING_ROOM_UNAVAILABLE',
+  'GATEWAY_ERR_WAITING_ROOM_MODE_LOCKED',
+  'GATEWAY_ERR_SALE_NOT_FOUND',
+  'GATEWAY_ERR_SALE_LOOKUP_FAILED',
 ] as const
 
 const RATE_LIMIT_HEADERS = {
@@ -61,7 +69,12 @@ function gatewayAnswers(route: RouteDefinition): Record<number, { description: s
     },
     504: { description: "The service did not answer within the route's budget (GATEWAY_ERR_UPSTREAM_TIMEOUT)" },
   }
-  if (route.soldOutEdge) answers[409] = { description: 'Sold out (ORDER_ERR_SOLD_OUT), answered at the edge while the SKU has nothing left (ADR 0027)' }
+  if (route.soldOutEdge) {
+    answers[409] = { description: 'Sold out (ORDER_ERR_SOLD_OUT), answered at the edge while the SKU has nothing left (ADR 0027)' }
+    answers[403] = {
+      description: `${answers[403]!.description}; or the sale has a waiting room and the Waiting-Room-Pass header is missing (GATEWAY_ERR_WAITING_ROOM_PASS_REQUIRED) or does not admit this order (GATEWAY_ERR_WAITING_ROOM_PASS_INVALID)`,
+    }
+  }
   return answers
 }
 
@@ -121,3 +134,89 @@ export const DegradationState = Type.Object(
   { additionalProperties: false, title: 'DegradationState' },
 )
 export const Upstreams = Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }), { title: 'Upstreams' })
+
+// ---------------------------------------------------------------- waiting rooms (waiting-room/, ADR 0039)
+
+const SaleIdParam = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' })
+export const SaleParams = Type.Object({ id: SaleIdParam })
+export const RoomParams = Type.Object({ saleId: SaleIdParam })
+const RoomMode = Type.Union([Type.Literal('fifo'), Type.Literal('lottery')], {
+  description:
+    'fifo: admitted in the order of joining; lottery: whoever joined before the opening is admitted in a random order drawn then, later arrivals behind them in order of joining',
+})
+const Iso = (description: string) => Type.String({ format: 'date-time', description })
+
+export const PollQuery = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 25,
+        default: 0,
+        description: 'long poll: hold the answer up to this many seconds until you are admitted or the sale sells out',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const Ticket = Type.Object(
+  {
+    saleId: Type.String(),
+    sku: Type.String(),
+    ticket: Type.Integer({ minimum: 1, description: 'you were the n-th to join' }),
+    state: Type.Union([Type.Literal('waiting'), Type.Literal('drawing'), Type.Literal('admitted'), Type.Literal('expired')], {
+      description:
+        'waiting: in line; drawing: a lottery room before its draw (your place is not known yet); admitted: order with `pass`; expired: the pass ran out unused (leave, then join again at the back)',
+    }),
+    position: Type.Optional(Type.Integer({ minimum: 1, description: 'while waiting: 1 = next to be admitted' })),
+    estimatedWaitSeconds: Type.Optional(
+      Type.Number({ minimum: 0, description: 'while waiting: position / the rate the room admits now; absent while admissions are paused' }),
+    ),
+    opensAt: Iso('nobody is admitted before; a lottery room draws then'),
+    pollAfterSeconds: Type.Integer({ minimum: 0, description: 'poll again after this long (jittered), or long-poll with ?wait= at once' }),
+    pass: Type.Optional(Type.String({ description: 'once admitted: send it as the Waiting-Room-Pass header of POST /orders; it buys one order' })),
+    passExpiresAt: Type.Optional(Iso('once admitted: the pass is refused after')),
+  },
+  { additionalProperties: false, title: 'WaitingRoomTicket' },
+)
+
+export const LeaveAnswer = Type.Object(
+  {
+    saleId: Type.String(),
+    outcome: Type.Union([Type.Literal('left'), Type.Literal('admitted'), Type.Literal('expired')], {
+      description:
+        'left: your place is given up; admitted: too late, your place was admitted and its pass is still good; expired: your unused pass ran out and your place is released',
+    }),
+  },
+  { additionalProperties: false, title: 'WaitingRoomLeave' },
+)
+
+export const RoomView = Type.Object(
+  {
+    saleId: Type.String(),
+    sku: Type.String(),
+    mode: RoomMode,
+    opensAt: Iso('nobody is admitted before; a lottery room draws then'),
+    waiting: Type.Integer({ minimum: 0, description: 'buyers holding a place not admitted yet' }),
+    admitted: Type.Integer({ minimum: 0, description: 'places admitted so far' }),
+    admissionRatePerSecond: Type.Number({ minimum: 0, description: 'places the fleet admits per second now (0 while paused)' }),
+    fixedRatePerSecond: Type.Number({ minimum: 0, description: 'the admin-set rate; 0 = measured by the gateways' }),
+    passTtlSeconds: Type.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false, title: 'WaitingRoom' },
+)
+export const RoomList = Type.Object({ rooms: Type.Array(RoomView) }, { additionalProperties: false, title: 'WaitingRooms' })
+
+export const RoomSettingsBody = Type.Object(
+  {
+    mode: Type.Optional(RoomMode),
+    opensAt: Type.Optional(Iso("default: the sale's start")),
+    ratePerSecond: Type.Optional(Type.Number({ minimum: 0, maximum: 100_000, description: 'a fixed admission rate for the fleet; 0 (default) = measured' })),
+    passTtlSeconds: Type.Optional(
+      Type.Integer({ minimum: 10, maximum: 3_600, description: 'how long a pass is good for after admission (default WAITING_ROOM_PASS_TTL_SECONDS)' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export const RoomRemoved = Type.Object({ saleId: Type.String(), removed: Type.Boolean() }, { additionalProperties: false, title: 'WaitingRoomRemoved' })

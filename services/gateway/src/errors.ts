@@ -24,6 +24,27 @@ export const BlocklistUnavailable = defineError('GATEWAY_ERR_BLOCKLIST_UNAVAILAB
 // The order service's own code and message, on purpose: a buyer gets the same answer whether the gateway
 // (sold out at the edge, ADR 0027) or the order service said it. One meaning, one code.
 export const SoldOutAtEdge = defineError('ORDER_ERR_SOLD_OUT', 409, 'Sale %s is sold out')
+// The waiting rooms (waiting-room/, ADR 0039).
+export const WaitingRoomPassRequired = defineError(
+  'GATEWAY_ERR_WAITING_ROOM_PASS_REQUIRED',
+  403,
+  'Sale %s has a waiting room: join it (POST %s), and order with the pass it gives once admitted',
+)
+export const WaitingRoomPassInvalid = defineError('GATEWAY_ERR_WAITING_ROOM_PASS_INVALID', 403, 'The waiting-room pass does not admit this order (%s)')
+export const NoWaitingRoom = defineError('GATEWAY_ERR_NO_WAITING_ROOM', 404, 'Sale %s has no waiting room: order directly')
+export const NoTicket = defineError('GATEWAY_ERR_NO_TICKET', 404, 'You hold no ticket in the waiting room of sale %s: join it first')
+export const WaitingRoomUnavailable = defineError(
+  'GATEWAY_ERR_WAITING_ROOM_UNAVAILABLE',
+  503,
+  'The waiting room cannot be reached right now; your place is kept',
+)
+export const WaitingRoomModeLocked = defineError(
+  'GATEWAY_ERR_WAITING_ROOM_MODE_LOCKED',
+  409,
+  'The waiting room of sale %s has handed out tickets: its mode cannot change',
+)
+export const SaleNotFound = defineError('GATEWAY_ERR_SALE_NOT_FOUND', 404, 'No sale %s')
+export const SaleLookupFailed = defineError('GATEWAY_ERR_SALE_LOOKUP_FAILED', 503, 'The inventory service did not say what sale %s is; retry shortly')
 
 /**
  * A limiter's refusal as the 503 the buyer gets: Retry-After from how long the queue needs to drain,

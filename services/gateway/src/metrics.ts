@@ -209,6 +209,57 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['answer'] as const,
       registers,
     }),
+    // The waiting rooms (waiting-room/): labelled by sale, bounded by the rooms an admin opened.
+    roomLength: new Gauge({
+      name: 'gateway_waiting_room_length',
+      help: "Buyers waiting in a sale's room (holding a place not admitted yet), as this instance last saw it",
+      labelNames: ['sale_id'] as const,
+      registers,
+    }),
+    roomRate: new Gauge({
+      name: 'gateway_waiting_room_admission_rate',
+      help: 'Places per second the whole fleet admits into the sale now (0 while paused)',
+      labelNames: ['sale_id'] as const,
+      registers,
+    }),
+    roomPaused: new Gauge({
+      name: 'gateway_waiting_room_paused',
+      help: '1 while this instance earns no admissions: the gateway is degraded or its order queue refuses',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    roomAdmitted: new Counter({
+      name: 'gateway_waiting_room_admitted_total',
+      help: "Places admitted by this instance's advances of the watermark",
+      labelNames: ['sale_id'] as const,
+      registers,
+    }),
+    roomTickets: new Counter({
+      name: 'gateway_waiting_room_tickets_total',
+      help: 'Join requests answered, by outcome (new, existing, sold_out)',
+      labelNames: ['sale_id', 'outcome'] as const,
+      registers,
+    }),
+    roomAbandoned: new Counter({
+      name: 'gateway_waiting_room_abandoned_total',
+      help: 'Places given up before admission (DELETE of the ticket)',
+      labelNames: ['sale_id'] as const,
+      registers,
+    }),
+    roomWait: new Histogram({
+      name: 'gateway_waiting_room_wait_seconds',
+      help: 'From joining to being told of admission, per buyer (observed once, by the instance that told)',
+      labelNames: ['sale_id'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers,
+    }),
+    roomPasses: new Counter({
+      name: 'gateway_waiting_room_pass_checks_total',
+      help: 'POST /orders to a sale with a room, by pass verdict (ok, missing, malformed, signature, expired, wrong_user, wrong_sale)',
+      labelNames: ['verdict'] as const,
+      registers,
+    }),
+    roomHeldPolls: new Gauge({ name: 'gateway_waiting_room_held_polls', help: 'Long polls held open by this instance', registers }),
     loadSignal: new Gauge({
       name: 'gateway_load_signal',
       help: 'The last sampled load signals of automatic degradation (elu, core_p99_seconds, error_rate)',

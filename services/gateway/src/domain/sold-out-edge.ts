@@ -53,7 +53,8 @@ export interface SoldOutEdgeOptions {
   readonly maxEntries?: number
   /** Milliseconds on a monotonic clock. */
   readonly now: () => number
-  readonly onChange?: (change: 'sold_out' | 'reopened' | 'expired' | 'cleared', source: SoldOutSource | 'resubscribed') => void
+  /** Every change; `sku` is the SKU that changed (undefined when every mark was cleared). */
+  readonly onChange?: (change: 'sold_out' | 'reopened' | 'expired' | 'cleared', source: SoldOutSource | 'resubscribed', sku?: string) => void
 }
 
 /** A stock message, or undefined when the payload is not one (never trust a channel blindly). */
@@ -84,7 +85,7 @@ export function createSoldOutEdge({ ttlMs, maxEntries = 10_000, now, onChange }:
       if (m === undefined) return undefined
       if (now() < m.until) return m.saleId
       marks.delete(sku)
-      onChange?.('expired', 'published')
+      onChange?.('expired', 'published', sku)
       return undefined
     },
     markSoldOut(sku, saleId, source) {
@@ -92,7 +93,7 @@ export function createSoldOutEdge({ ttlMs, maxEntries = 10_000, now, onChange }:
       marks.delete(sku)
       marks.set(sku, { saleId, until: now() + ttlMs })
       if (marks.size > maxEntries) marks.delete(marks.keys().next().value!)
-      if (fresh) onChange?.('sold_out', source)
+      if (fresh) onChange?.('sold_out', source, sku)
     },
     unitsLeft(sku) {
       return this.soldOutSale(sku) !== undefined ? 0 : levels.get(sku)
@@ -100,7 +101,7 @@ export function createSoldOutEdge({ ttlMs, maxEntries = 10_000, now, onChange }:
     apply({ sku, saleId, available }) {
       remember(sku, Math.max(0, available))
       if (available <= 0) return this.markSoldOut(sku, saleId, 'published')
-      if (marks.delete(sku)) onChange?.('reopened', 'published')
+      if (marks.delete(sku)) onChange?.('reopened', 'published', sku)
     },
     clear() {
       levels.clear()

@@ -6,25 +6,25 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthRouteConfig } from '@flashsale/auth'
-import { formatRateLimit, formatRateLimitPolicy, type RateLimitChain, type RateLimitPolicy, type RateLimitResult } from '@flashsale/resilience'
-import type { BotScorer } from '../domain/bot-score.ts'
 import type { Degradation } from '../domain/degradation.ts'
 import type { SoldOutEdge } from '../domain/sold-out-edge.ts'
 import type { IntakeRouteConfig } from '../intake.ts'
 import type { StaleCache } from '../domain/stale-cache.ts'
 import { proxiedResponses } from '../contract.ts'
-import { BotBlocked, Degraded, RateLimited, SoldOutAtEdge } from '../errors.ts'
+import { Degraded, SoldOutAtEdge, WaitingRoomPassInvalid, WaitingRoomPassRequired } from '../errors.ts'
+import type { Funnel } from '../funnel.ts'
 import type { GatewayMetrics } from '../metrics.ts'
 import type { RouteDefinition } from '../route-table.ts'
 import type { Upstream } from '../upstream/upstream.ts'
+import type { WaitingRooms } from '../waiting-room/rooms.ts'
 
 export interface ProxyRoutesOptions {
   readonly routes: readonly RouteDefinition[]
   readonly upstreams: ReadonlyMap<string, Upstream>
-  /** Per-IP then per-user GCRA, checked in one Redis script call per request (ADR 0022). */
-  readonly rateLimits: RateLimitChain
-  readonly bots: BotScorer
-  readonly botThrottleCost: number
+  /** Bot score, then rate limits (funnel.ts). */
+  readonly funnel: Funnel
+  /** The waiting rooms: order placement for a SKU whose sale has one needs its pass. Undefined = none. */
+  readonly rooms?: WaitingRooms | undefined
   readonly degradation: Degradation
   readonly staleCache: StaleCache
   /** Sold out at the edge, for routes with `soldOutEdge` (ADR 0027); undefined = switched off. */
@@ -57,6 +57,18 @@ function forwardHeaders(request: FastifyRequest): Record<string, string> {
   return out
 }
 
+const headerOf = (request: FastifyRequest, name: string): string | undefined => {
+  const v = request.headers[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+function passRefusal(saleId: string, verdict: string) {
+  const join = `/sales/${saleId}/waiting-room/ticket`
+  const err = verdict === 'missing' ? new WaitingRoomPassRequired(saleId, join) : new WaitingRoomPassInvalid(verdict)
+  err.details = { saleId, join, reason: verdict }
+  return err
+}
+
 function soldOutFailure(saleId: string, sku: string) {
   const err = new SoldOutAtEdge(saleId)
   err.details = { saleId, sku }
@@ -73,44 +85,8 @@ function soldOutSaleOf(body: Buffer): string | undefined {
   }
 }
 
-function rateLimitFailure(scope: string, policy: RateLimitPolicy, result: RateLimitResult) {
-  const err = new RateLimited(scope)
-  err.retryAfterSeconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000))
-  err.details = { scope, policy: policy.name }
-  return err
-}
-
 export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions): Promise<void> {
-  const { upstreams, rateLimits, bots, degradation, staleCache, soldOut, metrics } = opts
-  const SCOPES = ['ip', 'user'] as const
-  // RateLimit-Policy is the same for every answer of a policy: formatted once.
-  const policyHeaders = new Map<string, string>()
-  const policyHeader = (policy: RateLimitPolicy): string => {
-    let h = policyHeaders.get(policy.name)
-    if (h === undefined) policyHeaders.set(policy.name, (h = formatRateLimitPolicy(policy)))
-    return h
-  }
-
-  async function checkRate(ip: string, ipCost: number, userId: string | undefined, reply: FastifyReply) {
-    const verdicts = await rateLimits.check([{ key: ip, cost: ipCost }, userId ? { key: userId } : undefined])
-    let last: { scope: (typeof SCOPES)[number]; policy: RateLimitPolicy; result: RateLimitResult } | undefined
-    for (const { index, result } of verdicts) {
-      const scope = SCOPES[index === 0 ? 0 : 1]
-      // The fleet's policy, also when the local fallback (at rate / GATEWAY_INSTANCES) answered.
-      const policy = rateLimits.policies[index]!
-      metrics.rateLimitChecks.inc({ scope, source: result.source })
-      last = { scope, policy, result }
-    }
-    if (!last) return
-    // Several policies: the one that refuses (or the user's, the tighter) speaks in the headers. (Retry-After
-    // of a refusal comes with the 429 from the error handler.)
-    reply.header('ratelimit-policy', policyHeader(last.policy)).header('ratelimit', formatRateLimit(last.policy, last.result))
-    if (!last.result.allowed) {
-      metrics.rateLimited.inc({ scope: last.scope, source: last.result.source })
-      throw rateLimitFailure(last.scope, last.policy, last.result)
-    }
-  }
-
+  const { upstreams, degradation, staleCache, soldOut, metrics } = opts
   for (const route of opts.routes) {
     const upstream = upstreams.get(route.upstream)!
     const core = route.priority === 'core'
@@ -157,18 +133,19 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           if (route.auth === 'user') await app.requireUser(request, reply)
         }
         const userId = request.user?.userId
+        const headers = forwardHeaders(request)
 
-        // Bot score before rate limits: a blocked client should not even spend rate-limit quota.
-        const verdict = bots.observe({ ip: request.ip, userId, hasUserAgent: !!request.headers['user-agent'], hasAccept: !!request.headers['accept'] })
-        if (verdict.action !== 'allow') metrics.botVerdicts.inc({ action: verdict.action, reason: verdict.reasons[0] ?? 'unknown' })
-        if (verdict.action === 'block') {
-          metrics.blocked.inc({ reason: 'bot' })
-          const err = new BotBlocked(verdict.reasons.join(', '))
-          err.details = { score: verdict.score, reasons: verdict.reasons }
-          throw err
+        // A sale with a waiting room takes orders only with the pass its room gave this buyer, checked here
+        // with no Redis call; the pass's id becomes the order's Idempotency-Key, so it buys one order at most.
+        const room = route.soldOutEdge && opts.rooms ? opts.rooms.bySku((request.body as { sku: string }).sku) : undefined
+        if (room) {
+          const check = opts.rooms!.checkPass(room.state, headerOf(request, 'waiting-room-pass'), userId ?? '', room.state.sku)
+          metrics.roomPasses.inc({ verdict: check.ok ? 'ok' : check.verdict })
+          if (!check.ok) throw passRefusal(room.state.saleId, check.verdict)
+          headers['idempotency-key'] = `wr-${check.id}`
         }
 
-        await checkRate(request.ip, verdict.action === 'throttle' ? opts.botThrottleCost : 1, userId, reply)
+        await opts.funnel(request, reply)
 
         if (!core && degradation.state().degraded) {
           const stale = request.method === 'GET' ? staleCache.recall(userId, request.url) : undefined
@@ -197,7 +174,7 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           const answer = await upstream.call({
             method: request.method,
             path: request.url,
-            headers: forwardHeaders(request),
+            headers,
             body: request.body === undefined || request.body === null ? undefined : JSON.stringify(request.body),
             clientIp: request.ip,
             priority: route.priority,
