@@ -11,12 +11,13 @@ import { isBrokenCircuitError } from '@flashsale/resilience'
 import { GateUnavailableError, createInventoryClient } from '../clients/inventory-client.ts'
 import { createOrderEventsPublisher } from '../clients/order-events.ts'
 import type { WorkerConfig } from '../config.ts'
-import { createDeadLetterTooling } from '../dead-letter-tooling.ts'
-import { createOrderBatchHandler } from '../handle-order-batch.ts'
-import { createOrderEffects, createSweepDeps, startSweeper } from '../sweeper.ts'
-import { createWorkerMetrics } from '../worker-metrics.ts'
+import { createDeadLetterTooling } from '../clients/dead-letter-tooling.ts'
+import { createOrderEffects } from '../store/order-lifecycle-store.ts'
 import { persistBatch } from '../store/orders-store.ts'
 import { createStatusCache } from '../store/redis-stores.ts'
+import { createOrderBatchHandler } from './handle-order-batch.ts'
+import { createWorkerMetrics } from './metrics.ts'
+import { createSweepDeps, startSweeper } from './sweeper.ts'
 
 export async function startWorker({ config, logger, metrics, onClose, ...make }: ProcessContext<WorkerConfig>, signal: AbortSignal): Promise<RunningConsumer> {
   const redis = await make.redis({ maxRetriesPerRequest: 1 })

@@ -22,7 +22,7 @@ import {
 } from '@flashsale/kafka'
 import { fullJitterDelay, sleep, type BackoffOptions } from '@flashsale/resilience'
 import type { Log } from '@flashsale/logging'
-import { persistOrders, type PersistOrdersDeps, type PersistSummary } from './domain/persist-orders.ts'
+import { persistOrders, type PersistOrdersDeps, type PersistSummary } from '../domain/persist-orders.ts'
 
 export interface OrderBatchOptions {
   readonly deps: PersistOrdersDeps

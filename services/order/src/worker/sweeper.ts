@@ -1,24 +1,15 @@
 /**
- * The payment-timeout sweeper as a loop (started by the worker process, src/worker.ts): one pass of
+ * The payment-timeout sweeper as a loop (started by the worker, src/worker/start.ts): one pass of
  * domain/sweep-unpaid-orders.ts every `intervalMs`. Any number of loops may run (every worker instance
- * runs one); SKIP LOCKED keeps them off each other's rows. createSweepDeps wires the pass to Postgres, the
- * stock gate, Redis and Kafka, for the worker and for tests alike.
+ * runs one); SKIP LOCKED keeps them off each other's rows. createSweepDeps wires the pass to Postgres and
+ * to the status-change effects (createOrderEffects, store/order-lifecycle-store.ts), for the worker and
+ * for tests alike.
  */
 import type { Database } from '@flashsale/db'
 import { startLoop, type Loop } from '@flashsale/resilience'
-import type { OrderEffectsDeps } from './domain/order-effects.ts'
-import type { ReservationSteps } from './domain/persist-orders.ts'
-import type { OrderStatusView, StatusCache } from './domain/ports.ts'
-import { sweepUnpaidOrders, type SweepDeps, type SweepSummary } from './domain/sweep-unpaid-orders.ts'
-import { createOrderLifecycleStore } from './store/order-lifecycle-store.ts'
-
-export function createOrderEffects(
-  db: Database,
-  { steps, statusCache, publish }: { steps: ReservationSteps; statusCache: StatusCache; publish: (orders: readonly OrderStatusView[]) => Promise<void> },
-): OrderEffectsDeps {
-  const store = createOrderLifecycleStore(db)
-  return { gate: steps, statusCache, publish, markDone: (ids) => store.markEffectsDone(ids) }
-}
+import type { OrderEffectsDeps } from '../domain/order-effects.ts'
+import { sweepUnpaidOrders, type SweepDeps, type SweepSummary } from '../domain/sweep-unpaid-orders.ts'
+import { createOrderLifecycleStore } from '../store/order-lifecycle-store.ts'
 
 export function createSweepDeps(
   db: Database,
