@@ -18,6 +18,7 @@ import { createOrderEventsPublisher } from './clients/order-events.ts'
 import { createOrderQueue } from './clients/order-queue.ts'
 import type { Config } from './config.ts'
 import { OPENAPI_INFO } from './contract.ts'
+import type { OrderContext } from './domain/ports.ts'
 import { adminDlqRoutes } from './routes/admin-dlq.ts'
 import { historyRoutes } from './routes/history.ts'
 import { orderRoutes } from './routes/orders.ts'
@@ -65,41 +66,38 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const statusCache = createStatusCache(deps.redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
   const metrics = createOrderApiMetrics(deps.metrics.registry)
-  await app.register(orderRoutes, {
-    placed: metrics.placed,
-    place: {
-      idempotency: createIdempotencyStore(deps.redis, { ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS }),
-      sales: deps.inventory,
-      gate: deps.inventory,
-      queue: createOrderQueue(deps.producer, {
-        timeoutMs: config.KAFKA_SEND_TIMEOUT_MS,
-        onEnqueued: metrics.enqueued,
-        ...(deps.ordersRequestedTopic ? { topic: deps.ordersRequestedTopic } : {}),
-      }),
-      statusCache,
-      newOrderId: () => uuidv7(),
-      now: () => new Date(),
-      inProgressWaitMs: 2_000,
-      sleep: (ms) => sleep(ms),
-    },
-    get: { statusCache, orders: createOrdersReader(deps.db) },
-  })
-
   const lifecycle = createOrderLifecycleStore(deps.db)
-  await app.register(paymentRoutes, {
-    pay: {
-      payments: lifecycle,
+  const ctx: OrderContext = {
+    idempotency: createIdempotencyStore(deps.redis, { ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS }),
+    sales: deps.inventory,
+    gate: deps.inventory,
+    queue: createOrderQueue(deps.producer, {
+      timeoutMs: config.KAFKA_SEND_TIMEOUT_MS,
+      onEnqueued: metrics.enqueued,
+      ...(deps.ordersRequestedTopic ? { topic: deps.ordersRequestedTopic } : {}),
+    }),
+    statusCache,
+    orders: createOrdersReader(deps.db),
+    payments: lifecycle,
+    history: lifecycle,
+    // The gate's confirm is an admin step: the API makes it with the service credential, like the worker.
+    effects: createOrderEffects(deps.db, {
+      steps: deps.inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN),
       statusCache,
-      // The gate's confirm is an admin step: the API makes it with the service credential, like the worker.
-      effects: createOrderEffects(deps.db, {
-        steps: deps.inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN),
-        statusCache,
-        publish: createOrderEventsPublisher(deps.producer, { topic: config.ORDERS_EVENTS_TOPIC }),
-      }),
-      newPaymentReference: () => `sim_${uuidv7()}`,
-    },
-  })
-  await app.register(historyRoutes, { history: { history: lifecycle } })
+      publish: createOrderEventsPublisher(deps.producer, { topic: config.ORDERS_EVENTS_TOPIC }),
+    }),
+    newOrderId: () => uuidv7(),
+    newPaymentReference: () => `sim_${uuidv7()}`,
+    now: () => new Date(),
+    inProgressWaitMs: 2_000,
+    sleep: (ms) => sleep(ms),
+    log: app.log,
+  }
+
+  await app.register(orderRoutes, { ctx, placed: metrics.placed })
+  await app.register(paymentRoutes, { ctx })
+  await app.register(historyRoutes, { ctx })
+  // The DLQ use cases' context is the DLQ tooling, which the CLI (bin/dlq.ts) shares.
   if (deps.dlq) await app.register(adminDlqRoutes, { dlq: deps.dlq })
   return app
 }

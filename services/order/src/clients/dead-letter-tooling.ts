@@ -3,7 +3,7 @@ import type { Database } from '@flashsale/db'
 import { parseDeadLetter, type KafkaClient, type Producer } from '@flashsale/kafka'
 import { createDeadLetterReader } from './dlq-reader.ts'
 import { deadLetterDepth, type DeadLetterDeps } from '../domain/dead-letters.ts'
-import type { ReservationSteps } from '../domain/persist-orders.ts'
+import type { ReservationSteps } from '../domain/ports.ts'
 import { createDeadLetterHandledStore } from '../store/dlq-store.ts'
 
 export interface DeadLetterTooling extends DeadLetterDeps {

@@ -69,7 +69,7 @@ function setup(
     close: async () => {},
   }
   const handlerOptions: OrderBatchOptions = {
-    deps,
+    ctx: deps,
     producer,
     dlqTopic: DLQ,
     maxAttempts: options.maxAttempts ?? 3,
