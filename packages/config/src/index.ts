@@ -90,33 +90,44 @@ export const authEnv = {
   AUTH_JWT_PUBLIC_JWK: Type.String({ minLength: 2, description: 'ES256 public key (JWK JSON) that verifies bearer tokens' }),
 }
 
+const PG_PRIMARY_URL = Type.String({
+  format: 'uri',
+  pattern: '^postgres(ql)?://',
+  description: 'PostgreSQL for writes: one host, or several (libpq multi-host form) of which @flashsale/db uses the primary',
+})
+const PG_REPLICA_URLS = Type.String({
+  default: '',
+  description: 'comma-separated PostgreSQL nodes for reads (those that are streaming standbys serve them); empty reads from the primary',
+})
+/** A request's budget at PostgreSQL, for the services that answer requests (@flashsale/db requestBudget, ADR 0034). */
+const PG_ACQUIRE_TIMEOUT_MS = Type.Integer({
+  default: 250,
+  minimum: 10,
+  description:
+    'a request waits at most this long for a connection of a PostgreSQL pool; past it the request is answered 503 + Retry-After (shed), inside the gateway budget',
+})
+const PG_QUERY_TIMEOUT_MS = Type.Integer({
+  default: 500,
+  minimum: 10,
+  description:
+    "a request's statement runs at most this long (statement_timeout on the server, query_timeout in the client for a slow network); past it 503 + Retry-After. With PG_ACQUIRE_TIMEOUT_MS it stays under the gateway's 800 ms for reads",
+})
+
 /** Env vars shared by every service that talks to the stack; spread into a service's schema. */
 export const stackEnv = {
-  PG_PRIMARY_URL: Type.String({
-    format: 'uri',
-    pattern: '^postgres(ql)?://',
-    description: 'PostgreSQL for writes: one host, or several (libpq multi-host form) of which @flashsale/db uses the primary',
-  }),
-  PG_REPLICA_URLS: Type.String({
-    default: '',
-    description: 'comma-separated PostgreSQL nodes for reads (those that are streaming standbys serve them); empty reads from the primary',
-  }),
+  PG_PRIMARY_URL,
+  PG_REPLICA_URLS,
   REDIS_URL: Type.String({
     pattern: '^(rediss?|redis\\+sentinel)://',
     description: 'Redis: redis://host:port, or a Sentinel-managed master redis+sentinel://h1:p1,h2:p2,h3:p3/<master> (@flashsale/redis)',
   }),
   KAFKA_BROKERS: Type.String({ minLength: 1, description: 'comma-separated Kafka bootstrap brokers, host:port' }),
-  /** A request's budget at PostgreSQL, for the services that answer requests (@flashsale/db requestBudget, ADR 0034). */
-  PG_ACQUIRE_TIMEOUT_MS: Type.Integer({
-    default: 250,
-    minimum: 10,
-    description:
-      'a request waits at most this long for a connection of a PostgreSQL pool; past it the request is answered 503 + Retry-After (shed), inside the gateway budget',
-  }),
-  PG_QUERY_TIMEOUT_MS: Type.Integer({
-    default: 500,
-    minimum: 10,
-    description:
-      "a request's statement runs at most this long (statement_timeout on the server, query_timeout in the client for a slow network); past it 503 + Retry-After. With PG_ACQUIRE_TIMEOUT_MS it stays under the gateway's 800 ms for reads",
-  }),
+  PG_ACQUIRE_TIMEOUT_MS,
+  PG_QUERY_TIMEOUT_MS,
 } as const
+
+/**
+ * The PostgreSQL part of stackEnv, for an API that talks to PostgreSQL and Redis but not Kafka (catalog,
+ * inventory, review): `{ ...postgresEnv, REDIS_URL: stackEnv.REDIS_URL }`.
+ */
+export const postgresEnv = { PG_PRIMARY_URL, PG_REPLICA_URLS, PG_ACQUIRE_TIMEOUT_MS, PG_QUERY_TIMEOUT_MS } as const

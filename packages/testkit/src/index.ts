@@ -10,5 +10,5 @@ export {
   type TestTopics,
 } from './isolation.ts'
 export { createTestProxy, type TestProxy } from './proxy.ts'
-export { metricValue, waitFor } from './wait.ts'
+export { assertProblem, metricValue, waitFor, type AnswerLike } from './wait.ts'
 export { freePort } from './ports.ts'

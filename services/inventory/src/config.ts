@@ -2,16 +2,13 @@
  * The inventory service's environment, in one schema with defaults and descriptions. server.ts reads
  * process.env once through readConfig; nothing else looks at the environment.
  */
-import { Type, authEnv, loadConfig, port, processEnv, stackEnv, type Static } from '@flashsale/config'
+import { Type, authEnv, loadConfig, port, postgresEnv, processEnv, stackEnv, type Static } from '@flashsale/config'
 
 export const ConfigSchema = Type.Object({
   ...processEnv,
   PORT: port(3002),
   ...authEnv,
-  PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
-  PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,
-  PG_ACQUIRE_TIMEOUT_MS: stackEnv.PG_ACQUIRE_TIMEOUT_MS,
-  PG_QUERY_TIMEOUT_MS: stackEnv.PG_QUERY_TIMEOUT_MS,
+  ...postgresEnv,
   REDIS_URL: stackEnv.REDIS_URL,
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
     default: 500,

@@ -12,18 +12,18 @@ import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
 import { sleep } from '@flashsale/resilience'
 import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import type { DeadLetterTooling } from './clients/dead-letter-tooling.ts'
 import type { InventoryClient } from './clients/inventory-client.ts'
 import { createOrderEventsPublisher } from './clients/order-events.ts'
 import { createOrderQueue } from './clients/order-queue.ts'
 import type { Config } from './config.ts'
 import { OPENAPI_INFO } from './contract.ts'
-import type { DeadLetterTooling } from './dead-letter-tooling.ts'
+import type { OrderContext } from './domain/ports.ts'
 import { adminDlqRoutes } from './routes/admin-dlq.ts'
 import { historyRoutes } from './routes/history.ts'
 import { orderRoutes } from './routes/orders.ts'
 import { paymentRoutes } from './routes/payments.ts'
-import { createOrderEffects } from './sweeper.ts'
-import { createOrderLifecycleStore } from './store/order-lifecycle-store.ts'
+import { createOrderEffects, createOrderLifecycleStore } from './store/order-lifecycle-store.ts'
 import { createOrdersReader } from './store/orders-store.ts'
 import { createIdempotencyStore, createStatusCache } from './store/redis-stores.ts'
 import { createOrderApiMetrics } from './metrics.ts'
@@ -66,41 +66,38 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   const statusCache = createStatusCache(deps.redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
   const metrics = createOrderApiMetrics(deps.metrics.registry)
-  await app.register(orderRoutes, {
-    placed: metrics.placed,
-    place: {
-      idempotency: createIdempotencyStore(deps.redis, { ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS }),
-      sales: deps.inventory,
-      gate: deps.inventory,
-      queue: createOrderQueue(deps.producer, {
-        timeoutMs: config.KAFKA_SEND_TIMEOUT_MS,
-        onEnqueued: metrics.enqueued,
-        ...(deps.ordersRequestedTopic ? { topic: deps.ordersRequestedTopic } : {}),
-      }),
-      statusCache,
-      newOrderId: () => uuidv7(),
-      now: () => new Date(),
-      inProgressWaitMs: 2_000,
-      sleep: (ms) => sleep(ms),
-    },
-    get: { statusCache, orders: createOrdersReader(deps.db) },
-  })
-
   const lifecycle = createOrderLifecycleStore(deps.db)
-  await app.register(paymentRoutes, {
-    pay: {
-      payments: lifecycle,
+  const ctx: OrderContext = {
+    idempotency: createIdempotencyStore(deps.redis, { ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS }),
+    sales: deps.inventory,
+    gate: deps.inventory,
+    queue: createOrderQueue(deps.producer, {
+      timeoutMs: config.KAFKA_SEND_TIMEOUT_MS,
+      onEnqueued: metrics.enqueued,
+      ...(deps.ordersRequestedTopic ? { topic: deps.ordersRequestedTopic } : {}),
+    }),
+    statusCache,
+    orders: createOrdersReader(deps.db),
+    payments: lifecycle,
+    history: lifecycle,
+    // The gate's confirm is an admin step: the API makes it with the service credential, like the worker.
+    effects: createOrderEffects(deps.db, {
+      steps: deps.inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN),
       statusCache,
-      // The gate's confirm is an admin step: the API makes it with the service credential, like the worker.
-      effects: createOrderEffects(deps.db, {
-        steps: deps.inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN),
-        statusCache,
-        publish: createOrderEventsPublisher(deps.producer, { topic: config.ORDERS_EVENTS_TOPIC }),
-      }),
-      newPaymentReference: () => `sim_${uuidv7()}`,
-    },
-  })
-  await app.register(historyRoutes, { history: { history: lifecycle } })
+      publish: createOrderEventsPublisher(deps.producer, { topic: config.ORDERS_EVENTS_TOPIC }),
+    }),
+    newOrderId: () => uuidv7(),
+    newPaymentReference: () => `sim_${uuidv7()}`,
+    now: () => new Date(),
+    inProgressWaitMs: 2_000,
+    sleep: (ms) => sleep(ms),
+    log: app.log,
+  }
+
+  await app.register(orderRoutes, { ctx, placed: metrics.placed })
+  await app.register(paymentRoutes, { ctx })
+  await app.register(historyRoutes, { ctx })
+  // The DLQ use cases' context is the DLQ tooling, which the CLI (bin/dlq.ts) shares.
   if (deps.dlq) await app.register(adminDlqRoutes, { dlq: deps.dlq })
   return app
 }

@@ -1,9 +1,9 @@
 /** The order API process: its clients and migrations, then it serves (@flashsale/runtime). The worker is src/worker.ts. */
 import { runHttpService } from '@flashsale/runtime'
 import { buildApp } from './app.ts'
+import { deadLetterToolingFor } from './clients/dead-letter-tooling.ts'
 import { inventoryClientFor } from './clients/inventory-client.ts'
 import { readConfig } from './config.ts'
-import { deadLetterToolingFor } from './dead-letter-tooling.ts'
 import { migrateOrders } from './store/migrations.ts'
 
 const config = readConfig(process.env)

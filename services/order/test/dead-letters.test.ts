@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Registry } from '@flashsale/metrics'
-import { createWorkerMetrics } from '../src/worker-metrics.ts'
+import { createWorkerMetrics } from '../src/worker/metrics.ts'
 import { createOrderHarness, type OrderHarness } from './helpers.ts'
 
 interface Entry {

@@ -10,22 +10,22 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Redis } from 'ioredis'
 import { createTokenIssuer, createTokenVerifier, generateSigningKeys, type TokenIssuer } from '@flashsale/auth'
-import { createDatabase, withTransaction, type Database } from '@flashsale/db'
+import { createDatabase, type Database } from '@flashsale/db'
 import { TOPICS, createKafka, type Batch, type Consumer, type IncomingMessage, type KafkaClient, type Producer } from '@flashsale/kafka'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics } from '@flashsale/metrics'
 import { createTestDatabase, createTestRedis, createTestTopics, freePort, type TestDatabase, type TestTopics } from '@flashsale/testkit'
 import { buildApp } from '../src/app.ts'
+import { createDeadLetterTooling, type DeadLetterTooling } from '../src/clients/dead-letter-tooling.ts'
 import { createInventoryClient, type InventoryClient } from '../src/clients/inventory-client.ts'
 import { createOrderEventsPublisher } from '../src/clients/order-events.ts'
 import { readConfig, type Config } from '../src/config.ts'
-import { createDeadLetterTooling, type DeadLetterTooling } from '../src/dead-letter-tooling.ts'
+import type { SweepSettings } from '../src/domain/ports.ts'
 import type { SweepDeps } from '../src/domain/sweep-unpaid-orders.ts'
-import { createOrderBatchHandler } from '../src/handle-order-batch.ts'
-import { createOrderEffects, createSweepDeps } from '../src/sweeper.ts'
 import { migrateOrders } from '../src/store/migrations.ts'
-import { persistBatch } from '../src/store/orders-store.ts'
 import { createStatusCache } from '../src/store/redis-stores.ts'
+import { createWorkerContext } from '../src/worker/context.ts'
+import { createOrderBatchHandler } from '../src/worker/handle-order-batch.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..', '..')
 // ORDER_TEST_LOGS=1 shows the app's and worker's warnings on stderr.
@@ -100,7 +100,7 @@ export interface OrderHarness {
   /** The DLQ tooling on the suite's topics (also behind the app's /admin/dlq). */
   readonly dlq: DeadLetterTooling
   /** A sweeper pass's dependencies on the suite's stack; one per simulated sweeper process. */
-  sweepDeps(overrides?: Partial<Pick<SweepDeps, 'batchSize' | 'maxBatchesPerPass' | 'followUpAfterMs'>>): SweepDeps
+  sweepDeps(overrides?: Partial<SweepSettings>): SweepDeps
   /** Units the stock gate (Redis) says are available. */
   gateAvailable(saleId: string): Promise<number>
   /** The gate's reservation of an order (admin view). */
@@ -219,8 +219,13 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
       })
       return built
     }
-    const statusCache = createStatusCache(redis, { ttlSeconds: 600 })
-    const publish = createOrderEventsPublisher(producer, { topic: topics.names.ordersEvents })
+    // The worker's context as worker/start.ts makes it, on the suite's stack.
+    const workerCtx = createWorkerContext(db, {
+      steps,
+      statusCache: createStatusCache(redis, { ttlSeconds: 600 }),
+      publish: createOrderEventsPublisher(producer, { topic: topics.names.ordersEvents }),
+      log: logger,
+    })
     cleanups.push(async () => {
       await app.close()
       metrics.stop()
@@ -280,7 +285,7 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
         })
       },
       dlq,
-      sweepDeps: (overrides = {}) => createSweepDeps(db, createOrderEffects(db, { steps, statusCache, publish }), { log: logger, ...overrides }),
+      sweepDeps: (overrides = {}) => ({ ...workerCtx, sweep: { ...workerCtx.sweep, ...overrides } }),
       async gateAvailable(saleId) {
         const res = await fetch(`${inventoryProcess.url}/sales/${saleId}`)
         return ((await res.json()) as { approximateAvailable: number }).approximateAvailable
@@ -316,12 +321,7 @@ export async function createOrderHarness(label: string, options: { inventoryEnv?
         const consumer: Consumer = await kafka.createConsumer({ groupId, topics: [topics.names.ordersRequested], fromBeginning: true })
         const shutdown = new AbortController()
         const handle = createOrderBatchHandler({
-          deps: {
-            reservations: steps,
-            persist: (orders) => withTransaction(db.primary, (client) => persistBatch(client, orders)),
-            statusCache,
-            publish,
-          },
+          ctx: workerCtx,
           producer,
           dlqTopic: topics.names.ordersDlq,
           maxAttempts: 3,

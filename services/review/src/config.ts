@@ -3,16 +3,13 @@
  * the API (ConfigSchema, server.ts) and the verified-buyer projector (ProjectorConfigSchema, projector.ts).
  * Each reads process.env once; nothing else looks at it.
  */
-import { Type, authEnv, loadConfig, port, processEnv, stackEnv, type Static } from '@flashsale/config'
+import { Type, authEnv, loadConfig, port, postgresEnv, processEnv, stackEnv, type Static } from '@flashsale/config'
 
 export const ConfigSchema = Type.Object({
   ...processEnv,
   PORT: port(3004, 'port of the API'),
   ...authEnv,
-  PG_PRIMARY_URL: stackEnv.PG_PRIMARY_URL,
-  PG_REPLICA_URLS: stackEnv.PG_REPLICA_URLS,
-  PG_ACQUIRE_TIMEOUT_MS: stackEnv.PG_ACQUIRE_TIMEOUT_MS,
-  PG_QUERY_TIMEOUT_MS: stackEnv.PG_QUERY_TIMEOUT_MS,
+  ...postgresEnv,
   REDIS_URL: stackEnv.REDIS_URL,
   CATALOG_URLS: Type.String({ default: 'http://127.0.0.1:3001', description: 'comma-separated catalog instances: product id → SKU' }),
   CATALOG_TIMEOUT_MS: Type.Integer({ default: 500, minimum: 10, description: 'latency budget of one catalog call' }),

@@ -1,5 +1,5 @@
 import { waitFor as poll } from '@flashsale/testkit'
-export { metricValue } from '@flashsale/testkit'
+export { assertProblem, metricValue } from '@flashsale/testkit'
 /** Polls until `probe` holds (30_000 ms by default: these suites wait on replicas and Kafka). */
 export const waitFor = (what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> => poll(what, probe, timeoutMs, 50)
 /**
@@ -136,12 +136,4 @@ export async function startHarness(label: string): Promise<Harness> {
       await testDb.cleanup()
     },
   }
-}
-
-export function assertProblem(res: LightMyRequestResponse, status: number, code?: string): Record<string, unknown> {
-  if (res.statusCode !== status) throw new Error(`expected ${status}, got ${res.statusCode}: ${res.body}`)
-  if (!String(res.headers['content-type']).startsWith('application/problem+json')) throw new Error(`not problem+json: ${res.headers['content-type']}`)
-  const body = res.json() as Record<string, unknown>
-  if (code !== undefined && body['code'] !== code) throw new Error(`expected code ${code}, got ${String(body['code'])}`)
-  return body
 }

@@ -2,6 +2,7 @@
  * What the catalog's use cases need from the outside, as interfaces: Postgres (src/store/product-store.ts),
  * the cache (@flashsale/cache, wired in app.ts) and the inventory service (src/clients/inventory-client.ts).
  */
+import type { Log } from '@flashsale/logging'
 import type { ListQuery, NewProduct, Product, ProductChanges } from './product.ts'
 
 export interface ProductRepository {
@@ -70,12 +71,6 @@ export interface SalesCache {
   get(sku: string, load: (sku: string) => Promise<SaleSummary[] | undefined>): Promise<SaleSummary[] | undefined>
 }
 
-export interface DomainLog {
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
 export interface CatalogContext {
   readonly products: ProductRepository
   readonly productCache: ProductCache
@@ -83,5 +78,5 @@ export interface CatalogContext {
   readonly salesCache: SalesCache
   readonly featuredSkus: readonly string[]
   readonly now: () => number
-  readonly log: DomainLog
+  readonly log: Log
 }

@@ -7,8 +7,7 @@
  *           missed it (Redis unreachable) catches up within one interval
  *   resume: back to active (or scheduled/closed by the clock), and the gate is rebuilt from Postgres
  */
-import type { InventoryContext } from './context.ts'
-import { SaleAlreadyExists, TotalBelowSold, type GateState } from './ports.ts'
+import { SaleAlreadyExists, TotalBelowSold, type GateState, type InventoryContext } from './ports.ts'
 import type { RebuildResult, Reconciler } from './reconcile-stock.ts'
 import { gateStatus, stateForTime, windowProblem, type GateStatus, type NewSale, type Sale, type SaleChanges } from './sale.ts'
 

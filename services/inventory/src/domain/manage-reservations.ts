@@ -8,7 +8,7 @@
  *   commit:  the worker, after its transaction commits: the units now live in Postgres `sold`.
  *   confirm: paid; the reservation no longer expires.
  */
-import type { InventoryContext } from './context.ts'
+import type { InventoryContext } from './ports.ts'
 import type { AdvanceResult, AdvanceTarget, ReleaseResult, Reservation } from './reservation.ts'
 
 export interface Caller {

@@ -1,10 +1,14 @@
 /**
  * What the use cases need from the outside, as interfaces: the Postgres side (src/store/sale-store.ts),
- * the Redis gate (src/store/gate-store.ts), metrics (src/metrics.ts) and the clock. The domain imports no
- * I/O library; tests and server.ts wire the real ones in.
+ * the Redis gate (src/store/gate-store.ts), metrics (src/metrics.ts) and the clock; and the context that
+ * carries them (InventoryContext, made once by app.ts and handed to every route; docs/adr/0038). The domain
+ * imports no I/O library; tests and app.ts wire the real ones in.
  */
+import type { Log } from '@flashsale/logging'
+import type { HotSaleLimiter } from './hot-sale-limiter.ts'
 import type { AdvanceResult, AdvanceTarget, ReleaseResult, Reservation } from './reservation.ts'
 import type { NewSale, Sale, SaleChanges, SaleState, StockLedger } from './sale.ts'
+import type { SoldOutCache } from './sold-out-cache.ts'
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -146,4 +150,25 @@ export interface InventoryMetrics {
   reservationsExpired(saleId: string, count: number): void
   reconcileFailed(saleId: string): void
   forgetSale(saleId: string): void
+}
+
+export interface InventorySettings {
+  /** The reconciler repairs drift only after this long without gate activity (or while paused). */
+  readonly quietMs: number
+  /** A rebuild older than this is taken over (its process died). */
+  readonly rebuildStaleMs: number
+  /** Most expired reservations released per sale per reconciler pass. */
+  readonly expireBatch: number
+}
+
+/** Everything a use case may use, made once by app.ts (or a test) and passed in. */
+export interface InventoryContext {
+  readonly sales: SaleRepository
+  readonly gate: StockGate
+  readonly limiter: HotSaleLimiter
+  readonly soldOut: SoldOutCache
+  readonly metrics: InventoryMetrics
+  readonly clock: Clock
+  readonly settings: InventorySettings
+  readonly log: Log
 }

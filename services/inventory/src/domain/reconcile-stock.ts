@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { startLoop, type Loop } from '@flashsale/resilience'
-import type { InventoryContext } from './context.ts'
+import type { InventoryContext } from './ports.ts'
 import { stateForTime, type Sale, type SaleState } from './sale.ts'
 
 export interface SaleReconciliation {

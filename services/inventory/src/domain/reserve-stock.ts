@@ -5,7 +5,7 @@
  *   3. the gate (one Lua script): state + window → buyer's limit → stock → reserve, or a typed refusal
  *   4. the gate cannot answer   → unavailable: fail closed, never guess (ADR: fail-closed gate)
  */
-import type { InventoryContext } from './context.ts'
+import type { InventoryContext } from './ports.ts'
 import type { ReserveResult } from './reservation.ts'
 
 export interface ReserveRequest {

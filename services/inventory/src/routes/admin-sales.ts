@@ -25,7 +25,7 @@ import {
   saleJson,
 } from '../contract.ts'
 import { changeSale, createSale, pauseSale, resumeSale } from '../domain/administer-sales.ts'
-import type { InventoryContext } from '../domain/context.ts'
+import type { InventoryContext } from '../domain/ports.ts'
 import type { Reconciler } from '../domain/reconcile-stock.ts'
 import { DEFAULT_RESERVATION_TTL_SECONDS } from '../domain/sale.ts'
 import { GateUnavailable, InvalidWindow, RebuildInProgress, SaleClosed, SaleExists, TotalBelowTaken, UnknownSale } from '../errors.ts'

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { SaleIdParams, SaleList, SalesQuery, SaleStatus, saleJson } from '../contract.ts'
-import type { InventoryContext } from '../domain/context.ts'
+import type { InventoryContext } from '../domain/ports.ts'
 import { describeSale } from '../domain/administer-sales.ts'
 import { UnknownSale } from '../errors.ts'
 

@@ -14,8 +14,7 @@ import type { Log } from '@flashsale/logging'
 import { Gauge, type Registry } from '@flashsale/metrics'
 import { BREAKER_STATE_VALUE, type BreakerState, type CircuitBreaker, type CircuitBreakerOptions } from '@flashsale/resilience'
 import { createServiceClient, ServiceUnavailable, type ProblemBody } from '@flashsale/service-client'
-import type { ClaimOutcome, ReservationSteps } from '../domain/persist-orders.ts'
-import type { GateRefusal, ReleaseResult, ReserveResult, SaleDirectory, StockGate } from '../domain/ports.ts'
+import type { ClaimOutcome, GateRefusal, ReleaseResult, ReservationSteps, ReserveResult, SaleDirectory, StockGate } from '../domain/ports.ts'
 
 export interface InventoryClientOptions {
   readonly urls: readonly string[]

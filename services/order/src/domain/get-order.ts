@@ -3,25 +3,20 @@
  * to be probed). The status cache answers first (it also knows orders still in the queue); else the
  * database, read-your-own-writes, and the answer is cached.
  */
-import type { Log } from '@flashsale/logging'
-import type { OrderStatusView, StatusCache } from './ports.ts'
+import type { OrderContext, OrderStatusView } from './ports.ts'
 
-export interface GetOrderDeps {
-  readonly statusCache: StatusCache
-  readonly orders: { findForUser(orderId: string, userId: string): Promise<OrderStatusView | undefined> }
-  readonly log: Pick<Log, 'warn'>
-}
+export type GetOrderDeps = Pick<OrderContext, 'statusCache' | 'orders' | 'log'>
 
-export async function getOrder(deps: GetOrderDeps, orderId: string, userId: string): Promise<OrderStatusView | undefined> {
-  const cached = await deps.statusCache.get(orderId).catch((err: unknown) => {
-    deps.log.warn({ err }, 'status cache unreadable; reading the database')
+export async function getOrder(ctx: GetOrderDeps, orderId: string, userId: string): Promise<OrderStatusView | undefined> {
+  const cached = await ctx.statusCache.get(orderId).catch((err: unknown) => {
+    ctx.log.warn({ err }, 'status cache unreadable; reading the database')
     return undefined
   })
   // A pending entry may be stale once the worker has persisted the order: let the database answer then.
   if (cached && cached.status !== 'pending') return cached.userId === userId ? cached : undefined
-  const stored = await deps.orders.findForUser(orderId, userId)
+  const stored = await ctx.orders.findForUser(orderId, userId)
   if (stored) {
-    await deps.statusCache.put(stored).catch(() => {})
+    await ctx.statusCache.put(stored).catch(() => {})
     return stored
   }
   return cached && cached.userId === userId ? cached : undefined

@@ -3,7 +3,7 @@
  * orders arrive, and each page costs an index range scan however deep the buyer pages (no OFFSET).
  * Read from the replicas: non-core, so the gateway may degrade it under load (docs/architecture.md).
  */
-import type { OrderStatusView } from './ports.ts'
+import type { OrderContext, OrderStatusView } from './ports.ts'
 
 export interface HistoryCursor {
   /** ISO-8601 UTC with microseconds, as stored. */
@@ -16,9 +16,7 @@ export interface HistoryPage {
   readonly next: HistoryCursor | undefined
 }
 
-export interface ListOrdersDeps {
-  readonly history: { history(userId: string, limit: number, cursor: HistoryCursor | undefined): Promise<HistoryPage> }
-}
+export type ListOrdersDeps = Pick<OrderContext, 'history'>
 
 const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -46,12 +44,12 @@ export type ListOrdersResult =
   { readonly kind: 'page'; readonly orders: HistoryPage['orders']; readonly nextCursor: string | null } | { readonly kind: 'bad_cursor' }
 
 export async function listOrders(
-  deps: ListOrdersDeps,
+  ctx: ListOrdersDeps,
   userId: string,
   { limit, cursor }: { limit: number; cursor?: string | undefined },
 ): Promise<ListOrdersResult> {
   const after = cursor === undefined ? undefined : decodeCursor(cursor)
   if (cursor !== undefined && !after) return { kind: 'bad_cursor' }
-  const page = await deps.history.history(userId, limit, after)
+  const page = await ctx.history.history(userId, limit, after)
   return { kind: 'page', orders: page.orders, nextCursor: page.next ? encodeCursor(page.next) : null }
 }

@@ -6,9 +6,8 @@
  * Postgres' clock against reservation_expires_at, the same clock the sweeper cancels by, so a payment and
  * a cancellation can never both win (the row lock decides, see store/order-lifecycle-store.ts).
  */
-import type { Log } from '@flashsale/logging'
-import { applyStatusEffects, type OrderEffectsDeps } from './order-effects.ts'
-import type { OrderStatusView, StatusCache } from './ports.ts'
+import { applyStatusEffects } from './order-effects.ts'
+import type { OrderContext, OrderStatusView } from './ports.ts'
 
 export interface PaymentRecord {
   readonly orderId: string
@@ -23,13 +22,7 @@ export type PaymentAttempt =
   | { readonly kind: 'window_closed'; readonly order: OrderStatusView }
   | { readonly kind: 'not_payable'; readonly order: OrderStatusView }
 
-export interface PayOrderDeps {
-  readonly payments: { pay(orderId: string, userId: string, reference: string): Promise<PaymentAttempt> }
-  readonly statusCache: StatusCache
-  readonly effects: OrderEffectsDeps
-  readonly newPaymentReference: () => string
-  readonly log: Pick<Log, 'warn'>
-}
+export type PayOrderDeps = Pick<OrderContext, 'payments' | 'statusCache' | 'effects' | 'newPaymentReference' | 'log'>
 
 export type PayOrderResult =
   | { readonly kind: 'paid'; readonly payment: PaymentRecord; readonly replayed: boolean }
@@ -37,13 +30,13 @@ export type PayOrderResult =
   | { readonly kind: 'window_closed'; readonly expiresAt: string }
   | { readonly kind: 'not_payable'; readonly status: OrderStatusView['status'] }
 
-export async function payOrder(deps: PayOrderDeps, orderId: string, userId: string): Promise<PayOrderResult> {
+export async function payOrder(ctx: PayOrderDeps, orderId: string, userId: string): Promise<PayOrderResult> {
   // 1. The payment itself, in one transaction with the status change.
-  const attempt = await deps.payments.pay(orderId, userId, deps.newPaymentReference())
+  const attempt = await ctx.payments.pay(orderId, userId, ctx.newPaymentReference())
   switch (attempt.kind) {
     case 'not_found': {
       // Accepted but still in the queue: the buyer's order exists, it just is not payable yet.
-      const cached = await deps.statusCache.get(orderId).catch(() => undefined)
+      const cached = await ctx.statusCache.get(orderId).catch(() => undefined)
       return cached && cached.userId === userId ? { kind: 'not_payable', status: cached.status } : { kind: 'not_found' }
     }
     case 'window_closed':
@@ -55,8 +48,8 @@ export async function payOrder(deps: PayOrderDeps, orderId: string, userId: stri
   }
   // 2. The follow-up. A failure here does not undo the payment: the sweeper's follow-up pass finishes it.
   if (!attempt.replayed) {
-    await applyStatusEffects(deps.effects, [attempt.order]).catch((err: unknown) =>
-      deps.log.warn({ err, orderId }, 'payment follow-up failed; the sweeper finishes it'),
+    await applyStatusEffects(ctx.effects, [attempt.order]).catch((err: unknown) =>
+      ctx.log.warn({ err, orderId }, 'payment follow-up failed; the sweeper finishes it'),
     )
   }
   return { kind: 'paid', payment: attempt.payment, replayed: attempt.replayed }

@@ -7,29 +7,9 @@
  * database, not from what this attempt did.
  */
 import type { OrderRequested } from '@flashsale/kafka'
-import type { OrderStatusView, StatusCache } from './ports.ts'
+import type { OrderWorkerContext } from './ports.ts'
 
-/** What the gate says of a reservation when the worker claims it (inventory's AdvanceOutcome). */
-export type ClaimOutcome = 'ok' | 'already' | 'released' | 'expired' | 'not_found'
-
-export interface ReservationSteps {
-  /** reserved → committing, so the API can no longer release it; per order, what the gate found. */
-  claim(orderIds: readonly string[]): Promise<ReadonlyMap<string, ClaimOutcome>>
-  /** committing → committed: the units are now counted in Postgres. */
-  commit(orderIds: readonly string[]): Promise<void>
-  /** committed → confirmed: the order is paid, its reservation no longer expires (payment). */
-  confirm(orderIds: readonly string[]): Promise<void>
-  /** Gives back the units of orders Postgres refused (sold out, limit, duplicate) or cancelled (sweeper). */
-  release(orderIds: readonly string[]): Promise<void>
-}
-
-export interface PersistOrdersDeps {
-  readonly reservations: ReservationSteps
-  /** One transaction: see store/orders-store.ts persistBatch. */
-  readonly persist: (orders: readonly ToPersist[]) => Promise<OrderStatusView[]>
-  readonly statusCache: StatusCache
-  readonly publish: (orders: readonly OrderStatusView[]) => Promise<void>
-}
+export type PersistOrdersDeps = Pick<OrderWorkerContext, 'reservations' | 'persist' | 'statusCache' | 'publish'>
 
 export interface ToPersist extends Omit<OrderRequested, 'type' | 'v'> {
   readonly rejectReason?: string
@@ -41,7 +21,7 @@ export interface PersistSummary {
   readonly other: number
 }
 
-export async function persistOrders(deps: PersistOrdersDeps, events: readonly OrderRequested[]): Promise<PersistSummary> {
+export async function persistOrders(ctx: PersistOrdersDeps, events: readonly OrderRequested[]): Promise<PersistSummary> {
   // A batch can hold one order twice (a producer retry before idempotence, a replay): keep the first.
   const unique = [...new Map(events.map((e) => [e.orderId, e])).values()]
   if (unique.length === 0) return { confirmed: 0, rejected: 0, other: 0 }
@@ -49,26 +29,26 @@ export async function persistOrders(deps: PersistOrdersDeps, events: readonly Or
   // 1. Claim: from here the API cannot release these reservations. A reservation already released (the
   //    API gave up after a failed enqueue) or expired must not become an order that takes stock.
   //    not_found (Redis lost it) lets Postgres decide: commit_units still guards the total.
-  const claims = await deps.reservations.claim(unique.map((e) => e.orderId))
+  const claims = await ctx.reservations.claim(unique.map((e) => e.orderId))
   const toPersist: ToPersist[] = unique.map(({ type: _t, v: _v, ...order }) => {
     const claim = claims.get(order.orderId) ?? 'not_found'
     return claim === 'released' || claim === 'expired' ? { ...order, rejectReason: `reservation_${claim}` } : order
   })
 
   // 2. One transaction for the batch.
-  const stored = await deps.persist(toPersist)
+  const stored = await ctx.persist(toPersist)
 
   // 3. The gate learns the outcome, from the stored state (right even when this is a redelivery).
   const claimed = new Set(unique.filter((e) => ['ok', 'already'].includes(claims.get(e.orderId) ?? '')).map((e) => e.orderId))
   const confirmed = stored.filter((o) => o.status === 'confirmed' || o.status === 'paid')
   const refused = stored.filter((o) => o.status === 'rejected' && claimed.has(o.orderId))
-  await deps.reservations.commit(confirmed.map((o) => o.orderId))
-  if (refused.length > 0) await deps.reservations.release(refused.map((o) => o.orderId))
+  await ctx.reservations.commit(confirmed.map((o) => o.orderId))
+  if (refused.length > 0) await ctx.reservations.release(refused.map((o) => o.orderId))
 
   // 4. Buyers polling GET /orders/:id see the outcome (best effort: the database answers when the cache
   //    cannot); read models hear of it (must succeed, or the batch is redelivered and published again).
-  await Promise.all(stored.map((o) => deps.statusCache.put(o).catch(() => {})))
-  await deps.publish(stored)
+  await Promise.all(stored.map((o) => ctx.statusCache.put(o).catch(() => {})))
+  await ctx.publish(stored)
 
   return {
     confirmed: confirmed.length,

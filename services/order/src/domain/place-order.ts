@@ -5,22 +5,12 @@
  */
 import { createHash } from 'node:crypto'
 import type { OrderRequested } from '@flashsale/kafka'
-import type { Log } from '@flashsale/logging'
-import type { GateRefusal, IdempotencyStore, OrderQueue, PlacementOutcome, SaleDirectory, StatusCache, StockGate } from './ports.ts'
+import type { GateRefusal, OrderContext, PlacementOutcome } from './ports.ts'
 
-export interface PlaceOrderDeps {
-  readonly idempotency: IdempotencyStore
-  readonly sales: SaleDirectory
-  readonly gate: StockGate
-  readonly queue: OrderQueue
-  readonly statusCache: StatusCache
-  readonly newOrderId: () => string
-  readonly now: () => Date
-  /** How long a duplicate waits for the first request with its key to finish. */
-  readonly inProgressWaitMs: number
-  readonly sleep: (ms: number) => Promise<void>
-  readonly log: Pick<Log, 'warn' | 'error'>
-}
+export type PlaceOrderDeps = Pick<
+  OrderContext,
+  'idempotency' | 'sales' | 'gate' | 'queue' | 'statusCache' | 'newOrderId' | 'now' | 'inProgressWaitMs' | 'sleep' | 'log'
+>
 
 export interface PlaceOrderCommand {
   readonly userId: string
@@ -48,11 +38,11 @@ export function fingerprint(command: Pick<PlaceOrderCommand, 'sku' | 'qty'>): st
     .digest('base64url')
 }
 
-export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderCommand): Promise<PlaceOrderResult> {
+export async function placeOrder(ctx: PlaceOrderDeps, command: PlaceOrderCommand): Promise<PlaceOrderResult> {
   const fp = fingerprint(command)
 
   // 1. Claim the key. A repeat replays what the first request did; a concurrent repeat waits for it.
-  const claimed = await claimKey(deps, command, fp)
+  const claimed = await claimKey(ctx, command, fp)
   if (claimed) return claimed
 
   // Everything below either completes the key with an outcome, or frees it (nothing changed).
@@ -61,25 +51,25 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
     // 2. The SKU's current sale.
     let sale
     try {
-      sale = await deps.sales.currentSaleOf(command.sku, deps.now())
+      sale = await ctx.sales.currentSaleOf(command.sku, ctx.now())
     } catch (err) {
-      deps.log.warn({ err, sku: command.sku }, 'sale lookup failed')
+      ctx.log.warn({ err, sku: command.sku }, 'sale lookup failed')
       return { kind: 'gate_unavailable', retryAfterSeconds: 1 }
     }
     if (!sale) return { kind: 'no_sale', sku: command.sku }
 
     // 3. Reserve at the stock gate: window, per-user limit and stock checked and taken in one step.
-    const orderId = deps.newOrderId()
-    const reserved = await deps.gate.reserve({ saleId: sale.saleId, orderId, qty: command.qty, bearerToken: command.bearerToken })
+    const orderId = ctx.newOrderId()
+    const reserved = await ctx.gate.reserve({ saleId: sale.saleId, orderId, qty: command.qty, bearerToken: command.bearerToken })
     if (reserved.kind === 'unavailable') return { kind: 'gate_unavailable', retryAfterSeconds: reserved.retryAfterSeconds }
     if (reserved.kind === 'refused') {
-      await complete(deps, command, fp, { kind: 'refused', reason: reserved.reason, saleId: sale.saleId })
+      await complete(ctx, command, fp, { kind: 'refused', reason: reserved.reason, saleId: sale.saleId })
       completed = true
       return { kind: 'refused', reason: reserved.reason, saleId: sale.saleId, replayed: false }
     }
 
     // 4. Enqueue durably. Until this resolves the order does not exist for anyone but us.
-    const requestedAt = deps.now()
+    const requestedAt = ctx.now()
     const event: OrderRequested = {
       type: 'order.requested',
       v: 1,
@@ -93,20 +83,20 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
       requestedAt: requestedAt.toISOString(),
     }
     try {
-      await deps.queue.enqueue(event)
+      await ctx.queue.enqueue(event)
     } catch (err) {
       // Failed or timed out: the event may still land in Kafka. The gate decides who wins.
-      deps.log.warn({ err, orderId }, 'enqueue failed; releasing the reservation')
-      const released = await deps.gate.release({ orderId, bearerToken: command.bearerToken })
+      ctx.log.warn({ err, orderId }, 'enqueue failed; releasing the reservation')
+      const released = await ctx.gate.release({ orderId, bearerToken: command.bearerToken })
       if (released !== 'persisted') {
-        if (released === 'failed') deps.log.error({ orderId }, 'could not release the reservation of an unqueued order; it returns at its expiry')
+        if (released === 'failed') ctx.log.error({ orderId }, 'could not release the reservation of an unqueued order; it returns at its expiry')
         return { kind: 'queue_unavailable' }
       }
       // The event did land and the worker has claimed the reservation: the order exists, so it is accepted.
     }
 
     // 5. Accepted: the status is readable at once (the worker persists it within moments).
-    await deps.statusCache
+    await ctx.statusCache
       .put({
         orderId,
         userId: command.userId,
@@ -117,24 +107,24 @@ export async function placeOrder(deps: PlaceOrderDeps, command: PlaceOrderComman
         reservationExpiresAt: event.reservationExpiresAt,
         requestedAt: event.requestedAt,
       })
-      .catch((err: unknown) => deps.log.warn({ err, orderId }, 'status cache write failed; GET /orders/:id falls back to the database'))
-    await complete(deps, command, fp, { kind: 'accepted', orderId })
+      .catch((err: unknown) => ctx.log.warn({ err, orderId }, 'status cache write failed; GET /orders/:id falls back to the database'))
+    await complete(ctx, command, fp, { kind: 'accepted', orderId })
     completed = true
     return { kind: 'accepted', orderId, replayed: false }
   } finally {
-    if (!completed) await deps.idempotency.forget(command.userId, command.idempotencyKey).catch(() => {})
+    if (!completed) await ctx.idempotency.forget(command.userId, command.idempotencyKey).catch(() => {})
   }
 }
 
-async function claimKey(deps: PlaceOrderDeps, command: PlaceOrderCommand, fp: string): Promise<PlaceOrderResult | undefined> {
-  const deadline = Date.now() + deps.inProgressWaitMs
+async function claimKey(ctx: PlaceOrderDeps, command: PlaceOrderCommand, fp: string): Promise<PlaceOrderResult | undefined> {
+  const deadline = Date.now() + ctx.inProgressWaitMs
   for (;;) {
     let state
     try {
-      state = await deps.idempotency.begin(command.userId, command.idempotencyKey, fp)
+      state = await ctx.idempotency.begin(command.userId, command.idempotencyKey, fp)
     } catch (err) {
       // Without the key there is no safe placement (a retry could make a second order): refuse, change nothing.
-      deps.log.warn({ err }, 'Idempotency-Key store unavailable; the order is refused with 503')
+      ctx.log.warn({ err }, 'Idempotency-Key store unavailable; the order is refused with 503')
       return { kind: 'idempotency_unavailable' }
     }
     if (state.kind === 'new') return undefined
@@ -146,14 +136,14 @@ async function claimKey(deps: PlaceOrderDeps, command: PlaceOrderCommand, fp: st
         : { kind: 'refused', reason: o.reason, saleId: o.saleId, replayed: true }
     }
     if (Date.now() >= deadline) return { kind: 'in_progress' }
-    await deps.sleep(25)
+    await ctx.sleep(25)
   }
 }
 
-async function complete(deps: PlaceOrderDeps, command: PlaceOrderCommand, fp: string, outcome: PlacementOutcome): Promise<void> {
+async function complete(ctx: PlaceOrderDeps, command: PlaceOrderCommand, fp: string, outcome: PlacementOutcome): Promise<void> {
   // If this write is lost, a repeat finds the key in progress until it expires, then answers 409 — never a
   // second order: the worker's unique (user_id, idempotency_key) refuses it.
-  await deps.idempotency
+  await ctx.idempotency
     .complete(command.userId, command.idempotencyKey, fp, outcome)
-    .catch((err: unknown) => deps.log.warn({ err }, 'idempotency completion not stored'))
+    .catch((err: unknown) => ctx.log.warn({ err }, 'idempotency completion not stored'))
 }

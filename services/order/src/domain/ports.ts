@@ -1,8 +1,15 @@
 /**
- * What the order use cases need from the world, as interfaces. src/store and src/clients implement them
- * over Redis, Kafka and HTTP; the domain imports none of those libraries.
+ * What the order use cases need from the world, as interfaces, and the two contexts that carry them: the
+ * API's (OrderContext, made by app.ts) and the worker's (OrderWorkerContext, made by worker/context.ts).
+ * src/store and src/clients implement the ports over Postgres, Redis, Kafka and HTTP; the domain imports
+ * none of those libraries. A use case takes the slice of its process's context it uses (docs/adr/0038).
  */
 import type { OrderRequested } from '@flashsale/kafka'
+import type { Log } from '@flashsale/logging'
+import type { HistoryCursor, HistoryPage } from './list-orders.ts'
+import type { OrderEffectsDeps } from './order-effects.ts'
+import type { PaymentAttempt } from './pay-order.ts'
+import type { ToPersist } from './persist-orders.ts'
 
 /** The outcome of a placement, stored under the Idempotency-Key and replayed for a repeat. */
 export type PlacementOutcome =
@@ -67,4 +74,68 @@ export interface StatusCache {
 export interface SaleDirectory {
   /** The sale a buyer of `sku` buys in right now (the newest whose window holds `now`), if any. */
   currentSaleOf(sku: string, now: Date): Promise<{ readonly saleId: string } | undefined>
+}
+
+/** What the gate says of a reservation when the worker claims it (inventory's AdvanceOutcome). */
+export type ClaimOutcome = 'ok' | 'already' | 'released' | 'expired' | 'not_found'
+
+/** The stock gate's admin steps (with the service credential): what the worker, payments and the sweeper tell it. */
+export interface ReservationSteps {
+  /** reserved → committing, so the API can no longer release it; per order, what the gate found. */
+  claim(orderIds: readonly string[]): Promise<ReadonlyMap<string, ClaimOutcome>>
+  /** committing → committed: the units are now counted in Postgres. */
+  commit(orderIds: readonly string[]): Promise<void>
+  /** committed → confirmed: the order is paid, its reservation no longer expires (payment). */
+  confirm(orderIds: readonly string[]): Promise<void>
+  /** Gives back the units of orders Postgres refused (sold out, limit, duplicate) or cancelled (sweeper). */
+  release(orderIds: readonly string[]): Promise<void>
+}
+
+/** Everything the order API's use cases may use, made once by app.ts (or a test) and handed to every route. */
+export interface OrderContext {
+  readonly idempotency: IdempotencyStore
+  readonly sales: SaleDirectory
+  readonly gate: StockGate
+  readonly queue: OrderQueue
+  readonly statusCache: StatusCache
+  readonly orders: { findForUser(orderId: string, userId: string): Promise<OrderStatusView | undefined> }
+  readonly payments: { pay(orderId: string, userId: string, reference: string): Promise<PaymentAttempt> }
+  readonly history: { history(userId: string, limit: number, cursor: HistoryCursor | undefined): Promise<HistoryPage> }
+  /** What follows a committed status change (a payment). */
+  readonly effects: OrderEffectsDeps
+  readonly newOrderId: () => string
+  readonly newPaymentReference: () => string
+  readonly now: () => Date
+  /** How long a duplicate waits for the first request with its key to finish. */
+  readonly inProgressWaitMs: number
+  readonly sleep: (ms: number) => Promise<void>
+  /** The routes hand each use case the request's logger in its place, so its lines carry the request id. */
+  readonly log: Pick<Log, 'warn' | 'error'>
+}
+
+export interface SweepSettings {
+  /** Orders per cancelling transaction. */
+  readonly batchSize: number
+  /** Transactions per pass at most, so one pass ends even while orders keep expiring. */
+  readonly maxBatchesPerPass: number
+  /** A follow-up pending longer than this is presumed abandoned by its process. */
+  readonly followUpAfterMs: number
+}
+
+/** Everything the worker's use cases (persist a batch, sweep) may use, made once by worker/context.ts (or a test). */
+export interface OrderWorkerContext {
+  readonly reservations: ReservationSteps
+  /** One transaction: see store/orders-store.ts persistBatch. */
+  readonly persist: (orders: readonly ToPersist[]) => Promise<OrderStatusView[]>
+  readonly statusCache: StatusCache
+  readonly publish: (orders: readonly OrderStatusView[]) => Promise<void>
+  /** The orders the sweeper looks after: unpaid past their window, and follow-ups left unfinished. */
+  readonly unpaid: {
+    cancelExpired(limit: number): Promise<OrderStatusView[]>
+    takePendingEffects(olderThanMs: number, limit: number): Promise<OrderStatusView[]>
+  }
+  /** What follows a committed status change (a cancellation, a follow-up). */
+  readonly effects: OrderEffectsDeps
+  readonly sweep: SweepSettings
+  readonly log: Pick<Log, 'warn' | 'error'>
 }

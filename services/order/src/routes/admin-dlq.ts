@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
+import type { DeadLetterTooling } from '../clients/dead-letter-tooling.ts'
 import {
   DeadLetter,
   DeadLetterList,
@@ -18,7 +19,6 @@ import {
   DeadLetterTargetBody,
 } from '../contract.ts'
 import { discardDeadLetters, listDeadLetters, replayDeadLetters, showDeadLetter, type DeadLetterTarget } from '../domain/dead-letters.ts'
-import type { DeadLetterTooling } from '../dead-letter-tooling.ts'
 import { DeadLetterNotFound, DeadLetterTargetInvalid } from '../errors.ts'
 
 const tags = ['order']

@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { HistoryQuery, OrderHistory } from '../contract.ts'
-import { listOrders, type ListOrdersDeps } from '../domain/list-orders.ts'
+import { listOrders } from '../domain/list-orders.ts'
+import type { OrderContext } from '../domain/ports.ts'
 import { BadCursor } from '../errors.ts'
 
 const SCHEMA = {
@@ -23,9 +24,9 @@ const SCHEMA = {
   },
 }
 
-export async function historyRoutes(app: FastifyInstance, { history }: { history: ListOrdersDeps }): Promise<void> {
+export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: OrderContext }): Promise<void> {
   app.get<{ Querystring: HistoryQuery }>('/users/me/orders', { onRequest: app.requireUser, schema: SCHEMA }, async (request) => {
-    const result = await listOrders(history, request.user!.userId, { limit: request.query.limit, cursor: request.query.cursor })
+    const result = await listOrders(ctx, request.user!.userId, { limit: request.query.limit, cursor: request.query.cursor })
     if (result.kind === 'bad_cursor') throw new BadCursor()
     return { orders: result.orders.map(({ userId: _owner, ...view }) => view), nextCursor: result.nextCursor } satisfies Static<typeof OrderHistory>
   })

@@ -7,9 +7,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Static } from 'typebox'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { IDEMPOTENCY_KEY, Order, OrderAccepted, OrderParams, PlaceOrderBody } from '../contract.ts'
-import { getOrder, type GetOrderDeps } from '../domain/get-order.ts'
-import { placeOrder, type PlaceOrderDeps, type PlaceOrderResult } from '../domain/place-order.ts'
-import type { GateRefusal } from '../domain/ports.ts'
+import { getOrder } from '../domain/get-order.ts'
+import { placeOrder, type PlaceOrderResult } from '../domain/place-order.ts'
+import type { GateRefusal, OrderContext } from '../domain/ports.ts'
 import {
   IdempotencyKeyMissing,
   IdempotencyKeyReused,
@@ -82,25 +82,24 @@ const REFUSAL_ERRORS: Readonly<Record<GateRefusal, new (saleId: string) => Error
 }
 
 export interface OrderRoutesOptions {
-  readonly place: Omit<PlaceOrderDeps, 'log'>
+  readonly ctx: OrderContext
   /** Told every placement's outcome (order_placements_total). */
   readonly placed?: (result: PlaceOrderResult) => void
-  readonly get: Omit<GetOrderDeps, 'log'>
 }
 
-export async function orderRoutes(app: FastifyInstance, { place, get, placed }: OrderRoutesOptions): Promise<void> {
+export async function orderRoutes(app: FastifyInstance, { ctx, placed }: OrderRoutesOptions): Promise<void> {
   app.post<{ Body: PlaceOrderBody }>('/orders', { onRequest: app.requireUser, bodyLimit: 1024, schema: SCHEMAS.place }, async (request, reply) => {
     const key = request.headers['idempotency-key']
     if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) throw new IdempotencyKeyMissing()
     const user = request.user!
     const bearerToken = request.headers.authorization!.slice('Bearer '.length)
-    const result = await placeOrder({ ...place, log: request.log }, { userId: user.userId, bearerToken, idempotencyKey: key, ...request.body })
+    const result = await placeOrder({ ...ctx, log: request.log }, { userId: user.userId, bearerToken, idempotencyKey: key, ...request.body })
     placed?.(result)
     return answer(reply, result)
   })
 
   app.get<{ Params: OrderParams }>('/orders/:id', { onRequest: app.requireUser, schema: SCHEMAS.get }, async (request) => {
-    const order = await getOrder({ ...get, log: request.log }, request.params.id, request.user!.userId)
+    const order = await getOrder({ ...ctx, log: request.log }, request.params.id, request.user!.userId)
     if (!order) throw new OrderNotFound(request.params.id)
     const { userId: _owner, ...view } = order
     return view satisfies Static<typeof Order>

@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { OrderParams, Payment } from '../contract.ts'
-import { payOrder, type PayOrderDeps } from '../domain/pay-order.ts'
+import { payOrder } from '../domain/pay-order.ts'
+import type { OrderContext } from '../domain/ports.ts'
 import { NotPayable, OrderNotFound, PaymentWindowClosed } from '../errors.ts'
 
 const SCHEMA = {
@@ -30,10 +31,10 @@ const SCHEMA = {
   },
 }
 
-export async function paymentRoutes(app: FastifyInstance, { pay }: { pay: Omit<PayOrderDeps, 'log'> }): Promise<void> {
+export async function paymentRoutes(app: FastifyInstance, { ctx }: { ctx: OrderContext }): Promise<void> {
   app.post<{ Params: OrderParams }>('/orders/:id/pay', { onRequest: app.requireUser, bodyLimit: 1024, schema: SCHEMA }, async (request, reply) => {
     const { id } = request.params
-    const result = await payOrder({ ...pay, log: request.log }, id, request.user!.userId)
+    const result = await payOrder({ ...ctx, log: request.log }, id, request.user!.userId)
     switch (result.kind) {
       case 'paid':
         if (result.replayed) reply.header('idempotent-replayed', 'true')

@@ -5,8 +5,9 @@
 import type { Database } from '@flashsale/db'
 import { withTransaction } from '@flashsale/db'
 import type { HistoryCursor, HistoryPage } from '../domain/list-orders.ts'
+import type { OrderEffectsDeps } from '../domain/order-effects.ts'
 import type { PaymentAttempt, PaymentRecord } from '../domain/pay-order.ts'
-import type { OrderStatusView } from '../domain/ports.ts'
+import type { OrderStatusView, ReservationSteps, StatusCache } from '../domain/ports.ts'
 import { toView } from './orders-store.ts'
 
 const COLUMNS = 'o.id, o.user_id, o.sale_id, o.sku, o.qty, o.status, o.reason, o.reservation_expires_at, o.requested_at'
@@ -128,4 +129,17 @@ export function createOrderLifecycleStore(db: Database): OrderLifecycleStore {
 
 function toPayment(orderId: string, row: { reference: string | null; paid_at: Date | null }): PaymentRecord {
   return { orderId, status: 'paid', paymentReference: row.reference ?? '', paidAt: (row.paid_at ?? new Date(0)).toISOString() }
+}
+
+/**
+ * What follows a committed status change (domain/order-effects.ts), wired: the gate's admin steps, the
+ * status cache, orders.events, and this store's record that the follow-up is done. The API (payments) and
+ * the worker (the sweeper) use the same wiring.
+ */
+export function createOrderEffects(
+  db: Database,
+  { steps, statusCache, publish }: { steps: ReservationSteps; statusCache: StatusCache; publish: (orders: readonly OrderStatusView[]) => Promise<void> },
+): OrderEffectsDeps {
+  const store = createOrderLifecycleStore(db)
+  return { gate: steps, statusCache, publish, markDone: (ids) => store.markEffectsDone(ids) }
 }

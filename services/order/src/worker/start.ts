@@ -5,18 +5,18 @@
  * runs it with runConsumer (@flashsale/runtime), which stops it first on SIGTERM.
  */
 import { parseList } from '@flashsale/config'
-import { isConnectionError, withTransaction } from '@flashsale/db'
+import { isConnectionError } from '@flashsale/db'
 import type { ProcessContext, RunningConsumer } from '@flashsale/runtime'
 import { isBrokenCircuitError } from '@flashsale/resilience'
 import { GateUnavailableError, createInventoryClient } from '../clients/inventory-client.ts'
 import { createOrderEventsPublisher } from '../clients/order-events.ts'
 import type { WorkerConfig } from '../config.ts'
-import { createDeadLetterTooling } from '../dead-letter-tooling.ts'
-import { createOrderBatchHandler } from '../handle-order-batch.ts'
-import { createOrderEffects, createSweepDeps, startSweeper } from '../sweeper.ts'
-import { createWorkerMetrics } from '../worker-metrics.ts'
-import { persistBatch } from '../store/orders-store.ts'
+import { createDeadLetterTooling } from '../clients/dead-letter-tooling.ts'
 import { createStatusCache } from '../store/redis-stores.ts'
+import { createWorkerContext } from './context.ts'
+import { createOrderBatchHandler } from './handle-order-batch.ts'
+import { createWorkerMetrics } from './metrics.ts'
+import { startSweeper } from './sweeper.ts'
 
 export async function startWorker({ config, logger, metrics, onClose, ...make }: ProcessContext<WorkerConfig>, signal: AbortSignal): Promise<RunningConsumer> {
   const redis = await make.redis({ maxRetriesPerRequest: 1 })
@@ -34,17 +34,16 @@ export async function startWorker({ config, logger, metrics, onClose, ...make }:
     topic: config.ORDERS_REQUESTED_TOPIC,
     dlqDepth: () => dlq.depth(),
   })
-  const steps = inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN)
-  const statusCache = createStatusCache(redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
-  const publish = createOrderEventsPublisher(producer, { topic: config.ORDERS_EVENTS_TOPIC })
+  const ctx = createWorkerContext(db, {
+    steps: inventory.reservationSteps(config.INVENTORY_SERVICE_TOKEN),
+    statusCache: createStatusCache(redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS }),
+    publish: createOrderEventsPublisher(producer, { topic: config.ORDERS_EVENTS_TOPIC }),
+    sweep: { batchSize: config.SWEEPER_BATCH_SIZE, followUpAfterMs: config.SWEEPER_FOLLOW_UP_AFTER_MS },
+    log: logger,
+  })
 
   const handle = createOrderBatchHandler({
-    deps: {
-      reservations: steps,
-      persist: (orders) => withTransaction(db.primary, (client) => persistBatch(client, orders)),
-      statusCache,
-      publish,
-    },
+    ctx,
     producer,
     dlqTopic: config.ORDERS_DLQ_TOPIC,
     maxAttempts: config.WORKER_MAX_ATTEMPTS,
@@ -67,21 +66,14 @@ export async function startWorker({ config, logger, metrics, onClose, ...make }:
   // The payment-timeout sweeper runs beside the consumer in every worker instance (SKIP LOCKED: safe).
   const sweeper =
     config.SWEEPER_INTERVAL_MS > 0
-      ? startSweeper(
-          createSweepDeps(db, createOrderEffects(db, { steps, statusCache, publish }), {
-            batchSize: config.SWEEPER_BATCH_SIZE,
-            followUpAfterMs: config.SWEEPER_FOLLOW_UP_AFTER_MS,
-            log: logger,
-          }),
-          {
-            intervalMs: config.SWEEPER_INTERVAL_MS,
-            onPass: ({ cancelled, followedUp }) => {
-              swept.inc({ outcome: 'cancelled' }, cancelled.length)
-              swept.inc({ outcome: 'followed_up' }, followedUp)
-            },
-            onError: (err) => logger.warn({ err }, 'sweeper pass failed; the next pass retries'),
+      ? startSweeper(ctx, {
+          intervalMs: config.SWEEPER_INTERVAL_MS,
+          onPass: ({ cancelled, followedUp }) => {
+            swept.inc({ outcome: 'cancelled' }, cancelled.length)
+            swept.inc({ outcome: 'followed_up' }, followedUp)
           },
-        )
+          onError: (err) => logger.warn({ err }, 'sweeper pass failed; the next pass retries'),
+        })
       : undefined
 
   return {

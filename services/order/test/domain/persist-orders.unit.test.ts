@@ -9,8 +9,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { orderRequested } from '../fixtures/order-requested.ts'
 import { GateUnavailableError } from '../../src/clients/inventory-client.ts'
-import { persistOrders, type ClaimOutcome, type PersistOrdersDeps, type ToPersist } from '../../src/domain/persist-orders.ts'
-import type { OrderStatusView } from '../../src/domain/ports.ts'
+import { persistOrders, type PersistOrdersDeps, type ToPersist } from '../../src/domain/persist-orders.ts'
+import type { ClaimOutcome, OrderStatusView } from '../../src/domain/ports.ts'
 
 type GateState = 'reserved' | 'committing' | 'committed' | 'confirmed' | 'released' | 'expired'
 

@@ -2,6 +2,7 @@
  * What the review use cases need from the outside: Postgres (src/store/), the caches (@flashsale/cache,
  * wired in app.ts) and the catalog (src/clients/catalog-client.ts).
  */
+import type { Log } from '@flashsale/logging'
 import type { NewReview, Purchase, Rating, Review, ReviewPage } from './review.ts'
 
 export interface ReviewRepository {
@@ -31,12 +32,6 @@ export interface ReadCache<T> {
   invalidate(key: string): Promise<void>
 }
 
-export interface DomainLog {
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
 export interface ReviewContext {
   readonly reviews: ReviewRepository
   readonly purchases: PurchaseRepository
@@ -45,7 +40,7 @@ export interface ReviewContext {
   /** The first page (default size) of a product's reviews: what almost every reader asks for. */
   readonly firstPageCache: ReadCache<ReviewPage>
   readonly defaultPageSize: number
-  readonly log: DomainLog
+  readonly log: Log
 }
 
 /** The product directory could not answer (catalog down, slow, or its breaker open): a 503, not a 404. */

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseDeadLetter, type Batch, type IncomingMessage, type OrderRequested, type OutgoingMessage, type Producer } from '@flashsale/kafka'
-import { orderRequested } from './fixtures/order-requested.ts'
-import { GateUnavailableError } from '../src/clients/inventory-client.ts'
-import type { PersistOrdersDeps, PersistSummary, ToPersist } from '../src/domain/persist-orders.ts'
-import type { OrderStatusView } from '../src/domain/ports.ts'
-import { createOrderBatchHandler, type OrderBatchOptions } from '../src/handle-order-batch.ts'
+import { orderRequested } from '../fixtures/order-requested.ts'
+import { GateUnavailableError } from '../../src/clients/inventory-client.ts'
+import type { PersistOrdersDeps, PersistSummary, ToPersist } from '../../src/domain/persist-orders.ts'
+import type { OrderStatusView } from '../../src/domain/ports.ts'
+import { createOrderBatchHandler, type OrderBatchOptions } from '../../src/worker/handle-order-batch.ts'
 
 const TOPIC = 'orders.requested'
 const DLQ = 'orders.requested.dlq'
@@ -69,7 +69,7 @@ function setup(
     close: async () => {},
   }
   const handlerOptions: OrderBatchOptions = {
-    deps,
+    ctx: deps,
     producer,
     dlqTopic: DLQ,
     maxAttempts: options.maxAttempts ?? 3,

@@ -22,10 +22,11 @@ import {
 } from '@flashsale/kafka'
 import { fullJitterDelay, sleep, type BackoffOptions } from '@flashsale/resilience'
 import type { Log } from '@flashsale/logging'
-import { persistOrders, type PersistOrdersDeps, type PersistSummary } from './domain/persist-orders.ts'
+import { persistOrders, type PersistOrdersDeps, type PersistSummary } from '../domain/persist-orders.ts'
 
 export interface OrderBatchOptions {
-  readonly deps: PersistOrdersDeps
+  /** The slice of the worker's context (worker/context.ts) that persisting a batch uses. */
+  readonly ctx: PersistOrdersDeps
   readonly producer: Producer
   readonly dlqTopic: string
   readonly maxAttempts: number
@@ -40,7 +41,7 @@ export interface OrderBatchOptions {
 }
 
 export function createOrderBatchHandler(options: OrderBatchOptions): (batch: Batch) => Promise<void> {
-  const { deps, producer, dlqTopic, maxAttempts, backoff, isOutage, signal, log } = options
+  const { ctx, producer, dlqTopic, maxAttempts, backoff, isOutage, signal, log } = options
 
   const deadLetter = async (msg: IncomingMessage, err: Error) => {
     const now = new Date()
@@ -71,7 +72,7 @@ export function createOrderBatchHandler(options: OrderBatchOptions): (batch: Bat
       try {
         // The summary first: `onPersisted?.(await persistOrders(…))` skips its argument, the whole persist,
         // when no observer is given (found by the unit tests).
-        const summary = await persistOrders(deps, events)
+        const summary = await persistOrders(ctx, events)
         options.onPersisted?.(summary, events.length)
         return
       } catch (err) {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { sweepUnpaidOrders } from '../src/domain/sweep-unpaid-orders.ts'
-import { createOrderLifecycleStore } from '../src/store/order-lifecycle-store.ts'
-import { createOrderHarness, type OrderHarness } from './helpers.ts'
+import { sweepUnpaidOrders } from '../../src/domain/sweep-unpaid-orders.ts'
+import { createOrderLifecycleStore } from '../../src/store/order-lifecycle-store.ts'
+import { createOrderHarness, type OrderHarness } from '../helpers.ts'
 
 describe('the payment-timeout sweeper (real inventory, Redis, Kafka, PostgreSQL)', () => {
   let h: OrderHarness

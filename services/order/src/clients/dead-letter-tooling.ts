@@ -1,10 +1,10 @@
 /** Wires the DLQ use cases (domain/dead-letters.ts) to Kafka and Postgres, for the CLI, the API and the worker's DLQ-depth metric. */
 import type { Database } from '@flashsale/db'
 import { parseDeadLetter, type KafkaClient, type Producer } from '@flashsale/kafka'
-import { createDeadLetterReader } from './clients/dlq-reader.ts'
-import { deadLetterDepth, type DeadLetterDeps } from './domain/dead-letters.ts'
-import type { ReservationSteps } from './domain/persist-orders.ts'
-import { createDeadLetterHandledStore } from './store/dlq-store.ts'
+import { createDeadLetterReader } from './dlq-reader.ts'
+import { deadLetterDepth, type DeadLetterDeps } from '../domain/dead-letters.ts'
+import type { ReservationSteps } from '../domain/ports.ts'
+import { createDeadLetterHandledStore } from '../store/dlq-store.ts'
 
 export interface DeadLetterTooling extends DeadLetterDeps {
   /** Dead letters not yet handled (topic size − handled), without reading the messages. */
