@@ -8,8 +8,8 @@ export PATH := $(CURDIR)/.local/tools/bin:$(PATH)
 # kafkajs 2.2.4 schedules negative timeouts on Node >= 22: a harmless warning printed on every start.
 export NODE_OPTIONS := --disable-warning=TimeoutNegativeWarning
 
-.PHONY: help demo ops-screenshot layout-check verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency chaos-latency-postgres chaos-hang chaos-pool-exhaustion chaos-retry-storm \
-	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst
+.PHONY: help demo ops-screenshot layout-check verify dlq test test-e2e deps infra-up infra-down infra-status infra-logs infra-clean services-up services-down down lint format format-check typecheck check route-table-check route-table openapi openapi-check bench-worker bench-gateway bench-overload bench-order bench-burst bench-room bench-report chaos-order-instance chaos-kafka chaos-replica chaos-primary chaos-redis chaos-downstream-500 chaos-latency chaos-latency-postgres chaos-hang chaos-pool-exhaustion chaos-retry-storm \
+	load-flash-sale load-peak-2x load-overload load-bots load-browse load-soak load-burst load-waiting-room
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ load-soak: ## k6: long and low (DURATION=30m), with buyers who pay; not for CI
 # burst creates its own sale as an admin: DEMO_ADMIN_SECRET and INVENTORY_URLS come from .local/services.env.
 load-burst: ## k6: BUYERS=1000 buyers at the same instant, one attempt each, for a fresh sale of STOCK=100 units
 	@set -a; [ ! -f .local/services.env ] || source .local/services.env; set +a; k6/run.sh burst
+
+load-waiting-room: ## k6: BUYERS=10000 buyers arrive within ARRIVAL=10s for STOCK=100 units of a sale with a waiting room (MODE=fifo|lottery)
+	@set -a; [ ! -f .local/services.env ] || source .local/services.env; set +a; k6/run.sh waiting-room
 
 lint: deps ## eslint
 	@npx eslint .
@@ -171,6 +174,11 @@ bench-burst: deps ## benchmark: 1,000 buyers at once (x5) and 5,000, one attempt
 	if ! curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$$GATEWAY_PORT/health/ready" 2>/dev/null; then trap "infra/local/services-down.sh" EXIT; infra/local/services-up.sh; fi; \
 	node --env-file=.local/stack.env --env-file=.local/auth.env --env-file-if-exists=.local/services.env bench/flash-burst.ts $(ARGS)'
 	@node bench/report.ts
+
+bench-room: deps ## benchmark: 10,000 buyers arriving over 10 s for 100 units, with a waiting room and without, side by side; make verify after each (ARGS="--buyers 10000 --stock 100 --arrival 10 --mode fifo")
+	@infra/local/with-stack.sh bash -c 'source infra/local/lib.sh; \
+	if ! curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$$GATEWAY_PORT/health/ready" 2>/dev/null; then trap "infra/local/services-down.sh" EXIT; infra/local/services-up.sh; fi; \
+	node --env-file=.local/stack.env --env-file=.local/auth.env --env-file-if-exists=.local/services.env bench/waiting-room.ts $(ARGS)'
 
 bench-report: ## regenerate docs/benchmarks.md and its charts from bench/results/
 	@node bench/report.ts

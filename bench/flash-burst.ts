@@ -44,11 +44,11 @@
  * the release to the answer, latency] each: the timeline of a burst (when the units sold, when the crowd
  * had its answers).
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
@@ -56,6 +56,7 @@ import { Client } from 'undici'
 import { createTokenIssuer } from '@flashsale/auth'
 import { createPrimaryPool } from '@flashsale/db'
 import { cpuSeconds, median, requireEnv, startNode, stopProcess, waitUp } from './lib.ts'
+import { runVerify, servicesCheckout, stackProcesses } from './stack.ts'
 
 const { values } = parseArgs({
   options: {
@@ -124,49 +125,12 @@ if (!(await ready(`${GATEWAY}/health/ready`)))
 if (!(await ready(`${INVENTORY}/health/ready`))) stop(`the inventory at ${INVENTORY} is not ready`, 'run make services-up; make infra-status shows what runs')
 
 // ---------------------------------------------------------------- the services' processes (CPU) and checkout
-/** A pid from a pid file, if that process is alive and is what the file says (not a recycled pid). */
-function pidFrom(file: string, cmdline: RegExp): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]!.trim())
-    return cmdline.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')) ? pid : undefined
-  } catch {
-    return undefined
-  }
-}
-const processes: Record<string, number> = {}
-for (const file of existsSync(RUN_DIR) ? readdirSync(RUN_DIR).sort() : []) {
-  const name = /^svc-(.+)\.pid$/.exec(file)?.[1]
-  const pid = name ? pidFrom(join(RUN_DIR, file), /services\/.*\/src\//) : undefined
-  if (name && pid) processes[name] = pid
-}
-for (const [name, file, cmdline] of [
-  ['redis', join(RUN_DIR, 'redis.pid'), /redis-server/],
-  ['kafka', join(RUN_DIR, 'kafka.pid'), /kafka\.Kafka/],
-  ['postgres', join(STATE_DIR, 'pg', 'primary', 'postmaster.pid'), /postgres/],
-] as const) {
-  const pid = pidFrom(file, cmdline)
-  if (pid) processes[name] = pid
-}
+const processes = stackProcesses(STATE_DIR)
 if (!processes['gateway'])
   console.warn(
     `flash-burst: no gateway pid file in ${RUN_DIR}: CPU per process is not recorded (FLASHSALE_STATE_DIR names the stack's state dir; stack.env sets it)`,
   )
-
-/** Which checkout the gateway runs from, its commit, and whether services/ or packages/ differ from it. */
-function servicesCheckout(): { dir: string; commit: string; modified: boolean } | undefined {
-  if (!processes['gateway']) return undefined
-  try {
-    const dir = execFileSync('readlink', [`/proc/${processes['gateway']}/cwd`])
-      .toString()
-      .trim()
-    const commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD']).toString().trim()
-    const modified = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', 'services', 'packages']).toString().trim() !== ''
-    return { dir, commit, modified }
-  } catch {
-    return undefined
-  }
-}
-const checkout = servicesCheckout()
+const checkout = servicesCheckout(processes)
 
 // ---------------------------------------------------------------- buyers, sales, metrics
 const issuer = await createTokenIssuer(JSON.parse(process.env['AUTH_JWT_PRIVATE_JWK']!))
@@ -538,23 +502,11 @@ async function burst(
 }
 
 // ---------------------------------------------------------------- make verify after every gateway burst
-const verifyJson = join(tmpdir(), `flash-burst-verify-${process.pid}.json`)
 let verifyFailed = false
-/** tools/verify, as make verify runs it; its report is printed when something is wrong. */
 async function verify(after: string): Promise<'pass' | 'fail'> {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=TimeoutNegativeWarning', join(ROOT, 'tools/verify/src/bin/verify.ts'), '--wait', '60', '--json', verifyJson],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()))
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  if (code === 0) return 'pass'
-  verifyFailed = true
-  console.error(`\n  make verify FAILED after ${after} (exit ${code}):\n${output.replace(/^/gm, '    ')}`)
-  return 'fail'
+  const outcome = await runVerify(ROOT, after)
+  if (outcome === 'fail') verifyFailed = true
+  return outcome
 }
 
 // ---------------------------------------------------------------- the run
@@ -640,7 +592,6 @@ try {
 } finally {
   await stopProcess(floor)
   await db.end()
-  rmSync(verifyJson, { force: true })
 }
 
 // ---------------------------------------------------------------- results

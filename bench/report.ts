@@ -52,6 +52,8 @@ interface Result {
   readonly arms?: Readonly<Record<string, { readonly goodputBySecond?: readonly number[] } & Partial<BurstArm>>>
   /** The commit the measured services ran from, and whether services/ or packages/ had changes on top. */
   readonly services?: { readonly commit: string; readonly modified: boolean } | null
+  /** What the second-by-second chart counts, when it is not `unit` (waiting-room: buyers per second). */
+  readonly timelineUnit?: string
   /** Burst cases: units sold ÷ stock per arm, worst repetition. */
   readonly soldShare?: Readonly<Record<string, number>>
 }
@@ -263,7 +265,7 @@ for (const name of [...new Set(results.map((r) => r.case))]) {
     md += `![${titleOf(r)}](benchmarks/${fileOf(r)}.svg)\n\n`
     const timeline = Object.entries(r.arms ?? {}).flatMap(([arm, a]) => (a.goodputBySecond ? [[arm, a.goodputBySecond] as [string, readonly number[]]] : []))
     if (timeline.length > 0) {
-      writeFileSync(join(chartsDir, `${fileOf(r)}-timeline.svg`), lineChart(`${titleOf(r)}: ${r.unit}, second by second`, timeline))
+      writeFileSync(join(chartsDir, `${fileOf(r)}-timeline.svg`), lineChart(`${titleOf(r)}: ${r.timelineUnit ?? r.unit}, second by second`, timeline))
       md += `![${titleOf(r)}, second by second](benchmarks/${fileOf(r)}-timeline.svg)\n\n`
     }
     if (r.arms && burstResults.includes(r)) md += `${burstTable(r.arms)}\n`

@@ -37,6 +37,11 @@ if [ ! -s "$SECRET_ENV" ]; then
 fi
 DEMO_ADMIN_SECRET=$(sed -n 's/^DEMO_ADMIN_SECRET=//p' "$SECRET_ENV")
 [ -n "$DEMO_ADMIN_SECRET" ] || die "$SECRET_ENV has no DEMO_ADMIN_SECRET" "delete it and run make services-up again"
+# The waiting-room pass key (ADR 0039): one for every gateway instance, added to a secrets file made before it.
+if ! grep -q '^WAITING_ROOM_PASS_SECRET=' "$SECRET_ENV"; then
+  (umask 077 && printf 'WAITING_ROOM_PASS_SECRET=%s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >>"$SECRET_ENV")
+fi
+WAITING_ROOM_PASS_SECRET=$(sed -n 's/^WAITING_ROOM_PASS_SECRET=//p' "$SECRET_ENV")
 
 # The order worker (and the order API's DLQ tooling) call the inventory's gate steps as an admin.
 SERVICE_TOKEN=$(cd "$ROOT" && node --env-file="$AUTH_ENV" packages/auth/src/bin/issue-token.ts --user order-service --role admin --ttl $((30 * 24 * 3600))) ||
@@ -135,7 +140,7 @@ launch() { # NAME
   review) env+=(PORT="$port" PROJECTOR_PORT="$REVIEW_PROJECTOR_PORT" CATALOG_URLS="$CATALOG_URLS") ;;
   gateway)
     env+=(PORT="$port" ORDER_URLS="$ORDER_URLS" CATALOG_URLS="$CATALOG_URLS" INVENTORY_URLS="$INVENTORY_URL" REVIEW_URLS="$REVIEW_URL"
-      DEMO_TOKENS_ENABLED=true DEMO_ADMIN_SECRET="$DEMO_ADMIN_SECRET" TRUST_PROXY=true)
+      DEMO_TOKENS_ENABLED=true DEMO_ADMIN_SECRET="$DEMO_ADMIN_SECRET" TRUST_PROXY=true WAITING_ROOM_PASS_SECRET="$WAITING_ROOM_PASS_SECRET")
     ;;
   esac
 

@@ -97,7 +97,11 @@ export const ConfigSchema = Type.Object({
     description: 'places admitted per second per instance before the order path is measured',
   }),
   WAITING_ROOM_MAX_RATE: Type.Number({ default: 2_000, exclusiveMinimum: 0, description: 'most places admitted per second per instance' }),
-  WAITING_ROOM_BURST_SECONDS: Type.Number({ default: 1, minimum: 0, description: "seconds of admissions an empty room's newcomers are let in at once" }),
+  WAITING_ROOM_BURST_SECONDS: Type.Number({
+    default: 0.25,
+    minimum: 0,
+    description: "seconds of admissions an empty room's newcomers are let in at once (more, and the opening's crowd reaches a cold order path all together)",
+  }),
   WAITING_ROOM_TICK_MS: positive(100, 'how often each instance moves the watermark and wakes the polls it holds'),
   WAITING_ROOM_REFRESH_MS: positive(1_000, 'how often each instance re-reads which sales have a room: an admin change reaches every instance within this'),
 

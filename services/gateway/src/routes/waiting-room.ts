@@ -10,7 +10,8 @@
  * Redis unreachable: join, poll and leave answer 503 + Retry-After (fail closed: nobody is admitted past the
  * line, and everyone's place is kept in Redis); passes already given keep working, they need no Redis.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthRouteConfig } from '@flashsale/auth'
 import { jitteredRetryAfterSeconds } from '@flashsale/resilience'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { LeaveAnswer, PollQuery, RoomView, SaleParams, Ticket } from '../contract.ts'
@@ -84,8 +85,11 @@ const SCHEMAS = {
   },
 }
 
-/** The door (intake.ts): buyers in a room wait their turn there by deadline, like order placement, never under CoDel. */
-const BUYER_ROUTE: IntakeRouteConfig = { budgetMs: 2_000, priority: 'core', byDeadline: true }
+/**
+ * The door (intake.ts): buyers in a room wait their turn there by deadline, like order placement, never under
+ * CoDel. The token is verified in the handler, after sold out has had its say (`admit`).
+ */
+const BUYER_ROUTE: IntakeRouteConfig & AuthRouteConfig = { budgetMs: 2_000, priority: 'core', byDeadline: true, authenticateLate: true }
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -127,9 +131,16 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
     return state
   }
 
+  /**
+   * Sold out as the room tells it: marked at the edge, or the inventory's last stock message said 0 and none
+   * said otherwise since (levels are kept while the stock channel is subscribed, and forgotten when it is
+   * lost). Not the edge's 2 s mark alone: after it lapses nothing renews it while nobody orders, and the crowd
+   * would be handed tickets for a sale with nothing left. Telling a buyer sold out takes nothing from them:
+   * their ticket stays, and if units come back the next message reopens the room.
+   */
   const refuseIfSoldOut = (saleId: string, room: LiveRoom | undefined) => {
     const sku = room?.state.sku
-    if (sku === undefined || o.soldOut?.soldOutSale(sku) === undefined) return
+    if (sku === undefined || o.soldOut?.unitsLeft(sku) !== 0) return
     const err = new SoldOutAtEdge(saleId)
     err.details = { saleId, sku }
     throw err
@@ -159,44 +170,53 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
     }
   }
 
-  app.post<{ Params: Params }>(
-    '/sales/:id/waiting-room/ticket',
-    { onRequest: app.requireUser, schema: SCHEMAS.join, config: BUYER_ROUTE },
-    async (request, reply) => {
-      const saleId = request.params.id
-      const room = rooms.bySale(saleId)
-      refuseIfSoldOut(saleId, room)
-      await o.funnel(request, reply)
-      const userId = request.user!.userId
-      const t = await reach(request, () => rooms.ticket(saleId, userId, 'join'))
-      if (t.kind === 'none' || t.kind === 'no_ticket') throw new NoWaitingRoom(saleId)
-      const state = await stateOf(request, saleId, room)
-      metrics.roomTickets.inc({ sale_id: saleId, outcome: t.kind })
-      const body = answer(state, userId, t, room?.fleetRate ?? 0)
-      if (body.state !== 'admitted') reply.header('retry-after', String(body.pollAfterSeconds))
-      return reply.code(t.kind === 'new' ? 201 : 200).send(body)
-    },
-  )
+  /**
+   * Sold out first, as at the order route's edge (ADR 0027): a buyer who comes after the last unit costs no
+   * signature check, no Redis call and no rate-limit quota (after a sale sells out, nearly every arrival is
+   * one). Then the token is verified, and the funnel passed. Answers the buyer's id.
+   */
+  const admit = async (request: FastifyRequest, reply: FastifyReply, saleId: string): Promise<string> => {
+    if (request.headers.authorization === undefined) await app.requireUser(request, reply)
+    refuseIfSoldOut(saleId, rooms.bySale(saleId))
+    await app.authenticate(request)
+    const invalid = app.invalidToken(request, reply)
+    if (invalid) throw invalid
+    await app.requireUser(request, reply)
+    await o.funnel(request, reply)
+    return request.user!.userId
+  }
+
+  app.post<{ Params: Params }>('/sales/:id/waiting-room/ticket', { schema: SCHEMAS.join, config: BUYER_ROUTE }, async (request, reply) => {
+    const saleId = request.params.id
+    const userId = await admit(request, reply, saleId)
+    const t = await reach(request, () => rooms.ticket(saleId, userId, 'join'))
+    if (t.kind === 'none' || t.kind === 'no_ticket') throw new NoWaitingRoom(saleId)
+    const room = rooms.bySale(saleId)
+    const state = await stateOf(request, saleId, room)
+    metrics.roomTickets.inc({ sale_id: saleId, outcome: t.kind })
+    const body = answer(state, userId, t, room?.fleetRate ?? 0)
+    if (body.state !== 'admitted') reply.header('retry-after', String(body.pollAfterSeconds))
+    return reply.code(t.kind === 'new' ? 201 : 200).send(body)
+  })
 
   app.get<{ Params: Params; Querystring: { wait?: number } }>(
     '/sales/:id/waiting-room/ticket',
-    { onRequest: app.requireUser, schema: SCHEMAS.poll, config: BUYER_ROUTE },
+    { schema: SCHEMAS.poll, config: BUYER_ROUTE },
     async (request, reply) => {
       const saleId = request.params.id
-      refuseIfSoldOut(saleId, rooms.bySale(saleId))
-      await o.funnel(request, reply)
-      const userId = request.user!.userId
+      const userId = await admit(request, reply, saleId)
       const holdUntil = performance.now() + (request.query.wait ?? 0) * 1000
       // Held: out of the door (it bounds the gateway's own work, not waiting), and let go if the buyer hangs up.
       request.leaveIntake()
       const gone = new AbortController()
       request.raw.once('close', () => gone.abort())
       for (;;) {
+        // Woken by sold out: told at once, with no Redis call (thousands of held polls answer together).
+        refuseIfSoldOut(saleId, rooms.bySale(saleId))
         const t = await reach(request, () => rooms.ticket(saleId, userId, 'poll'))
         if (t.kind === 'none') throw new NoWaitingRoom(saleId)
         if (t.kind === 'no_ticket') throw new NoTicket(saleId)
         const room = rooms.bySale(saleId)
-        refuseIfSoldOut(saleId, room)
         const state = await stateOf(request, saleId, room)
         const body = answer(state, userId, t, room?.fleetRate ?? 0)
         const left = holdUntil - performance.now()
@@ -204,6 +224,8 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
           if (body.state !== 'admitted') reply.header('retry-after', String(body.pollAfterSeconds))
           return body
         }
+        // Sold out may have been told while this poll was at Redis: checked again, in the same turn as it is held.
+        refuseIfSoldOut(saleId, rooms.bySale(saleId))
         await rooms.waitForNews(saleId, t.place, left, gone.signal)
       }
     },

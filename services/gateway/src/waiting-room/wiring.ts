@@ -14,13 +14,19 @@ import { createWaitingRooms, type LoadSignals, type WaitingRooms } from './rooms
 import { createRoomStore } from './store.ts'
 
 /**
- * What the order upstream and degradation say now. Capacity: completions per second measured while requests
+ * What the order upstream and degradation say now (ADR 0039). Capacity: completions per second measured while requests
  * queued, when known, else the concurrency limit over the upstream's own service time (Little's law).
  */
 export function orderLoadSignals(order: Upstream | undefined, degradation: Pick<Degradation, 'state'>): LoadSignals {
   const snap = order?.snapshot()
   const limit = snap?.limit
-  const pausedBy = degradation.state().degraded ? 'degraded' : snap && snap.breaker !== 'closed' ? 'breaker' : limit?.standingQueue ? 'queue' : undefined
+  // The queue "refuses" when it stands (CoDel), or holds a full limit's worth of waiters: one more admission
+  // would wait longer than a service time, and deadline admission starts refusing orders that wait too long.
+  const queueFull = limit !== undefined && (limit.standingQueue || (limit.limit > 0 && limit.queuedCore >= limit.limit))
+  // Degraded by the order path's own signals (its p99, its errors) or by hand, not by this gateway's busy event
+  // loop: the crowd in the room makes the loop busy, and pausing for it stalled a 10,000-buyer sale for a minute.
+  const degraded = degradation.state()
+  const pausedBy = degraded.degraded && degraded.reason !== 'elu' ? 'degraded' : snap && snap.breaker !== 'closed' ? 'breaker' : queueFull ? 'queue' : undefined
   const capacityPerSecond = !limit
     ? undefined
     : limit.servedPerSecond > 0

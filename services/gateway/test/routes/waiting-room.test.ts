@@ -11,7 +11,8 @@ import { createTestProxy, getInfra, type TestProxy } from '@flashsale/testkit'
 import { json, startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from '../helpers.ts'
 
 const SECRET = 'the-waiting-room-secret-of-this-test-fleet'
-const ENV = { WAITING_ROOM_PASS_SECRET: SECRET, WAITING_ROOM_TICK_MS: '20', WAITING_ROOM_REFRESH_MS: '100' }
+// The edge's sold-out marks last 200 ms unless renewed (2 s by default), so a test can see one lapse.
+const ENV = { WAITING_ROOM_PASS_SECRET: SECRET, WAITING_ROOM_TICK_MS: '20', WAITING_ROOM_REFRESH_MS: '100', SOLD_OUT_EDGE_TTL_MS: '200' }
 const HOUR = 3_600_000
 
 describe('waiting rooms at the gateway', () => {
@@ -166,6 +167,20 @@ describe('waiting rooms at the gateway', () => {
     } finally {
       gw.app.gateway.degradation.setMode('auto')
     }
+  })
+
+  test("the room keeps telling sold out after the edge's mark lapsed, until the inventory says units are back", async () => {
+    await openRoom('s-lapse')
+    const publish = (available: number) => gw.redis.publish(`${gw.prefix}inv:stock`, JSON.stringify({ sku: 'SKU-s-lapse', saleId: 's-lapse', available }))
+    await publish(0)
+    await waitFor(() => gw.app.gateway.soldOut?.unitsLeft('SKU-s-lapse') === 0, 'the stock message arrived')
+    await waitFor(() => gw.app.gateway.soldOut?.soldOutSale('SKU-s-lapse') === undefined, "the edge's mark lapsed")
+    const told = await join('s-lapse', 'late-1')
+    assert.equal(told.statusCode, 409, told.body)
+    assert.equal(told.json().code, 'ORDER_ERR_SOLD_OUT')
+    await publish(3)
+    await waitFor(() => gw.app.gateway.soldOut?.unitsLeft('SKU-s-lapse') === 3, 'units back')
+    assert.equal((await join('s-lapse', 'late-1')).statusCode, 201, 'reopened: a ticket')
   })
 
   test('bad input gets a 4xx and changes nothing', async () => {

@@ -15,10 +15,15 @@ describe("the order path's signals for the waiting rooms", () => {
     assert.equal(orderLoadSignals(upstream('closed', {}), calm).capacityPerSecond, undefined)
     assert.equal(orderLoadSignals(undefined, calm).capacityPerSecond, undefined)
   })
-  test('admissions pause while degraded, while the breaker is not closed, and while the queue stands', () => {
+  test('admissions pause while degraded by the order path or by hand, while the breaker is not closed, and while the queue stands', () => {
     assert.equal(orderLoadSignals(upstream('closed', {}), calm).pausedBy, undefined)
-    assert.equal(orderLoadSignals(upstream('closed', {}), { state: () => ({ mode: 'on' as const, degraded: true, reason: 'manual' }) }).pausedBy, 'degraded')
+    const degraded = (reason: string) => ({ state: () => ({ mode: 'auto' as const, degraded: true, reason }) })
+    assert.equal(orderLoadSignals(upstream('closed', {}), degraded('manual')).pausedBy, 'degraded')
+    assert.equal(orderLoadSignals(upstream('closed', {}), degraded('p99')).pausedBy, 'degraded')
+    assert.equal(orderLoadSignals(upstream('closed', {}), degraded('elu')).pausedBy, undefined, "the gateway's own busy loop is not the order path refusing")
     assert.equal(orderLoadSignals(upstream('half-open', {}), calm).pausedBy, 'breaker')
     assert.equal(orderLoadSignals(upstream('closed', { standingQueue: true }), calm).pausedBy, 'queue')
+    assert.equal(orderLoadSignals(upstream('closed', { queuedCore: 19 }), calm).pausedBy, undefined, 'fewer waiters than the limit')
+    assert.equal(orderLoadSignals(upstream('closed', { queuedCore: 20 }), calm).pausedBy, 'queue', 'a full limit of waiters')
   })
 })
