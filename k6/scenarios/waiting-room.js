@@ -23,7 +23,8 @@
  * being told sold out (k6 cannot compare two metrics in a threshold; bench/flash-burst.ts's room arm does).
  *
  * env: BUYERS (10000) · STOCK (100) · ARRIVAL (10s) · VUS (50) · MODE (fifo | lottery) · PREPARE (time from
- *      the end of setup to the first arrival; 3 s) · GATEWAY_URL · INVENTORY_URL · DEMO_ADMIN_SECRET
+ *      the end of setup to the first arrival; 3 s) · TIME_THRESHOLDS (1; 0 reports the 2 s budget without
+ *      enforcing it) · GATEWAY_URL · INVENTORY_URL · DEMO_ADMIN_SECRET
  */
 import encoding from 'k6/encoding'
 import exec from 'k6/execution'
@@ -42,6 +43,8 @@ const VUS = Math.min(BUYERS, intEnv('VUS', 50, { min: 1 }))
 const ARRIVAL = durationEnv('ARRIVAL', '10s')
 const PREPARE = durationEnv('PREPARE', '3s')
 const MODE = __ENV.MODE || 'fifo'
+// 0 reports the 2 s budget without enforcing it (the CI end-to-end phase: a wall clock is not a test there).
+const TIME_THRESHOLDS = (__ENV.TIME_THRESHOLDS || '1') !== '0'
 if (MODE !== 'fifo' && MODE !== 'lottery') fail(`MODE must be fifo or lottery, not ${MODE}`)
 
 expectStatuses(403)
@@ -66,7 +69,7 @@ export const options = {
   thresholds: {
     ...base.thresholds,
     'order_outcomes{outcome:accepted}': [`count==${STOCK}`],
-    room_answered_in_budget: ['rate==1'],
+    ...(TIME_THRESHOLDS ? { room_answered_in_budget: ['rate==1'] } : {}),
     room_unavailable: ['count==0'],
     ...(MODE === 'fifo' ? { room_inversions: ['count==0'] } : {}),
     system_errors: ['rate<0.01'],

@@ -49,6 +49,11 @@ degraded_before=$(degradation_episodes)
 run_flash_sale
 took
 
+next "waiting room: 2,000 buyers over 5 s for 50 units of a sale with a room (k6/scenarios/waiting-room.js)"
+run_waiting_room 2000 50 5s
+[ "$ROOM_STATUS" = 0 ] || warn "the waiting room crossed a threshold (see above); the invariants decide"
+took
+
 next "verify: no oversell, nothing lost, no duplicates, Redis = Postgres, consumers drained"
 run_verify "$DEMO_DIR/verify.json"
 took

@@ -33,7 +33,7 @@ describe('the dashboard file as the page draws it', () => {
     assert.equal(d.uid, 'flash-sale-live')
     assert.deepEqual(
       d.rows.map((r) => r.title),
-      ['At a glance', 'Orders', 'Gateway', 'Queue', 'Data tier', 'Alerts'],
+      ['At a glance', 'Orders', 'Gateway', 'Queue', 'Data tier', 'Waiting room', 'Alerts'],
     )
     const panels = d.rows.flatMap((r) => r.panels)
     assert.ok(panels.length >= 15)
