@@ -86,7 +86,7 @@ export function setup() {
     timeout: '10s',
   })
   if (res.status !== 201) fail(`PUT /admin/waiting-rooms/${sale.id} answered ${res.status} ${String(res.body).slice(0, 200)}`)
-  const users = demoUsers({ count: BUYERS, prefix: `room-${runId}`, ipBlock: 12, ttlSeconds: 1800 })
+  const users = demoUsers({ count: BUYERS, prefix: `room-${runId}`, ipBlock: 14, ttlSeconds: 1800 })
   const releaseAt = Date.now() + PREPARE * 1000
   return { runId, sku: sale.sku, saleId: sale.id, releaseAt, startedAt: new Date(releaseAt).toISOString(), users }
 }
