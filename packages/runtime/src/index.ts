@@ -8,3 +8,4 @@ export {
   type ProcessContext,
   type RunningConsumer,
 } from './run.ts'
+export { createServiceApp, type ServiceAppOptions } from './service-app.ts'

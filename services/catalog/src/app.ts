@@ -2,16 +2,15 @@
  * buildApp(config, deps) → the catalog service as a Fastify instance. It never listens (server.ts does)
  * and makes no connections (they come in `deps`), so tests build it on real servers and use inject().
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
-import { authentication, type TokenVerifier } from '@flashsale/auth'
-import { faultFlags } from '@flashsale/faults'
+import type { TokenVerifier } from '@flashsale/auth'
 import { createCache, createRedisBloomFilter, type BloomFilter } from '@flashsale/cache'
 import { parseList } from '@flashsale/config'
 import type { Database } from '@flashsale/db'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
-import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import { createServiceApp } from '@flashsale/runtime'
 import { createInventoryClient } from './clients/inventory-client.ts'
 import type { Config } from './config.ts'
 import { OPENAPI_INFO } from './contract.ts'
@@ -47,9 +46,12 @@ declare module 'fastify' {
 }
 
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
-  const app = Fastify(serviceFastifyOptions(deps.logger))
-  await app.register(serviceDefaults, {
+  const app = await createServiceApp({
+    service: 'catalog',
+    logger: deps.logger,
     metrics: deps.metrics,
+    verifier: deps.verifier,
+    redis: deps.redis,
     openapi: OPENAPI_INFO,
     // Shared datastores are dependencies, not readiness (ADR 0028): with the primary down, product pages
     // come from the cache and the replicas; every instance would be ejected alike for nothing.
@@ -59,9 +61,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       redis: () => deps.redis.ping(),
     },
   })
-  await app.register(authentication, { verifier: deps.verifier })
-  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
-  await app.register(faultFlags, { service: 'catalog', redis: deps.redis, registry: deps.metrics.registry })
 
   const registry = deps.metrics.registry
   const products = createProductStore(deps.db)

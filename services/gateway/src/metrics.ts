@@ -236,7 +236,7 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     roomTickets: new Counter({
       name: 'gateway_waiting_room_tickets_total',
-      help: 'Join requests answered, by outcome (new, existing, sold_out)',
+      help: 'Tickets answered to joins, by outcome (new: a place taken now, existing: the one the buyer held)',
       labelNames: ['sale_id', 'outcome'] as const,
       registers,
     }),

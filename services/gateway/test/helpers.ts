@@ -8,11 +8,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import type { Redis } from 'ioredis'
+import { Redis as RedisClient, type Redis } from 'ioredis'
 import { createTokenIssuer, createTokenVerifier, generateSigningKeys, type TokenIssuer } from '@flashsale/auth'
 import { createLogger } from '@flashsale/logging'
 import { createProcessMetrics, type ProcessMetrics } from '@flashsale/metrics'
-import { createTestRedis, type TestRedis } from '@flashsale/testkit'
+import { createTestRedis, type TestProxy, type TestRedis } from '@flashsale/testkit'
 import { buildApp } from '../src/app.ts'
 import { readConfig, type Config } from '../src/config.ts'
 import { BUNDLED_ROUTE_TABLE, loadRouteTable, type RouteTable, type UpstreamDefinition } from '../src/route-table.ts'
@@ -80,6 +80,24 @@ export async function startUpstream(name: string): Promise<TestUpstream> {
       server.listen(port, '127.0.0.1')
       await once(server, 'listening')
     },
+  }
+}
+
+/**
+ * The gateway's Redis client through a Toxiproxy proxy, as server.ts configures it (no offline queue, short
+ * timeouts), for GatewayOptions.redis: a test disables the proxy to cut Redis off.
+ */
+export function redisThrough(proxy: Pick<TestProxy, 'rewrite'>): (prefix: string, url: string) => Redis {
+  return (prefix, url) => {
+    const client = new RedisClient(proxy.rewrite(url), {
+      keyPrefix: prefix,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2_000,
+      commandTimeout: 200,
+    })
+    client.on('error', () => {}) // expected while the proxy is disabled; the gateway logs its own
+    return client
   }
 }
 

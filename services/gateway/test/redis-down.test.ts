@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { Redis } from 'ioredis'
 import { createTestProxy, getInfra, type TestProxy } from '@flashsale/testkit'
-import { startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from './helpers.ts'
+import { redisThrough, startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from './helpers.ts'
 
 describe('rate limits when Redis is down (ADR 0013: fail open onto the local limiter)', () => {
   let gw: Gateway
@@ -16,17 +15,7 @@ describe('rate limits when Redis is down (ADR 0013: fail open onto the local lim
       // 3 requests at once, then one per 100 s: the local limiter's refusal does not depend on timing.
       env: { RATE_PER_IP_PER_SECOND: '0.01', RATE_PER_IP_BURST: '2', REDIS_COMMAND_TIMEOUT_MS: '200' },
       // The gateway's Redis goes through Toxiproxy, as server.ts configures it: no offline queue, short timeouts.
-      redis: (prefix, url) => {
-        const client = new Redis(proxy.rewrite(url), {
-          keyPrefix: prefix,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          connectTimeout: 2_000,
-          commandTimeout: 200,
-        })
-        client.on('error', () => {}) // expected while the proxy is disabled; the gateway logs its own
-        return client
-      },
+      redis: redisThrough(proxy),
     })
   })
   after(async () => {

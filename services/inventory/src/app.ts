@@ -2,14 +2,13 @@
  * buildApp(config, deps) → the inventory service as a Fastify instance. It never listens (server.ts
  * does) and makes no clients (they come in `deps`), so tests build it on real servers and use inject().
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
-import { authentication, type TokenVerifier } from '@flashsale/auth'
-import { faultFlags } from '@flashsale/faults'
+import type { TokenVerifier } from '@flashsale/auth'
 import type { Database } from '@flashsale/db'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
-import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import { createServiceApp } from '@flashsale/runtime'
 import type { Config } from './config.ts'
 import { OPENAPI_INFO } from './contract.ts'
 import { createHotSaleLimiter } from './domain/hot-sale-limiter.ts'
@@ -46,9 +45,12 @@ declare module 'fastify' {
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
   const now = () => clock.now()
-  const app = Fastify(serviceFastifyOptions(deps.logger))
-  await app.register(serviceDefaults, {
+  const app = await createServiceApp({
+    service: 'inventory',
+    logger: deps.logger,
     metrics: deps.metrics,
+    verifier: deps.verifier,
+    redis: deps.redis,
     openapi: OPENAPI_INFO,
     // Shared datastores are dependencies, not readiness (ADR 0028): with Redis down the gate answers 503
     // fail-closed with its own reason on every instance alike; ejecting them all would only hide it.
@@ -57,9 +59,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       redis: () => deps.redis.ping(),
     },
   })
-  await app.register(authentication, { verifier: deps.verifier })
-  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
-  await app.register(faultFlags, { service: 'inventory', redis: deps.redis, registry: deps.metrics.registry })
 
   // A different Redis server (failover, restart) may lack the last writes: the gate refuses until every open
   // sale is rebuilt from Postgres (store/master-watch.ts, ADR 0029). The rebuild is only ever called after an

@@ -1,17 +1,16 @@
 /**
  * buildApp: the order API, from clients made elsewhere (server.ts, or a test on real servers). Never listens.
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { v7 as uuidv7 } from 'uuid'
-import { authentication, type TokenVerifier } from '@flashsale/auth'
-import { faultFlags } from '@flashsale/faults'
+import type { TokenVerifier } from '@flashsale/auth'
 import type { Database } from '@flashsale/db'
 import type { Producer } from '@flashsale/kafka'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
 import { sleep } from '@flashsale/resilience'
-import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import { createServiceApp } from '@flashsale/runtime'
 import type { DeadLetterTooling } from './clients/dead-letter-tooling.ts'
 import type { InventoryClient } from './clients/inventory-client.ts'
 import { createOrderEventsPublisher } from './clients/order-events.ts'
@@ -43,9 +42,12 @@ export interface AppDeps {
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify(serviceFastifyOptions(deps.logger))
-  await app.register(serviceDefaults, {
+  const app = await createServiceApp({
+    service: 'order',
+    logger: deps.logger,
     metrics: deps.metrics,
+    verifier: deps.verifier,
+    redis: deps.redis,
     openapi: OPENAPI_INFO,
     // Nothing shared makes this instance unready (ADR 0028). Not even its circuit to the inventory: the
     // inventory fails every order instance alike, and a circuit only closes through a call, so a readiness
@@ -60,9 +62,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
       },
     },
   })
-  await app.register(authentication, { verifier: deps.verifier })
-  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
-  await app.register(faultFlags, { service: 'order', redis: deps.redis, registry: deps.metrics.registry })
 
   const statusCache = createStatusCache(deps.redis, { ttlSeconds: config.ORDER_STATUS_TTL_SECONDS })
   const metrics = createOrderApiMetrics(deps.metrics.registry)

@@ -3,16 +3,15 @@
  * makes no connections (they come in `deps`), so tests build it on real servers and use inject().
  * The verified-buyer projector is a separate entry point (src/projector.ts).
  */
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
-import { authentication, type TokenVerifier } from '@flashsale/auth'
-import { faultFlags } from '@flashsale/faults'
+import type { TokenVerifier } from '@flashsale/auth'
 import { createCache } from '@flashsale/cache'
 import { parseList } from '@flashsale/config'
 import type { Database } from '@flashsale/db'
 import type { Logger } from '@flashsale/logging'
 import type { ProcessMetrics } from '@flashsale/metrics'
-import { serviceDefaults, serviceFastifyOptions } from '@flashsale/service-defaults'
+import { createServiceApp } from '@flashsale/runtime'
 import { createCatalogClient } from './clients/catalog-client.ts'
 import type { Config } from './config.ts'
 import { DEFAULT_PAGE_SIZE, OPENAPI_INFO } from './contract.ts'
@@ -36,9 +35,12 @@ export interface Deps {
 }
 
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
-  const app = Fastify(serviceFastifyOptions(deps.logger))
-  await app.register(serviceDefaults, {
+  const app = await createServiceApp({
+    service: 'review',
+    logger: deps.logger,
     metrics: deps.metrics,
+    verifier: deps.verifier,
+    redis: deps.redis,
     openapi: OPENAPI_INFO,
     // Shared datastores are dependencies, not readiness (ADR 0028).
     dependencies: {
@@ -46,9 +48,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       redis: () => deps.redis.ping(),
     },
   })
-  await app.register(authentication, { verifier: deps.verifier })
-  // Fault flags for drills: admin-only, shared by every instance through Redis, off by themselves (@flashsale/faults).
-  await app.register(faultFlags, { service: 'review', redis: deps.redis, registry: deps.metrics.registry })
 
   const registry = deps.metrics.registry
   const common = {

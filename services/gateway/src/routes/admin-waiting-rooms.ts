@@ -7,14 +7,13 @@
  * turn the orders already on their way into 403s (ADR 0039 says more).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { jitteredRetryAfterSeconds } from '@flashsale/resilience'
 import { jsonResponse, problemResponses } from '@flashsale/service-defaults'
 import { RoomList, RoomParams, RoomRemoved, RoomSettingsBody, RoomView } from '../contract.ts'
-import { SaleLookupFailed, SaleNotFound, WaitingRoomModeLocked, WaitingRoomUnavailable } from '../errors.ts'
+import { SaleLookupFailed, SaleNotFound, WaitingRoomModeLocked } from '../errors.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { WaitingRooms } from '../waiting-room/rooms.ts'
 import type { RoomMode } from '../waiting-room/store.ts'
-import { roomView } from './waiting-room.ts'
+import { reach, roomView } from './waiting-room.ts'
 
 export interface AdminWaitingRoomRoutesOptions {
   readonly rooms: WaitingRooms
@@ -56,17 +55,6 @@ const SCHEMAS = {
 
 export async function adminWaitingRoomRoutes(app: FastifyInstance, o: AdminWaitingRoomRoutesOptions): Promise<void> {
   const { rooms } = o
-  /** Redis down: 503 + Retry-After, nothing changed. */
-  const reach = async <T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn()
-    } catch (err) {
-      request.log.warn({ err }, 'waiting room: Redis did not answer')
-      const e = new WaitingRoomUnavailable()
-      e.retryAfterSeconds = jitteredRetryAfterSeconds(1_000)
-      throw e
-    }
-  }
 
   /** The sale's SKU, start and end, from the inventory service. */
   async function lookUpSale(request: FastifyRequest, saleId: string) {

@@ -108,20 +108,23 @@ export function roomView(room: LiveRoom) {
   }
 }
 
+/**
+ * A call to the room's Redis state: any failure is the 503 + Retry-After the caller gets (fail closed: nothing
+ * half-done, everyone's place kept). Every call wrapped here touches Redis only.
+ */
+export async function reach<T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    request.log.warn({ err }, 'waiting room: Redis did not answer')
+    const e = new WaitingRoomUnavailable()
+    e.retryAfterSeconds = jitteredRetryAfterSeconds(1_000)
+    throw e
+  }
+}
+
 export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRoutesOptions): Promise<void> {
   const { rooms, metrics } = o
-
-  /** Any Redis failure of the room as the 503 the buyer gets (fail closed; the place is kept). */
-  const reach = async <T>(request: FastifyRequest, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn()
-    } catch (err) {
-      request.log.warn({ err }, 'waiting room: Redis did not answer')
-      const e = new WaitingRoomUnavailable()
-      e.retryAfterSeconds = jitteredRetryAfterSeconds(1_000)
-      throw e
-    }
-  }
 
   /** The room's settings: this instance's copy, or Redis's when it has not seen the room yet (opened elsewhere). */
   const stateOf = async (request: FastifyRequest, saleId: string, room: LiveRoom | undefined): Promise<RoomState> => {
@@ -192,6 +195,8 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
     const t = await reach(request, () => rooms.ticket(saleId, userId, 'join'))
     if (t.kind === 'none' || t.kind === 'no_ticket') throw new NoWaitingRoom(saleId)
     const room = rooms.bySale(saleId)
+    // Sold out while this join was at Redis: told now rather than at the first poll (the ticket is kept).
+    refuseIfSoldOut(saleId, room)
     const state = await stateOf(request, saleId, room)
     metrics.roomTickets.inc({ sale_id: saleId, outcome: t.kind })
     const body = answer(state, userId, t, room?.fleetRate ?? 0)

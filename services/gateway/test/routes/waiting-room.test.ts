@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { createTestProxy, getInfra, type TestProxy } from '@flashsale/testkit'
-import { json, startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from '../helpers.ts'
+import { json, redisThrough, startGateway, startUpstream, waitFor, type Gateway, type TestUpstream } from '../helpers.ts'
 
 const SECRET = 'the-waiting-room-secret-of-this-test-fleet'
 // The edge's sold-out marks last 200 ms unless renewed (2 s by default), so a test can see one lapse.
@@ -258,17 +258,7 @@ describe('waiting rooms with Redis down: closed to newcomers, open to passes alr
     gw = await startGateway('rooms_down', {
       upstreams: { order: [order.url], inventory: [inventory.url] },
       env: { ...ENV, REDIS_COMMAND_TIMEOUT_MS: '200' },
-      redis: (prefix, url) => {
-        const client = new Redis(proxy.rewrite(url), {
-          keyPrefix: prefix,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          connectTimeout: 2_000,
-          commandTimeout: 200,
-        })
-        client.on('error', () => {})
-        return client
-      },
+      redis: redisThrough(proxy),
     })
   })
   after(async () => {
