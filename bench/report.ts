@@ -52,6 +52,8 @@ interface Result {
   readonly arms?: Readonly<Record<string, { readonly goodputBySecond?: readonly number[] } & Partial<BurstArm>>>
   /** The commit the measured services ran from, and whether services/ or packages/ had changes on top. */
   readonly services?: { readonly commit: string; readonly modified: boolean } | null
+  /** What a reader should know to read the numbers (how the run was limited), printed under the case. */
+  readonly note?: string
   /** What the second-by-second chart counts, when it is not `unit` (waiting-room: buyers per second). */
   readonly timelineUnit?: string
   /** Burst cases: units sold ÷ stock per arm, worst repetition. */
@@ -282,6 +284,7 @@ for (const name of [...new Set(results.map((r) => r.case))]) {
     if (r.services)
       md += `- services measured: commit ${r.services.commit}${r.services.modified ? ' with uncommitted changes in services/ or packages/' : ''}\n`
     if (r.machine) md += `- ${r.machine}\n`
+    if (r.note) md += `\n${r.note}\n`
   }
 }
 writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), md)

@@ -19,8 +19,9 @@
  * 0 inversions (FIFO) · everyone still waiting told sold out within 1 s of the last unit · verify passes.
  *
  *   node --env-file=.local/stack.env --env-file=.local/auth.env --env-file-if-exists=.local/services.env \
- *     bench/waiting-room.ts [--buyers 10000] [--stock 100] [--arrival 10] [--mode fifo|lottery]
- * Writes bench/results/waiting-room.json (make bench-report draws it). With ROOM_TRACE=<prefix> in the
+ *     bench/waiting-room.ts [--buyers 10000] [--stock 100] [--arrival 10] [--mode fifo|lottery] [--variant NAME]
+ * Writes bench/results/waiting-room.json (waiting-room-<variant>.json with --variant: another crowd shape,
+ * e.g. --arrival 2 --variant arrival-2s; make bench-report draws both). With ROOM_TRACE=<prefix> in the
  * environment, every buyer's fate also goes to <prefix>-<arm>.json.
  */
 import { execFileSync } from 'node:child_process'
@@ -40,8 +41,11 @@ const { values } = parseArgs({
     stock: { type: 'string', default: '100' },
     arrival: { type: 'string', default: '10' },
     mode: { type: 'string', default: 'fifo' },
+    variant: { type: 'string', default: '' },
   },
 })
+const VARIANT = values.variant ?? ''
+if (VARIANT && !/^[a-z0-9-]{1,20}$/.test(VARIANT)) throw new Error(`--variant ${VARIANT}: a short kebab-case name such as "arrival-2s"`)
 const BUYERS = Number(values.buyers)
 const STOCK = Number(values.stock)
 const ARRIVAL_MS = Number(values.arrival) * 1000
@@ -280,6 +284,7 @@ const met = {
 const pct = (x: number) => round(x * 100, 2)
 const out = {
   case: 'waiting-room',
+  ...(VARIANT ? { variant: VARIANT } : {}),
   date: new Date().toISOString(),
   machine: `${availableParallelism()} cores; the client, the stack and Redis on one machine`,
   ratio: round(room.sold / STOCK, 3),
@@ -307,11 +312,15 @@ const out = {
     'room: told sold out in line': { goodputBySecond: room.toldSoldOutPerSecond },
     'no room: 503': { goodputBySecond: noRoom.unavailablePerSecond },
   },
+  // The client runs on the same cores as the stack: when it burns about as much CPU as the gateway, the
+  // latencies it measures include its own queueing (the gateway's histogram is the server's side of it).
+  note: `During the room arm this client used ${room.clientCpuSeconds} CPU-s and the gateway ${room.cpuSeconds['gateway'] ?? '?'} (without a room: ${noRoom.clientCpuSeconds} and ${noRoom.cpuSeconds['gateway'] ?? '?'}), on ${availableParallelism()} cores shared with the whole stack; latencies are measured at the client and include its own queueing. A buyer in a room makes two or three requests (join, poll, order) where a buyer without one makes one.`,
   runs: { room, noRoom },
   settings: { buyers: BUYERS, stock: STOCK, arrivalSeconds: ARRIVAL_MS / 1000, mode: MODE },
   services: checkout ? { commit: checkout.commit, modified: checkout.modified } : null,
 }
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
-writeFileSync(join(ROOT, 'bench', 'results', 'waiting-room.json'), `${JSON.stringify(out, null, 2)}\n`)
-log(`\nwaiting-room: ${JSON.stringify(met)}\n  written to bench/results/waiting-room.json (make bench-report draws it)\n`)
+const file = `waiting-room${VARIANT ? `-${VARIANT}` : ''}.json`
+writeFileSync(join(ROOT, 'bench', 'results', file), `${JSON.stringify(out, null, 2)}\n`)
+log(`\nwaiting-room: ${JSON.stringify(met)}\n  written to bench/results/${file} (make bench-report draws it)\n`)
 if (!met.verify) process.exit(1)

@@ -100,8 +100,7 @@ const jsonOf = (res) => {
   }
 }
 
-async function buyer(data, i) {
-  const user = userAt(data.users, i)
+async function buyer(data, i, user) {
   const headers = clientHeaders(user.ip, user.token)
   const ticketUrl = `${GATEWAY_URL}/sales/${data.saleId}/waiting-room/ticket`
   const arrived = Date.now()
@@ -138,10 +137,14 @@ async function buyer(data, i) {
 
 export default async function (data) {
   const vu = exec.vu.idInTest - 1
+  // Each VU splits the token pool on its first use: now, before the release, not as its first buyer arrives.
+  const users = []
+  for (let i = vu; i < BUYERS; i += VUS) users.push(userAt(data.users, i))
   const mine = []
-  for (let i = vu; i < BUYERS; i += VUS) {
+  for (let i = vu, k = 0; i < BUYERS; i += VUS, k++) {
     const arrival = data.releaseAt + (i / BUYERS) * ARRIVAL * 1000
-    mine.push(sleepMs(arrival - Date.now()).then(() => buyer(data, i)))
+    const user = users[k]
+    mine.push(sleepMs(arrival - Date.now()).then(() => buyer(data, i, user)))
   }
   await Promise.all(mine)
 }

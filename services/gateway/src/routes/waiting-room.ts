@@ -174,19 +174,30 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
   }
 
   /**
-   * Sold out first, as at the order route's edge (ADR 0027): a buyer who comes after the last unit costs no
-   * signature check, no Redis call and no rate-limit quota (after a sale sells out, nearly every arrival is
-   * one). Then the token is verified, and the funnel passed. Answers the buyer's id.
+   * The token verified (an invalid one is the gateway's 401, as on every route), then the funnel passed, then
+   * out of the door: it bounds the gateway's own work, and what follows is a wait for Redis (a held slot per
+   * Redis call let 5,000 joins a second pile up at the door and be refused there). Answers the buyer's id.
    */
-  const admit = async (request: FastifyRequest, reply: FastifyReply, saleId: string): Promise<string> => {
+  const authenticated = async (request: FastifyRequest, reply: FastifyReply): Promise<string> => {
     if (request.headers.authorization === undefined) await app.requireUser(request, reply)
-    refuseIfSoldOut(saleId, rooms.bySale(saleId))
     await app.authenticate(request)
     const invalid = app.invalidToken(request, reply)
     if (invalid) throw invalid
     await app.requireUser(request, reply)
     await o.funnel(request, reply)
+    request.leaveIntake()
     return request.user!.userId
+  }
+
+  /**
+   * Sold out first, as at the order route's edge (ADR 0027): a buyer who comes after the last unit costs no
+   * signature check, no Redis call and no rate-limit quota (after a sale sells out, nearly every arrival is
+   * one). A request without a token is still a 401 first.
+   */
+  const admit = async (request: FastifyRequest, reply: FastifyReply, saleId: string): Promise<string> => {
+    if (request.headers.authorization === undefined) await app.requireUser(request, reply)
+    refuseIfSoldOut(saleId, rooms.bySale(saleId))
+    return authenticated(request, reply)
   }
 
   app.post<{ Params: Params }>('/sales/:id/waiting-room/ticket', { schema: SCHEMAS.join, config: BUYER_ROUTE }, async (request, reply) => {
@@ -211,8 +222,7 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
       const saleId = request.params.id
       const userId = await admit(request, reply, saleId)
       const holdUntil = performance.now() + (request.query.wait ?? 0) * 1000
-      // Held: out of the door (it bounds the gateway's own work, not waiting), and let go if the buyer hangs up.
-      request.leaveIntake()
+      // Held out of the door (admit left it), and let go if the buyer hangs up.
       const gone = new AbortController()
       request.raw.once('close', () => gone.abort())
       for (;;) {
@@ -236,19 +246,15 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
     },
   )
 
-  app.delete<{ Params: Params }>(
-    '/sales/:id/waiting-room/ticket',
-    { onRequest: app.requireUser, schema: SCHEMAS.leave, config: BUYER_ROUTE },
-    async (request, reply) => {
-      const saleId = request.params.id
-      await o.funnel(request, reply)
-      const outcome = await reach(request, () => rooms.leave(saleId, request.user!.userId))
-      if (outcome === 'none') throw new NoWaitingRoom(saleId)
-      if (outcome === 'no_ticket') throw new NoTicket(saleId)
-      if (outcome === 'left') metrics.roomAbandoned.inc({ sale_id: saleId })
-      return { saleId, outcome }
-    },
-  )
+  app.delete<{ Params: Params }>('/sales/:id/waiting-room/ticket', { schema: SCHEMAS.leave, config: BUYER_ROUTE }, async (request, reply) => {
+    const saleId = request.params.id
+    const userId = await authenticated(request, reply)
+    const outcome = await reach(request, () => rooms.leave(saleId, userId))
+    if (outcome === 'none') throw new NoWaitingRoom(saleId)
+    if (outcome === 'no_ticket') throw new NoTicket(saleId)
+    if (outcome === 'left') metrics.roomAbandoned.inc({ sale_id: saleId })
+    return { saleId, outcome }
+  })
 
   app.get<{ Params: Params }>('/sales/:id/waiting-room', { schema: SCHEMAS.room }, async (request) => {
     const room = rooms.bySale(request.params.id)

@@ -192,6 +192,11 @@ describe('waiting rooms at the gateway', () => {
     assert.equal((await poll('s-bad', 'x', 99)).statusCode, 400)
     assert.equal((await join('s{bad}', 'x')).statusCode, 400)
     assert.equal((await gw.request({ method: 'POST', url: '/sales/s-bad/waiting-room/ticket' })).statusCode, 401)
+    for (const method of ['POST', 'GET', 'DELETE'] as const) {
+      const forged = await gw.request({ method, url: '/sales/s-bad/waiting-room/ticket', headers: { authorization: 'Bearer aaa.bbb.ccc' } })
+      assert.equal(forged.statusCode, 401, `${method}: ${forged.body}`)
+      assert.equal(forged.json().code, 'GATEWAY_ERR_INVALID_TOKEN')
+    }
     assert.equal((await openRoom('s-bad', { mode: 'random' })).statusCode, 400)
     assert.equal((await openRoom('s-bad', { ratePerSecond: -1 })).statusCode, 400)
     const missing = await openRoom('missing-sale')
