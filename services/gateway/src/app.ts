@@ -274,10 +274,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     }
     for (const t of timers) t.unref()
   })
+  // Before the in-flight requests are waited for: the long polls this instance holds answer now (their buyers
+  // poll another instance), or they would hold the close for up to their wait.
+  app.addHook('preClose', async () => {
+    await rooms?.stop()
+  })
   app.addHook('onClose', async () => {
     for (const t of timers) clearInterval(t)
     subscriber?.disconnect()
-    await rooms?.stop()
     await Promise.all([...upstreams.values()].map((u) => u.close()))
   })
   return app

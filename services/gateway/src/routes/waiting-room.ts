@@ -235,7 +235,7 @@ export async function waitingRoomRoutes(app: FastifyInstance, o: WaitingRoomRout
         const state = await stateOf(request, saleId, room)
         const body = answer(state, userId, t, room?.fleetRate ?? 0)
         const left = holdUntil - performance.now()
-        if (body.state === 'admitted' || body.state === 'expired' || left <= 0 || gone.signal.aborted) {
+        if (body.state === 'admitted' || body.state === 'expired' || left <= 0 || gone.signal.aborted || rooms.closing) {
           if (body.state !== 'admitted') reply.header('retry-after', String(body.pollAfterSeconds))
           return body
         }

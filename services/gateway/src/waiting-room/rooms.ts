@@ -69,7 +69,9 @@ export interface WaitingRooms {
   pass(room: RoomState, userId: string, place: number, admittedAt: number): { readonly pass: string; readonly expiresAt: number }
   checkPass(room: RoomState, pass: string | undefined, userId: string, sku: string): PassCheck
   start(): void
+  /** Stops the tick and answers every held poll; polls held after it return at once (the instance is closing). */
   stop(): Promise<void>
+  readonly closing: boolean
 }
 
 export interface WaitingRoomsOptions {
@@ -98,6 +100,7 @@ export function createWaitingRooms(o: WaitingRoomsOptions): WaitingRooms {
   const skus = new Map<string, string>()
   const held = new Map<string, Set<Waiter>>()
   let loop: Loop | undefined
+  let closing = false
   let refreshedAt = -Infinity
   let errorLoggedAt = -Infinity
 
@@ -185,6 +188,7 @@ export function createWaitingRooms(o: WaitingRoomsOptions): WaitingRooms {
     ticket: (saleId, userId, op) => o.store.ticket(saleId, userId, op, now(), randomInt(2 ** 47) / 2 ** 47),
     leave: (saleId, userId) => o.store.leave(saleId, userId, now()),
     waitForNews(saleId, place, ms, signal) {
+      if (closing) return Promise.resolve()
       return new Promise<void>((resolve) => {
         let set = held.get(saleId)
         if (!set) held.set(saleId, (set = new Set()))
@@ -235,8 +239,12 @@ export function createWaitingRooms(o: WaitingRoomsOptions): WaitingRooms {
       })
     },
     async stop() {
+      closing = true
       await loop?.stop()
       for (const saleId of [...held.keys()]) wakeAll(saleId)
+    },
+    get closing() {
+      return closing
     },
   }
 }

@@ -183,6 +183,28 @@ describe('waiting rooms at the gateway', () => {
     assert.equal((await join('s-lapse', 'late-1')).statusCode, 201, 'reopened: a ticket')
   })
 
+  test('an instance that closes answers the polls it holds (the buyers poll another), and keeps their places', { timeout: 15_000 }, async () => {
+    const shared = (url: string) => new Redis(url, { keyPrefix: gw.prefix, maxRetriesPerRequest: 2 })
+    const closing = await startGateway('rooms_3', { upstreams: { order: [order.url], inventory: [inventory.url] }, env: ENV, redis: (_p, url) => shared(url) })
+    closing.app.gateway.degradation.setMode('on') // nobody is admitted: the poll stays held
+    gw.app.gateway.degradation.setMode('on')
+    try {
+      await openRoom('s-close')
+      await waitFor(() => closing.app.gateway.rooms?.bySale('s-close') !== undefined, 'the closing instance read the room')
+      await join('s-close', 'held', closing)
+      // Held for up to 25 s: only the close answers it within this test's 15 s.
+      const held = poll('s-close', 'held', 25, closing)
+      await waitFor(async () => (await closing.metric('gateway_waiting_room_held_polls')) === 1, 'the poll is held')
+      await closing.close()
+      const answer = await held
+      assert.equal(answer.statusCode, 200, answer.body)
+      assert.equal(answer.json().state, 'waiting')
+      assert.equal((await poll('s-close', 'held')).json().ticket, 1, 'another instance has the same ticket')
+    } finally {
+      gw.app.gateway.degradation.setMode('auto')
+    }
+  })
+
   test('bad input gets a 4xx and changes nothing', async () => {
     const none = await join('s-none', 'x')
     assert.equal(none.statusCode, 404)
