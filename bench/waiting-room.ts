@@ -77,7 +77,7 @@ function quantile(xs: readonly number[], q: number): number | null {
   return round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!)
 }
 
-async function call(method: 'GET' | 'POST' | 'PUT', path: string, headers: Record<string, string>, body?: unknown) {
+async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, headers: Record<string, string>, body?: unknown) {
   const res = await request(`${path.startsWith('http') ? '' : GATEWAY}${path}`, {
     method,
     dispatcher,
@@ -233,6 +233,8 @@ async function arm(name: 'room' | 'no-room' | 'warm-up', buyerCount = BUYERS, ar
       return name === 'no-room' ? directBuyer(sale, headers, i, t0) : roomBuyer(sale, headers, i, t0)
     }),
   )
+  // The room is the arm's own: closed now, so its line stops being reported (it would stay a day).
+  if (name !== 'no-room') await call('DELETE', `/admin/waiting-rooms/${sale.id}`, { authorization: `Bearer ${adminToken}` })
   if (process.env['ROOM_TRACE']) writeFileSync(`${process.env['ROOM_TRACE']}-${name}.json`, JSON.stringify(fates))
   const cpu: Record<string, number> = {}
   for (const [n, pid] of Object.entries(processes)) {

@@ -7,7 +7,7 @@
 #   HOT_UNITS=300     units of the hot sale
 source "$(dirname "$0")/../../infra/local/lib.sh"
 
-STEPS=9
+STEPS=10
 step=0
 next() {
   step=$((step + 1))

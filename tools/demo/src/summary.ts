@@ -118,7 +118,7 @@ if (!args.e2e) {
   const prometheus = envFile(args['stack-env'])['PROMETHEUS_URL']
   if (prometheus) lines.push(`  prometheus          ${prometheus}   (every service scraped every second; the project's alert rules at ${prometheus}/alerts)`)
   const ops = envFile(args['stack-env'])['OPS_URL']
-  if (ops) lines.push(`  ops page            ${ops}   (live charts: orders, stock per sale, gateway, queue, data tier roles, alerts)`)
+  if (ops) lines.push(`  ops page            ${ops}   (live charts: orders, stock per sale, gateway, queue, data tier roles, waiting rooms, alerts)`)
   const htmlReport = args.k6.replace(/\.json$/, '.html')
   if (existsSync(htmlReport))
     lines.push(`  k6 report           ${relative(process.cwd(), htmlReport)}   (k6's web dashboard of the flash sale, self-contained HTML)`)
