@@ -63,8 +63,8 @@ if [ "$BURST_STATUS" != 0 ]; then
 else
   ok "the burst sold every unit with definitive answers for >= 99% of buyers"
 fi
-# Hostile but well-formed input: the API fuzzer against the gateway's own OpenAPI document (issue: one API
-# contract), then the invariants once more, since the fuzzer places orders too.
+# Hostile but well-formed input: the API fuzzer against the gateway's own OpenAPI document (the one API
+# contract, ADR 0033), then the invariants once more, since the fuzzer places orders too.
 "$ROOT/tools/schemathesis/run.sh"
 run_verify "$DEMO_DIR/e2e-fuzz-verify.json"
 [ "$VERIFY_STATUS" = 0 ] || die "end to end: verify found broken invariants after the API fuzzer (listed above)" "read docs/runbooks/verify-failed.md; the fuzzer's requests are in $STATE_DIR/fuzz/<document>/events.ndjson"

@@ -28,7 +28,7 @@ const ts = (id: number, expr: string, extra: Record<string, unknown> = {}) => ({
 const dashboard = (panels: unknown[]) => ({ uid: 'u', title: 'T', panels })
 
 describe('the dashboard file as the page draws it', () => {
-  it("reads the project's live dashboard: every panel drawable, the rows the issue asks for, no Grafana variable left", () => {
+  it("reads the project's live dashboard: every panel drawable, the rows a run is watched by, no Grafana variable left", () => {
     const d = loadDashboard(LIVE, '5s')
     assert.equal(d.uid, 'flash-sale-live')
     assert.deepEqual(

@@ -169,7 +169,7 @@ describe('drift', () => {
   })
 })
 
-describe('a cancelled order whose release is still pending (issue: the gate read 400 available for a 200-unit sale)', () => {
+describe('a cancelled order whose release is still pending (found when the gate read 400 available for a 200-unit sale)', () => {
   // The payment-timeout sweeper cancels an order in Postgres and returns its units to the ledger in the same
   // transaction (inventory.return_units), then releases the reservation at the gate. When Redis is down at that
   // moment the release waits for a follow-up, and meanwhile the reconciler (or a rebuild) sees `sold` already
