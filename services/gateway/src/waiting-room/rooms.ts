@@ -42,8 +42,8 @@ export function admissionRate(capacityPerSecond: number | undefined, { share, st
 
 /** A room as this instance last saw it. */
 export interface LiveRoom {
+  /** Its settings and counters; `served` (the watermark) as of this instance's last advance or read. */
   readonly state: RoomState
-  readonly served: number
   readonly waiting: number
   readonly fleetRate: number
 }
@@ -108,15 +108,24 @@ export function createWaitingRooms(o: WaitingRoomsOptions): WaitingRooms {
     for (const w of held.get(saleId) ?? []) if (which(w)) w.wake()
   }
 
+  /** Takes a room's settings read from Redis; the watermark never goes back, and the tick's figures stay. */
+  const remember = (state: RoomState) => {
+    const before = rooms.get(state.saleId)
+    rooms.set(state.saleId, {
+      state: { ...state, served: Math.max(before?.state.served ?? 0, state.served) },
+      waiting: before?.waiting ?? 0,
+      fleetRate: before?.fleetRate ?? 0,
+    })
+    skus.set(state.sku, state.saleId)
+  }
+
   async function refresh() {
     const states = await o.store.list()
     const seen = new Set<string>()
     skus.clear()
     for (const state of states) {
       seen.add(state.saleId)
-      const before = rooms.get(state.saleId)
-      rooms.set(state.saleId, { state, served: Math.max(before?.served ?? 0, state.served), waiting: before?.waiting ?? 0, fleetRate: before?.fleetRate ?? 0 })
-      skus.set(state.sku, state.saleId)
+      remember(state)
     }
     for (const saleId of [...rooms.keys()]) {
       if (seen.has(saleId)) continue
@@ -147,10 +156,9 @@ export function createWaitingRooms(o: WaitingRoomsOptions): WaitingRooms {
         if (r.admittedNow > 0) o.metrics.roomAdmitted.inc({ sale_id: saleId }, r.admittedNow)
         o.metrics.roomLength.set({ sale_id: saleId }, r.waiting)
         o.metrics.roomRate.set({ sale_id: saleId }, r.fleetRate)
-        const moved = r.served > room.served
+        const moved = r.served > room.state.served
         rooms.set(saleId, {
           state: { ...room.state, served: r.served, ranked: r.ranked, tickets: r.tickets },
-          served: r.served,
           waiting: r.waiting,
           fleetRate: r.fleetRate,
         })
@@ -168,10 +176,7 @@ export function createWaitingRooms(o: WaitingRoomsOptions): WaitingRooms {
     list: () => [...rooms.values()],
     async fetch(saleId) {
       const state = await o.store.get(saleId)
-      if (state && !rooms.has(saleId)) {
-        rooms.set(saleId, { state, served: state.served, waiting: 0, fleetRate: 0 })
-        skus.set(state.sku, saleId)
-      }
+      if (state && !rooms.has(saleId)) remember(state)
       return state
     },
     async enable(settings) {
