@@ -237,12 +237,13 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
   })
 
   it('once the queue has not been empty for 100 ms, waiters time out after 5 ms and the newest is served first (adaptive LIFO)', async () => {
-    // One slot held for 10 ms per request, one arrival every 5 ms: twice what the upstream can take.
-    const { limiter, decisions, hold } = oneSlotLimiter(10)
-    for (let at = 0; at < 400; at += 5) {
+    // One slot held for 4 ms per request, one arrival every 2 ms: twice what the upstream can take. The slot
+    // drains 0.25 requests per ms, so one waiter fits the 5 ms target and may wait.
+    const { limiter, decisions, hold } = oneSlotLimiter(4)
+    for (let at = 0; at < 400; at += 2) {
       void limiter.acquire().then(hold)
       if (at === 150) assert.equal(limiter.snapshot().standingQueue, true)
-      await advance(5)
+      await advance(2)
     }
     const early = decisions.filter((d) => d.at < 100)
     const late = decisions.filter((d) => d.at >= 150)
@@ -255,7 +256,11 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
       'a standing queue drops waiters',
     )
     for (const d of late) assert.ok(d.waitedMs <= 5, `waited ${d.waitedMs} ms at ${d.at} ms under a standing queue`)
-    assert.ok(late.filter((d) => d.admitted).length >= 20, 'the upstream stays busy')
+    assert.ok(
+      late.some((d) => d.admitted && d.waitedMs > 0),
+      'a waiter the slot can take within the target still waits for it',
+    )
+    assert.ok(late.filter((d) => d.admitted).length >= 40, 'the upstream stays busy')
 
     // Load stops: one interval after the last drop, an empty queue counts as empty again and the next
     // waiter may wait the whole interval again.
@@ -304,6 +309,31 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     const waited = refused.map((d) => d.waitedMs).sort((a, b) => a - b)
     const p99 = waited[Math.floor(waited.length * 0.99)]!
     assert.ok(p99 <= 2, `refusals waited p99 ${p99} ms, at most ${waited.at(-1)} ms`)
+  })
+  it('under a standing queue an arrival is refused at once when not even one waiter fits the target: the slot frees later than 5 ms', async () => {
+    // One slot held 10 ms per request (0.1 per ms: the next one frees in 10 ms, twice the target), an
+    // arrival every 3 ms. An arrival that finds the slot busy is refused on the spot, with the time to the
+    // next free slot for its Retry-After; one that finds it free takes it.
+    const { limiter, hold } = oneSlotLimiter(10)
+    const answers: (Admission & { at: number })[] = []
+    for (let at = 0; at < 900; at += 3) {
+      void limiter.acquire().then((a) => {
+        answers.push({ ...a, at })
+        hold(a)
+      })
+      await advance(3)
+    }
+    const late = answers.filter((a) => a.at >= 300)
+    const refused = late.filter((a) => !a.admitted)
+    assert.ok(refused.length >= 100, `${refused.length} refused`)
+    for (const a of refused) {
+      assert.equal(a.admitted ? '' : a.reason, 'queue_timeout')
+      assert.equal(a.waitedMs, 0, `an arrival at ${a.at} ms waited ${a.waitedMs} ms for its refusal`)
+      const expected = a.admitted ? undefined : a.expectedWaitMs
+      assert.ok(expected !== undefined && expected >= 5 && expected <= 20, `expected wait ${expected} ms: the time to the next free slot`)
+    }
+    // Each slot's turn costs at most one gap between arrivals: 600 ms / (10 + 3) ms.
+    assert.ok(late.filter((a) => a.admitted).length >= 45, 'the upstream stays busy')
   })
 })
 

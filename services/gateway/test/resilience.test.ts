@@ -220,6 +220,8 @@ describe('backpressure: a concurrency limit per upstream with priority shedding'
     assert.equal(await gw.metric('gateway_shed_total', { upstream: 'order', priority: 'non-core', reason: 'limit' }), 1)
     assert.equal(await gw.metric('gateway_shed_total', { upstream: 'order', priority: 'core', reason: 'limit' }), 1)
     assert.equal(await gw.metric('gateway_concurrency_limit', { upstream: 'order' }), 2)
+    // Refused before the rate limits: a doomed request costs no Redis round trip. The two admitted were checked.
+    assert.equal(await gw.metric('gateway_rate_limit_checks_total', { scope: 'user' }), 2)
   })
 })
 

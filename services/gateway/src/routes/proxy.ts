@@ -145,6 +145,10 @@ export async function proxyRoutes(app: FastifyInstance, opts: ProxyRoutesOptions
           headers['idempotency-key'] = `wr-${check.id}`
         }
 
+        // A request the upstream's queue would refuse at once is refused before the rate limits' Redis round trip:
+        // under overload a refusal is the answer, and the sooner the better (order placement and payment wait
+        // by deadline and are judged in the queue).
+        if (route.queue !== 'deadline') upstream.refuseIfOverloaded(route.priority)
         await opts.funnel(request, reply)
 
         if (!core && degradation.state().degraded) {

@@ -30,6 +30,7 @@ import {
   type BreakerState,
   type LimiterSnapshot,
   type LoopStallClock,
+  type Priority,
 } from '@flashsale/resilience'
 import { SERVER_TIMING_HEADER, serverTimingDuration } from '@flashsale/service-defaults'
 import type { Config } from '../config.ts'
@@ -46,6 +47,12 @@ export interface Upstream {
   readonly name: string
   /** The upstream's answer (any status), or a gateway error (503 shed/open/no instance, 504, 502). */
   call(request: UpstreamRequest): Promise<UpstreamAnswer>
+  /**
+   * Throws the 503 its queue would answer at once to a request without a deadline (no free slot, and it
+   * would be shed or could not be served within the queue's target), so a doomed request costs the gateway
+   * no more work: checked before the rate limits' Redis round trip.
+   */
+  refuseIfOverloaded(priority: Priority): void
   checkHealth(): Promise<void>
   startHealthChecks(intervalMs: number): void
   snapshot(): {
@@ -253,6 +260,10 @@ export function createUpstream(
   return {
     name,
     call,
+    refuseIfOverloaded(priority) {
+      const refusal = limiter.refusedNow(priority)
+      if (refusal) throw overloaded(name, name, refusal)
+    },
     checkHealth: () => pool.checkHealth(),
     startHealthChecks: (intervalMs) => pool.startHealthChecks(intervalMs),
     snapshot: () => ({
