@@ -199,6 +199,11 @@ export interface AdaptiveLimiter {
   readonly limit: number
   readonly inflight: number
   snapshot(): LimiterSnapshot
+  /**
+   * Tells the limiter that `groupBound` changed: the waiters of a group now at 0 get their turn at once, slot
+   * or not (their slot comes back `unused`: the answer is known without the upstream).
+   */
+  groupsChanged(): void
   /** Refuses every waiter with `limit` (shutdown). */
   close(): void
 }
@@ -490,6 +495,29 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     arm(t)
   }
 
+  /**
+   * A group's bound fell to 0 (a sale sold out): its deadline waiters get their turn now, slot or not. Their
+   * answer is known without the upstream, so each slot comes back `unused` at once; waiting for slots held
+   * by the calls in flight kept a sold-out crowd waiting as long as the slowest of those calls.
+   */
+  function groupsChanged(): void {
+    if (!groupBound || deadlineQueue.length === 0) return
+    const t = now()
+    const waiting: Waiter[] = []
+    let kept = 0
+    for (const w of deadlineQueue) {
+      if (exhausted(w.group)) waiting.push(w)
+      else deadlineQueue[kept++] = w
+    }
+    deadlineQueue.length = kept
+    for (const w of waiting) {
+      leave(w)
+      w.resolve(admit(w.priority, t - w.enqueuedAt, w.group))
+    }
+    noteIfEmpty(t)
+    arm(t)
+  }
+
   /** One timer for the whole queue, set for the next moment a waiter could time out. */
   function arm(t: number): void {
     if (timer !== undefined) clearTimeout(timer)
@@ -629,6 +657,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   return {
     acquire,
     tryAcquire: (priority = 'core') => tryAdmitNow(priority) ?? refuse(priority, 'limit'),
+    groupsChanged,
     refusedNow(priority = 'core') {
       const t = now()
       expire(t)

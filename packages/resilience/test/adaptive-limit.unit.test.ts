@@ -573,6 +573,34 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     held.release()
   })
 
+  it('when a group sells out (groupsChanged), its queued waiters get their turn at once, slot or not; other groups keep waiting', async () => {
+    const units = { left: 5 }
+    const { limiter } = await deadlineLimiter(1, 100, units)
+    const start = Date.now()
+    const held = permitOf(await limiter.acquire('core', { deadline: start + 10_000 }))
+    const answers: Admission[] = []
+    for (let i = 0; i < 20; i++) void limiter.acquire('core', { deadline: start + 10_000, group: 'sale' }).then((a) => answers.push(a))
+    let other: Admission | undefined
+    void limiter.acquire('core', { deadline: start + 10_000, group: 'another-sale' }).then((a) => (other = a))
+    await advance(50, 5)
+    assert.equal(answers.length, 0, 'all wait behind the one slot')
+
+    limiter.groupsChanged()
+    await flush()
+    assert.equal(answers.length, 0, 'units left: nothing changes')
+    units.left = 0
+    limiter.groupsChanged()
+    await flush()
+    assert.equal(answers.length, 20, 'every waiter of the sold-out sale has its turn, though the slot is still held')
+    assert.ok(answers.every((a) => a.admitted))
+    for (const a of answers) permitOf(a).unused()
+    assert.equal(other, undefined, 'another sale still waits for the slot')
+    assert.equal(limiter.inflight, 1)
+    held.release()
+    await flush()
+    assert.equal((other as Admission | undefined)?.admitted, true)
+  })
+
   it('maxQueue counts the waiters that may need the upstream; a group beyond its bound is bounded only by maxQueueHeads', async () => {
     const crowd = async (maxQueueHeads: number) => {
       const limiter = createAdaptiveLimit({

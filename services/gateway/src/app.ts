@@ -195,7 +195,11 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
           onChange: (change, source, sku) => {
             metrics.soldOutMarks.inc({ change, source })
             // The waiting rooms (made below, before the stock channel can say anything) tell their held polls.
-            if (change === 'sold_out' && sku !== undefined) rooms?.soldOut(sku)
+            if (change === 'sold_out' && sku !== undefined) {
+              rooms?.soldOut(sku)
+              // The buyers already queued for an order slot are answered now, not as slots free up.
+              if (placement) upstreams.get(placement.upstream)?.groupsChanged()
+            }
           },
         })
       : undefined

@@ -234,3 +234,53 @@ describe('deadline admission counts only the buyers who can still get a unit (re
     assert.equal(count(answers, 202) + refusals.length + count(answers, 504), 200, 'nothing but served, refused or timed out')
   })
 })
+
+describe('buyers queued for an order slot are answered the moment their SKU sells out, not as slots free up (real Redis)', () => {
+  let gw: Gateway
+  let order: TestUpstream
+  const held: Array<() => void> = []
+  let n = 0
+  before(async () => {
+    order = await startUpstream('order-held')
+    order.setHandler((_req, res) => new Promise<void>((resolve) => held.push(() => resolve(json(res, 202, { orderId: 'o', status: 'pending' })))))
+    gw = await startGateway('sold_out_flush', {
+      upstreams: { order: [order.url] },
+      env: { LIMIT_ALGORITHM: 'fixed', LIMIT_INITIAL: '1', LIMIT_CAPACITY_FLOOR: 'false' },
+    })
+  })
+  after(async () => {
+    for (const release of held.splice(0)) release()
+    await gw.close()
+    await order.kill()
+  })
+
+  test('one slot held by a call in flight, ten buyers queued behind it: a sold-out message answers all ten 409 at once', async () => {
+    const publish = (available: number) => gw.redis.publish(`${gw.prefix}inv:stock`, JSON.stringify({ sku: 'SKU-Q', saleId: SALE, available }))
+    await publish(1)
+    await waitFor(() => gw.app.gateway.soldOut?.unitsLeft('SKU-Q') === 1, 'the gateway heard the level')
+    const place = async () =>
+      gw.request({
+        method: 'POST',
+        url: '/orders',
+        token: await gw.buyerToken(`q-${++n}`),
+        headers: { 'idempotency-key': `q-${n}` },
+        payload: { sku: 'SKU-Q', qty: 1 },
+      })
+    const first = place()
+    await waitFor(() => order.inflight() === 1, 'the first buyer holds the only slot')
+    const queued = Array.from({ length: 10 }, () => place())
+    await waitFor(async () => (await gw.metric('gateway_queue_length', { upstream: 'order' })) === 10, 'ten buyers queued for the slot')
+
+    await publish(0)
+    const answers = await Promise.all(queued)
+    for (const a of answers) {
+      assert.equal(a.statusCode, 409)
+      assert.equal(a.json().code, 'ORDER_ERR_SOLD_OUT')
+    }
+    assert.equal(order.inflight(), 1, 'answered while the call in flight still holds the slot')
+    assert.equal(order.total(), 1, 'none of them reached the order service')
+    assert.equal(await gw.metric('gateway_sold_out_answers_total', { when: 'after_queue' }), 10)
+    for (const release of held.splice(0)) release()
+    assert.equal((await first).statusCode, 202)
+  })
+})

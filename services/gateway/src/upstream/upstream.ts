@@ -53,6 +53,8 @@ export interface Upstream {
    * no more work: checked before the rate limits' Redis round trip.
    */
   refuseIfOverloaded(priority: Priority): void
+  /** A group's bound changed (a SKU sold out): its queued requests get their answer now, without a slot. */
+  groupsChanged(): void
   checkHealth(): Promise<void>
   startHealthChecks(intervalMs: number): void
   snapshot(): {
@@ -260,6 +262,7 @@ export function createUpstream(
   return {
     name,
     call,
+    groupsChanged: () => limiter.groupsChanged(),
     refuseIfOverloaded(priority) {
       const refusal = limiter.refusedNow(priority)
       if (refusal) throw overloaded(name, name, refusal)
