@@ -145,6 +145,14 @@ export interface AdaptiveLimitOptions {
    */
   readonly groupBound?: (group: string) => number | undefined
   /**
+   * The units allowance: a deadline waiter of a group whose calls in flight are fewer than the group's bound
+   * (the units its sale has left) is admitted beyond the limit, up to this many calls in flight in all. Each
+   * of those calls is needed: a unit is sold only by a call, and the crowd behind the last units is answered
+   * without the upstream once they are gone, so holding them behind a limit sized for steady traffic delays
+   * the whole sale's answer (ADR 0041). Without it (the default) the limit holds for every waiter.
+   */
+  readonly groupAllowanceMax?: number
+  /**
    * A floor under the algorithm's limit from measured capacity: twice the upstream's bandwidth-delay
    * product, the highest rate the queue drained at × the lowest service time seen, both over the last
    * `windowMs` (BBR's estimate and its cwnd gain of 2; Cardwell et al., "BBR: Congestion-Based Congestion
@@ -230,6 +238,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     adaptiveLifo = true,
     coreQueue: coreDiscipline = 'codel',
     groupBound,
+    groupAllowanceMax = 0,
     capacityFloor,
     now = () => performance.now(),
     onDecision,
@@ -355,6 +364,10 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     else groupQueued.set(w.group, n)
   }
 
+  /** Whether the units allowance admits a call of `group` beyond the limit (see `groupAllowanceMax`). */
+  const withinUnits = (group: string | undefined) =>
+    group !== undefined && groupBound !== undefined && inflight < groupAllowanceMax && (groupInflight.get(group) ?? 0) < (groupBound(group) ?? 0)
+
   /** A deadline waiter that can no longer be served before its deadline. */
   const tooLate = (w: Waiter, t: number) => w.deadline !== undefined && t + reserveMs() > w.deadline
 
@@ -476,6 +489,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       let queue: Waiter[] | undefined
       if (coreWaiting()) {
         if (inflight < capacityFor('core')) queue = deadlineQueue.length > 0 ? deadlineQueue : coreQueue
+        else if (deadlineQueue.length > 0 && withinUnits(deadlineQueue[0]!.group)) queue = deadlineQueue
       } else if (nonCoreQueue.length > 0 && inflight < capacityFor('non-core')) {
         queue = nonCoreQueue
       }
@@ -583,9 +597,13 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
     return refuse(priority, 'queue_timeout', 0, rate === undefined ? undefined : 1 / rate)
   }
 
-  /** Admits now if nobody who would be served first is waiting and the class has a free slot. */
+  /**
+   * Admits now if nobody who would be served first is waiting and the class has a free slot, or, for a
+   * deadline request of a group (`group` is given only for those), nobody of that queue waits and the units
+   * allowance has room.
+   */
   function tryAdmitNow(priority: Priority, group?: string): Admission | undefined {
-    return slotNow(priority) ? admit(priority, 0, group) : undefined
+    return slotNow(priority) || (deadlineQueue.length === 0 && withinUnits(group)) ? admit(priority, 0, group) : undefined
   }
 
   function acquire(priority: Priority = 'core', options: AcquireOptions = {}): Promise<Admission> {

@@ -573,6 +573,47 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     held.release()
   })
 
+  it('units allowance: a sale may have as many calls in flight as it has units left, beyond the limit, up to groupAllowanceMax in all', async () => {
+    const crowd = (groupAllowanceMax?: number) => {
+      const units = { left: 5 }
+      const limiter = createAdaptiveLimit({
+        algorithm: createFixedLimit(1),
+        window: false,
+        coreQueue: 'deadline',
+        maxQueue: 1_000,
+        now: Date.now,
+        groupBound: (group) => (group === 'sale' ? units.left : undefined),
+        ...(groupAllowanceMax === undefined ? {} : { groupAllowanceMax }),
+      })
+      const admitted: Permit[] = []
+      for (let i = 0; i < 20; i++) {
+        void limiter.acquire('core', { deadline: Date.now() + 10_000, group: 'sale' }).then((a) => a.admitted && admitted.push(a.permit))
+      }
+      let other: Admission | undefined
+      void limiter.acquire('core', { deadline: Date.now() + 10_000, group: 'unknown-stock' }).then((a) => (other = a))
+      return { limiter, admitted, units, other: () => other }
+    }
+    const plain = crowd()
+    await flush()
+    assert.equal(plain.admitted.length, 1, 'without the allowance the limit (1) holds')
+
+    const allowed = crowd(100)
+    await flush()
+    assert.equal(allowed.admitted.length, 5, 'one call per unit left, at once')
+    assert.equal(allowed.limiter.inflight, 5)
+    assert.equal(allowed.other(), undefined, 'a group whose units are unknown gets no allowance: it waits for the limit')
+    // Two calls reserved their units (the level fell to 3) and are still in flight: no new call yet.
+    allowed.units.left = 3
+    allowed.admitted.shift()!.release(10)
+    await flush()
+    assert.equal(allowed.admitted.length, 4, 'no new call: the 4 in flight cover the 3 units left')
+    assert.equal(allowed.other(), undefined, 'and the limit (1) is still full for everyone else')
+
+    const capped = crowd(3)
+    await flush()
+    assert.equal(capped.admitted.length, 3, 'never more than groupAllowanceMax in flight in all')
+  })
+
   it('when a group sells out (groupsChanged), its queued waiters get their turn at once, slot or not; other groups keep waiting', async () => {
     const units = { left: 5 }
     const { limiter } = await deadlineLimiter(1, 100, units)
