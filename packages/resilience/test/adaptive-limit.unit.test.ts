@@ -310,6 +310,7 @@ describe('adaptive limit: CoDel queue timeout (target 5 ms, interval 100 ms; moc
     const p99 = waited[Math.floor(waited.length * 0.99)]!
     assert.ok(p99 <= 2, `refusals waited p99 ${p99} ms, at most ${waited.at(-1)} ms`)
   })
+
   it('under a standing queue an arrival is refused at once when not even one waiter fits the target: the slot frees later than 5 ms', async () => {
     // One slot held 10 ms per request (0.1 per ms: the next one frees in 10 ms, twice the target), an
     // arrival every 3 ms. An arrival that finds the slot busy is refused on the spot, with the time to the
@@ -602,7 +603,7 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     assert.equal(allowed.admitted.length, 5, 'one call per unit left, at once')
     assert.equal(allowed.limiter.inflight, 5)
     assert.equal(allowed.other(), undefined, 'a group whose units are unknown gets no allowance: it waits for the limit')
-    // Two calls reserved their units (the level fell to 3) and are still in flight: no new call yet.
+    // Two of the calls took their units (the level fell to 3) and one of them completed.
     allowed.units.left = 3
     allowed.admitted.shift()!.release(10)
     await flush()
