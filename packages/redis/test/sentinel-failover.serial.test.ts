@@ -89,6 +89,22 @@ describe('createRedis through Sentinel: a real failover', () => {
       start([conf, '--sentinel'])
     }
     for (const port of sentinelPorts) await until(`sentinel :${port}`, ping(port))
+    // A Sentinel learns of the others and of the replica from hello messages (every 2 s); until each knows
+    // both others it cannot gather a quorum, and a failover it starts waits twice the failover timeout
+    // before its next try. A clean clone once ran past the test's 30 s that way: wait for the discovery.
+    for (const port of sentinelPorts) {
+      await until(`sentinel :${port} knowing the other two and the replica`, async () => {
+        const c = direct(port)
+        try {
+          await c.connect()
+          const others = (await c.call('SENTINEL', 'SENTINELS', 'testmaster')) as unknown[]
+          const replicas = (await c.call('SENTINEL', 'REPLICAS', 'testmaster')) as unknown[]
+          return others.length === 2 && replicas.length === 1
+        } finally {
+          c.disconnect()
+        }
+      })
+    }
   })
 
   after(() => {
