@@ -574,11 +574,11 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     held.release()
   })
 
-  it('units allowance: a sale may have as many calls in flight as it has units left, beyond the limit, up to groupAllowanceMax in all', async () => {
-    const crowd = (groupAllowanceMax?: number) => {
-      const units = { left: 5 }
+  it('units allowance: a sale may have as many calls in flight as it has units left, beyond the limit, up to twice the limit and groupAllowanceMax', async () => {
+    const crowd = (left: number, groupAllowanceMax?: number) => {
+      const units = { left }
       const limiter = createAdaptiveLimit({
-        algorithm: createFixedLimit(1),
+        algorithm: createFixedLimit(3),
         window: false,
         coreQueue: 'deadline',
         maxQueue: 1_000,
@@ -587,20 +587,20 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
         ...(groupAllowanceMax === undefined ? {} : { groupAllowanceMax }),
       })
       const admitted: Permit[] = []
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < 30; i++) {
         void limiter.acquire('core', { deadline: Date.now() + 10_000, group: 'sale' }).then((a) => a.admitted && admitted.push(a.permit))
       }
       let other: Admission | undefined
       void limiter.acquire('core', { deadline: Date.now() + 10_000, group: 'unknown-stock' }).then((a) => (other = a))
       return { limiter, admitted, units, other: () => other }
     }
-    const plain = crowd()
+    const plain = crowd(5)
     await flush()
-    assert.equal(plain.admitted.length, 1, 'without the allowance the limit (1) holds')
+    assert.equal(plain.admitted.length, 3, 'without the allowance the limit (3) holds')
 
-    const allowed = crowd(100)
+    const allowed = crowd(5, 100)
     await flush()
-    assert.equal(allowed.admitted.length, 5, 'one call per unit left, at once')
+    assert.equal(allowed.admitted.length, 5, 'one call per unit left, at once, beyond the limit')
     assert.equal(allowed.limiter.inflight, 5)
     assert.equal(allowed.other(), undefined, 'a group whose units are unknown gets no allowance: it waits for the limit')
     // Two of the calls took their units (the level fell to 3) and one of them completed.
@@ -608,11 +608,14 @@ describe('adaptive limit: deadline admission of core requests (FIFO; mock clock 
     allowed.admitted.shift()!.release(10)
     await flush()
     assert.equal(allowed.admitted.length, 4, 'no new call: the 4 in flight cover the 3 units left')
-    assert.equal(allowed.other(), undefined, 'and the limit (1) is still full for everyone else')
+    assert.equal(allowed.other(), undefined, 'and the limit (3) is still full for everyone else')
 
-    const capped = crowd(3)
+    const many = crowd(20, 100)
     await flush()
-    assert.equal(capped.admitted.length, 3, 'never more than groupAllowanceMax in flight in all')
+    assert.equal(many.admitted.length, 6, 'never more than twice the limit, however many units are left')
+    const capped = crowd(20, 4)
+    await flush()
+    assert.equal(capped.admitted.length, 4, 'nor more than groupAllowanceMax in flight in all')
   })
 
   it('when a group sells out (groupsChanged), its queued waiters get their turn at once, slot or not; other groups keep waiting', async () => {

@@ -99,7 +99,7 @@ export function createUpstream(
   const limiter = createAdaptiveLimit({
     algorithm,
     coreQueue: 'deadline',
-    // A sale's remaining units may all be in flight at once, beyond the limit, up to LIMIT_MAX (ADR 0041).
+    // A sale's remaining units may all be in flight at once, beyond the limit, up to twice it and LIMIT_MAX (ADR 0041).
     ...(options.groupBound ? { groupBound: options.groupBound, groupAllowanceMax: config.LIMIT_MAX } : {}),
     // Start and floor from measured capacity (ADR 0026): twice the upstream's bandwidth-delay product.
     ...(config.LIMIT_CAPACITY_FLOOR
